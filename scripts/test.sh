@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing (Debian packages), builds and runs the whole
+# test suite with ctest, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+attnscope_install_deps build
+
+jobs=${ATTNSCOPE_JOBS:-$(nproc)}
+
+echo "== build and test (RelWithDebInfo)"
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNSCOPE_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build build/test -j "$jobs"
+ctest --test-dir build/test --output-on-failure -j "$jobs"
+
+echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DATTNSCOPE_SANITIZE=ON -DATTNSCOPE_BUILD_BENCHMARKS=OFF \
+  -DATTNSCOPE_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="-O1" >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE no_sanitize
+
+echo "== all tests passed"
