@@ -6,6 +6,7 @@
 #include "element.hpp"
 #include "error.hpp"
 #include "result.hpp"
+#include "select.hpp"
 #include "validity.hpp"
 #include "view.hpp"
 #include "version.hpp"
