@@ -117,3 +117,9 @@ TEST_CASE("bad shapes, strides and ranks are clear errors", "[view][errors]") {
     CHECK_THROWS_AS(as::make_view(buf.data(), as::extents{huge, 2}), as::overflow_error);
 }
 
+
+TEST_CASE("views are cheap values", "[view]") {
+    STATIC_REQUIRE(std::is_trivially_copyable_v<as::attention_view<float>>);
+    STATIC_REQUIRE(std::is_trivially_copyable_v<as::attention_view<as::half>>);
+    STATIC_REQUIRE(as::attention_view_like<as::attention_view<double>>);
+}
