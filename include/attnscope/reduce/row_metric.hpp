@@ -1,0 +1,319 @@
+// attnscope/reduce/row_metric.hpp - per-row metrics: the concept, row validation, one pass over a view.
+//
+// A row metric maps one attention row to one number. Every metric reads the row as the probability
+// distribution q_k = p_k / s over the row's valid keys (s = sum of the valid weights), so storage
+// error of half-precision weights does not bias it (as scipy.stats.entropy renormalises); the only
+// exception is sink_mass (1 - s), which is about the raw sum.
+//
+// Before any metric sees a row, one validation pass computes s and the number n of valid keys and
+// checks the row against row_options:
+//   - every valid weight is finite and >= 0                        (rule "finite", "non-negative")
+//   - |s - 1| <= tol,   or with allow_sink: 0 < s <= 1 + tol         (rule "sum")
+// tol defaults to 1e-3 for f32/f64 storage and 1e-2 for f16/bf16 storage.
+//
+// Bad-row policies (row_options::on_bad_row):
+//   bad_row::error        (default) throw value_error naming the first bad row's local
+//                         [batch, layer, head, query] index, the offending key and value, and the rule.
+//   bad_row::skip         the row's value is NaN in every output; it is counted in row_report::skipped.
+//   bad_row::renormalize  the sum rule becomes s > 0 (any positive finite sum is accepted and the row
+//                         renormalised; counted in row_report::renormalized when |s - 1| > tol). Rows
+//                         with a NaN, infinite or negative weight, or s == 0, are still errors: to skip
+//                         those and renormalise the rest, use bad_row::skip with tolerance = infinity.
+// Rows that do not count (padded query rows) and rows with no valid key are NaN in every output and
+// never an error.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <iomanip>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "../element.hpp"
+#include "../error.hpp"
+#include "../result.hpp"
+#include "../view.hpp"
+#include "detail/row_kernels.hpp"
+
+namespace attnscope {
+
+/// What to do with a row that is not a probability row (see the header comment for each policy).
+///   as::row_options o{.on_bad_row = as::bad_row::skip};
+enum class bad_row : std::uint8_t { error, skip, renormalize };
+
+/// Counts of what a pass over rows met; filled (overwritten) when passed in row_options::report.
+///   as::row_report rep;
+///   auto h = as::row_entropy(v, {}, {.on_bad_row = as::bad_row::skip, .report = &rep});
+struct row_report {
+    index_t rows = 0;         ///< rows that count (padded query rows excluded)
+    index_t computed = 0;     ///< rows that got values
+    index_t empty = 0;        ///< rows with no valid key (NaN)
+    index_t skipped = 0;      ///< bad rows set to NaN by bad_row::skip
+    index_t renormalized = 0; ///< rows with |s - 1| > tol accepted by bad_row::renormalize
+    std::optional<row_index> first_bad; ///< local index of the first skipped row
+    std::string first_reason;           ///< why that row was bad
+};
+
+/// How rows are validated before metrics see them.
+///   auto h = as::row_entropy(v, {}, {.tolerance = 1e-4});
+///   auto s = as::row_sink_mass(v);                           // learned sinks: sums below 1 allowed
+struct row_options {
+    bad_row on_bad_row = bad_row::error;
+    std::optional<double> tolerance{}; ///< |s - 1| allowed; default 1e-3 (f32/f64) or 1e-2 (f16/bf16)
+    bool allow_sink = false;         ///< learned sinks: accept 0 < s <= 1 + tol
+    row_report* report = nullptr;    ///< optional out-parameter, overwritten by each pass
+};
+
+/// The default sum tolerance of an element type: 1e-2 for 16-bit storage, 1e-3 otherwise.
+template <class T>
+constexpr double default_sum_tolerance() noexcept {
+    constexpr dtype d = element_traits<std::remove_cv_t<T>>::tag;
+    return d == dtype::f16 || d == dtype::bf16 ? 1e-2 : 1e-3;
+}
+
+/// What the validation pass computed for one row; every metric receives it with the row.
+///   double q0 = row[0] / s.sum;        // the row as a distribution
+struct row_summary {
+    double sum = 0.0;         ///< s = sum of the weights of the valid keys
+    index_t count = 0;        ///< n = number of valid keys
+    index_t query_position = 0; ///< token position of the query (q + past, or query_positions[q])
+    row_index index{};        ///< local [batch, layer, head, query] index of the row in the view
+    index_t example = 0;      ///< original batch index (what per-example inputs are indexed by)
+};
+
+/// A per-row metric: a small object with a name, quantity, unit, and a call operator mapping a
+/// validated row (with its summary) to a double. T is the element type it is checked against.
+///   static_assert(as::row_metric<as::entropy_metric>);
+///   auto [h, m] = as::compute_rows(v, {}, as::entropy_metric{}, as::max_weight_metric{});
+template <class M, class T = float>
+concept row_metric = requires(const M& m, const attention_row<T>& r, const row_summary& s) {
+    { m.name() } -> std::convertible_to<std::string_view>;
+    { m.quantity() } -> std::convertible_to<std::string>;
+    { m.unit() } -> std::convertible_to<std::string>;
+    { m(r, s) } -> std::convertible_to<double>;
+};
+
+/// Outcome of validating one row.
+enum class row_status : std::uint8_t { ok, empty, bad };
+
+namespace detail {
+
+inline std::string format_row_index(const row_index& r) {
+    return concat("[batch ", r.batch, ", layer ", r.layer, ", head ", r.head, ", query ", r.query, "]");
+}
+
+inline std::string format_value(double x) {
+    std::ostringstream os;
+    os << std::setprecision(10) << x;
+    return os.str();
+}
+
+inline double resolve_tolerance(const row_options& o, double fallback, std::string_view caller) {
+    const double t = o.tolerance.value_or(fallback);
+    if (!(t >= 0.0)) // also rejects NaN
+        throw argument_error(concat(caller, ": row_options.tolerance must be >= 0, got ", format_value(t)));
+    return t;
+}
+
+/// Finds the first valid key breaking the value rules; returns its reason or an empty string.
+template <class T>
+std::string first_bad_value(const attention_row<T>& row) {
+    for (index_t k = row.keys.begin; k < row.keys.end; ++k) {
+        if (!row.keys.dense && !row.keys.counts(k)) continue;
+        const double x = load(row.data, row.stride, k);
+        if (!std::isfinite(x))
+            return concat("key ", k, " holds ", format_value(x), " (rule: weights must be finite)");
+        if (x < 0.0) return concat("key ", k, " holds ", format_value(x), " (rule: weights must be >= 0)");
+    }
+    return {};
+}
+
+} // namespace detail
+
+/// Validates one row (see the header comment) and fills `out`; applies the bad-row policy, updating
+/// `report` when given. Throws value_error under bad_row::error. For reducers built on row metrics.
+///   as::row_summary s;
+///   if (as::summarize_row(row, ri, ri.batch, opt, default_sum_tolerance<float>(), s) == as::row_status::ok) ...
+template <class T>
+row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
+                         double tolerance, row_summary& out, row_report* report = nullptr,
+                         std::string_view caller = "compute_rows") {
+    const detail::row_scan sc = row.keys.dense ? detail::scan_dense(row.data, row.stride, row.keys.begin, row.keys.end)
+                                               : detail::scan_masked(row.data, row.stride, row.keys);
+    out.sum = sc.sum;
+    out.count = sc.count;
+    out.query_position = row.keys.query_position;
+    out.index = index;
+    out.example = example;
+    if (sc.count == 0) {
+        if (report) ++report->empty;
+        return row_status::empty;
+    }
+    std::string reason;
+    if (!std::isfinite(sc.sum) || !(sc.min >= 0.0)) {
+        reason = detail::first_bad_value(row);
+        if (reason.empty()) reason = detail::concat("its weights sum to ", detail::format_value(sc.sum), " (rule: the sum must be finite)");
+    } else if (opt.on_bad_row == bad_row::renormalize) {
+        if (!(sc.sum > 0.0))
+            reason = detail::concat("the weights of its ", sc.count, " valid keys sum to 0 (rule: bad_row::renormalize needs a positive sum)");
+        else if (report && std::abs(sc.sum - 1.0) > tolerance)
+            ++report->renormalized;
+    } else if (opt.allow_sink) {
+        if (!(sc.sum > 0.0 && sc.sum <= 1.0 + tolerance))
+            reason = detail::concat("the weights of its ", sc.count, " valid keys sum to ", detail::format_value(sc.sum),
+                                    " (rule: with allow_sink the sum must lie in (0, ", detail::format_value(1.0 + tolerance),
+                                    "], tolerance ", detail::format_value(tolerance), ")");
+    } else if (!(std::abs(sc.sum - 1.0) <= tolerance)) {
+        reason = detail::concat("the weights of its ", sc.count, " valid keys sum to ", detail::format_value(sc.sum),
+                                " (rule: |sum - 1| <= ", detail::format_value(tolerance),
+                                ", row_options.tolerance; set allow_sink for learned sinks, or bad_row::renormalize)");
+    }
+    if (reason.empty()) return row_status::ok;
+    if (opt.on_bad_row != bad_row::skip)
+        throw value_error(detail::concat(caller, ": attention row ", detail::format_row_index(index),
+                                         " (local index) is not a probability row: ", reason,
+                                         "; row_options.on_bad_row = bad_row::skip sets such rows to NaN"));
+    if (report) {
+        ++report->skipped;
+        if (!report->first_bad) {
+            report->first_bad = index;
+            report->first_reason = reason;
+        }
+    }
+    return row_status::bad;
+}
+
+namespace detail {
+
+/// Original batch index of local batch b (local b for view types without axis maps).
+template <class V>
+index_t original_index(const V& v, axis a, index_t i) {
+    if constexpr (requires { v.axis_info(a).original(i); })
+        return v.axis_info(a).original(i);
+    else
+        return i;
+}
+
+/// Shape of a per-row result: the extents of the present axes but key, in canonical order.
+template <class V>
+std::vector<std::size_t> row_result_shape(const V& v) {
+    std::vector<std::size_t> s;
+    for (axis a : all_axes)
+        if (a != axis::key && v.axes().contains(a)) s.push_back(static_cast<std::size_t>(v.extent(a)));
+    return s;
+}
+
+/// Axis labels of a per-row result; layer and head ticks name the original indices ("L3", "H5").
+template <class V>
+std::vector<axis_label> row_result_axes(const V& v) {
+    std::vector<axis_label> out;
+    for (axis a : all_axes) {
+        if (a == axis::key || !v.axes().contains(a)) continue;
+        axis_label l{std::string(to_string(a)), {}};
+        if (a == axis::layer || a == axis::head) {
+            const char* prefix = a == axis::layer ? "L" : "H";
+            for (index_t i = 0; i < v.extent(a); ++i) l.ticks.push_back(prefix + std::to_string(original_index(v, a, i)));
+        }
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+template <class M>
+labeled_array empty_result(const std::vector<std::size_t>& shape, const std::vector<axis_label>& axes, const M& m) {
+    labeled_array r;
+    r.values = xt::xarray<double>::from_shape(shape);
+    r.values.fill(std::numeric_limits<double>::quiet_NaN());
+    r.axes = axes;
+    r.quantity = std::string(m.quantity());
+    r.unit = std::string(m.unit());
+    return r;
+}
+
+} // namespace detail
+
+namespace detail {
+
+template <class V, class... M>
+std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view caller, const V& v, const row_options& opt,
+                                                          const M&... metrics) {
+    using T = typename V::element_type;
+    const double tol = detail::resolve_tolerance(opt, default_sum_tolerance<T>(), caller);
+    const auto shape = detail::row_result_shape(v);
+    const auto labels = detail::row_result_axes(v);
+    std::array<labeled_array, sizeof...(M)> out{detail::empty_result(shape, labels, metrics)...};
+    row_report local;
+    row_report* rep = opt.report ? opt.report : &local;
+    *rep = row_report{};
+    std::array<double*, sizeof...(M)> dst{};
+    for (std::size_t i = 0; i < out.size(); ++i) dst[i] = out[i].values.data();
+
+    const index_t B = v.extent(axis::batch), L = v.extent(axis::layer), H = v.extent(axis::head),
+                  Q = v.extent(axis::query);
+    row_summary s;
+    for (index_t b = 0; b < B; ++b) {
+        const index_t example = detail::original_index(v, axis::batch, b);
+        for (index_t l = 0; l < L; ++l)
+            for (index_t h = 0; h < H; ++h)
+                for (index_t q = 0; q < Q; ++q) {
+                    if (!v.row_counts(b, q)) continue;
+                    ++rep->rows;
+                    const row_index ri{b, l, h, q};
+                    const auto row = v.row(ri);
+                    if (summarize_row(row, ri, example, opt, tol, s, rep, caller) != row_status::ok) continue;
+                    ++rep->computed;
+                    const auto lin = static_cast<std::size_t>(((b * L + l) * H + h) * Q + q);
+                    std::size_t i = 0;
+                    ((dst[i++][lin] = static_cast<double>(metrics(row, s))), ...);
+                }
+    }
+    return out;
+}
+
+/// One metric through compute_rows_impl, naming `caller` in error messages.
+template <class V, class M>
+labeled_array compute_one(std::string_view caller, const V& v, const M& metric, const row_options& opt) {
+    return std::move(compute_rows_impl(caller, v, opt, metric)[0]);
+}
+
+} // namespace detail
+
+/// One pass over the rows of a view computing several metrics: one labeled_array per metric, shaped
+/// like the view without its key axis (axes "batch", "layer", "head", "query" when present). Rows that
+/// do not count, have no valid key, or were skipped as bad are NaN.
+///   auto [h, mx] = as::compute_rows(v, {}, as::entropy_metric{}, as::max_weight_metric{});
+///   double x = h.values(2, 1, 7);             // layer 2, head 1, query 7
+template <attention_view_like V, class... M>
+    requires(sizeof...(M) > 0 && (row_metric<M, typename V::element_type> && ...))
+std::array<labeled_array, sizeof...(M)> compute_rows(const V& v, const row_options& opt, const M&... metrics) {
+    return detail::compute_rows_impl("compute_rows", v, opt, metrics...);
+}
+
+/// compute_rows with default row_options.
+///   auto [h] = as::compute_rows(v, as::entropy_metric{});
+template <attention_view_like V, class... M>
+    requires(sizeof...(M) > 0 && (row_metric<M, typename V::element_type> && ...))
+std::array<labeled_array, sizeof...(M)> compute_rows(const V& v, const M&... metrics) {
+    return compute_rows(v, row_options{}, metrics...);
+}
+
+/// One metric over a view: the single labeled_array of compute_rows.
+///   auto g = as::compute_row_metric(v, as::gini_metric{});
+template <attention_view_like V, class M>
+    requires row_metric<M, typename V::element_type>
+labeled_array compute_row_metric(const V& v, const M& metric, const row_options& opt = {}) {
+    return detail::compute_one("compute_row_metric", v, metric, opt);
+}
+
+} // namespace attnscope
