@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The README's main-job command: installs what is missing (Debian packages), builds attnscope in
+# Release, runs `attnscope report` on the bundled real attention sample and the five seed-figure
+# examples on the committed real attention in examples/data/, and writes everything into out/ at
+# the repository root (npy, CSV, JSON, SVG; PNG too when /usr/bin/python3 has matplotlib). Then it
+# prints what it wrote.
+#
+# Environment: ATTNSCOPE_JOBS (parallel build jobs, default nproc), ATTNSCOPE_PORTABLE=1 (build
+# without -march=native), ATTNSCOPE_NO_PNG=1 (skip the matplotlib renderings).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+source scripts/deps.sh
+attnscope_install_deps demo
+
+jobs=${ATTNSCOPE_JOBS:-$(nproc)}
+build=build/release
+flags="-O3 -DNDEBUG"
+[ "${ATTNSCOPE_PORTABLE:-0}" = 1 ] || flags="$flags -march=native"
+examples=(seed000_entropy_maps seed001_task_grids seed002_token_slices seed003_sink_entropy seed004_head_gallery quickstart)
+
+echo "== configure and build (Release, $flags) in $build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="$flags" \
+  -DATTNSCOPE_BUILD_TOOLS=ON -DATTNSCOPE_BUILD_EXAMPLES=ON -DATTNSCOPE_BUILD_TESTS=OFF \
+  -DATTNSCOPE_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$build" -j "$jobs" --target attnscope_cli "${examples[@]}"
+
+cli="$build/src/attnscope"
+data=examples/data
+mkdir -p out
+
+echo "== attnscope report on $data/sample.npy (aidreams260K, 4 layers x 4 heads, 48 tokens)"
+"$cli" report "$data/sample.npy" -o out/report --causal --tokens "$data/sample.tokens.json" --force
+
+echo "== attnscope report on $data/sample_batch.npy (a right-padded batch of two prompts)"
+"$cli" report "$data/sample_batch.npy" -o out/report_batch --causal --key-lengths "$data/sample_batch.json" --force
+
+for ex in "${examples[@]}"; do
+  echo "== $ex"
+  rm -rf "out/$ex"
+  "$build/examples/$ex" "$data" "out/$ex"
+done
+
+if [ "${ATTNSCOPE_NO_PNG:-0}" != 1 ] && /usr/bin/python3 -c "import matplotlib, numpy" 2>/dev/null; then
+  if [ -f examples/plot_figure.py ]; then
+    echo "== PNG renderings with matplotlib (examples/plot_figure.py)"
+    while IFS= read -r manifest; do
+      /usr/bin/python3 examples/plot_figure.py "$manifest" >/dev/null ||
+        echo "   (could not render $manifest; the SVG next to it is the figure)"
+    done < <(find out -name '*.figure.json' | sort)
+  fi
+else
+  echo "== skipping PNG renderings (/usr/bin/python3 has no matplotlib)"
+fi
+
+echo "== wrote into $root/out:"
+# A short tree: every directory with its file count and size, then its files with sizes.
+find out -mindepth 1 -maxdepth 1 -type d | sort | while IFS= read -r dir; do
+  n=$(find "$dir" -type f | wc -l)
+  printf '  %-32s %4d files %8s\n' "$dir/" "$n" "$(du -sh "$dir" | cut -f1)"
+  find "$dir" -type f -printf '%s %P\n' | sort -k2 | awk '
+    { s = $1; u = "B"; if (s >= 1048576) { s /= 1048576; u = "M" } else if (s >= 1024) { s /= 1024; u = "K" }
+      line = sprintf("%-30s %6.1f%s", $2, s, u); items[n++] = line }
+    END { for (i = 0; i < n; i += 2) printf "      %s    %s\n", items[i], (i + 1 < n ? items[i + 1] : "") }'
+done
+printf '  total: %s in %d files\n' "$(du -sh out | cut -f1)" "$(find out -type f | wc -l)"
