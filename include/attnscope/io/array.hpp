@@ -1,0 +1,404 @@
+// attnscope/io/array.hpp - N-D arrays as loaded from npy, npz and safetensors files, and the
+// attention source (one tensor, or one tensor per layer) the loaders assemble from them.
+//
+// attnscope parses these formats itself so that an array can be a zero-copy view of a memory-mapped
+// file and so that every size in a hostile file is checked before it is used; see npy.hpp,
+// npz.hpp and safetensors.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "../axis.hpp"
+#include "../element.hpp"
+#include "../error.hpp"
+#include "../view.hpp"
+
+namespace attnscope::io {
+
+namespace detail {
+
+using attnscope::detail::concat;
+using attnscope::detail::format_list;
+
+/// Largest rank a file may declare (numpy 2 allows 64 dimensions).
+inline constexpr std::size_t max_file_rank = 64;
+
+/// Product of the extents (each at least 1 for the overflow check) times the element size, checked:
+/// returns the element count; throws overflow_error naming `what` when a byte count overflows.
+inline index_t checked_element_count(std::span<const index_t> shape, std::size_t elem, std::string_view what) {
+    index_t bound = static_cast<index_t>(elem);
+    index_t count = 1;
+    for (index_t d : shape) {
+        if (d < 0) throw shape_error(concat(what, ": negative extent ", d, " in shape ", format_list(shape)));
+        if (__builtin_mul_overflow(bound, d > 0 ? d : 1, &bound))
+            throw overflow_error(concat(what, ": shape ", format_list(shape), " of ", elem,
+                                        "-byte elements has more bytes than a 64-bit index can count"));
+        count *= d; // cannot overflow: |count| <= bound
+    }
+    return count;
+}
+
+/// Row-major (C) or column-major (Fortran) element strides for a shape whose byte size was checked.
+inline std::vector<index_t> contiguous_strides(std::span<const index_t> shape, bool fortran) {
+    std::vector<index_t> s(shape.size());
+    index_t acc = 1;
+    if (fortran) {
+        for (std::size_t i = 0; i < shape.size(); ++i) {
+            s[i] = acc;
+            acc *= shape[i] > 0 ? shape[i] : 1;
+        }
+    } else {
+        for (std::size_t i = shape.size(); i-- > 0;) {
+            s[i] = acc;
+            acc *= shape[i] > 0 ? shape[i] : 1;
+        }
+    }
+    return s;
+}
+
+template <class T>
+using layer_pointers = std::vector<const T*>;
+
+} // namespace detail
+
+/// An N-D array loaded from a file: dtype, shape, element strides and native-endian elements that
+/// are either owned (a 64-byte aligned heap buffer) or a read-only memory map of the file, unmapped
+/// when the last array pointing into it goes. Move-only.
+///   auto a = as::io::load_npy("probs.npy");            // [L, H, Q, K] float32
+///   auto v = a.view<float>();                          // attention_view<float>, zero-copy
+///   double x = a.at({0, 1, 2, 3});
+class array {
+    // calls g(std::type_identity<T>{}) for the stored element type T
+    template <class G>
+    decltype(auto) dispatch(G&& g) const {
+        switch (type_) {
+        case attnscope::dtype::f16: return g(std::type_identity<half>{});
+        case attnscope::dtype::bf16: return g(std::type_identity<bfloat16>{});
+        case attnscope::dtype::f32: return g(std::type_identity<float>{});
+        case attnscope::dtype::f64: break;
+        }
+        return g(std::type_identity<double>{});
+    }
+
+public:
+    array() = default;
+
+    /// Low-level constructor (the loaders use it): `buffer` holds native-endian elements of `type`
+    /// starting at element 0 and is kept alive by `owner`; the strides (non-negative, in elements)
+    /// must keep every element inside the buffer, or a stride_error names the reach.
+    array(attnscope::dtype type, std::vector<index_t> shape, std::vector<index_t> strides,
+          std::span<const std::byte> buffer, std::shared_ptr<const void> owner, bool mapped = false,
+          std::string name = {})
+        : type_(type), shape_(std::move(shape)), strides_(std::move(strides)), data_(buffer.data()),
+          owner_(std::move(owner)), mapped_(mapped), name_(std::move(name)) {
+        const std::size_t elem = size_of(type_);
+        if (shape_.size() > detail::max_file_rank)
+            throw shape_error(detail::concat("array '", name_, "': rank ", shape_.size(), " exceeds ", detail::max_file_rank));
+        if (strides_.size() != shape_.size())
+            throw stride_error(detail::concat("array '", name_, "': ", strides_.size(), " strides for shape ",
+                                              detail::format_list(shape_)));
+        size_ = detail::checked_element_count(shape_, elem, detail::concat("array '", name_, "'"));
+        index_t reach = 0; // highest element offset
+        for (std::size_t i = 0; i < shape_.size(); ++i) {
+            if (strides_[i] < 0)
+                throw stride_error(detail::concat("array '", name_, "': negative stride ", strides_[i], " in ",
+                                                  detail::format_list(strides_)));
+            if (shape_[i] == 0) continue;
+            index_t r = 0;
+            if (__builtin_mul_overflow(shape_[i] - 1, strides_[i], &r) || __builtin_add_overflow(reach, r, &reach))
+                throw overflow_error(detail::concat("array '", name_, "': strides ", detail::format_list(strides_),
+                                                    " overflow for shape ", detail::format_list(shape_)));
+        }
+        span_ = size_ == 0 ? 0 : reach + 1;
+        if (size_ > 0) {
+            if (static_cast<std::uint64_t>(span_) > buffer.size() / elem)
+                throw stride_error(detail::concat("array '", name_, "': shape ", detail::format_list(shape_), " with strides ",
+                                                  detail::format_list(strides_), " reaches ", span_,
+                                                  " elements, the buffer holds ", buffer.size() / elem));
+            if (reinterpret_cast<std::uintptr_t>(data_) % elem != 0)
+                throw stride_error(detail::concat("array '", name_, "': data is not aligned to its ", elem, "-byte elements"));
+        }
+    }
+
+    array(array&&) noexcept = default;
+    array& operator=(array&&) noexcept = default;
+    array(const array&) = delete;
+    array& operator=(const array&) = delete;
+
+    /// The element type as stored.
+    attnscope::dtype dtype() const noexcept { return type_; }
+    /// Extents, outermost first.
+    const std::vector<index_t>& shape() const noexcept { return shape_; }
+    /// Element (not byte) strides; column-major for Fortran-order npy files.
+    const std::vector<index_t>& strides() const noexcept { return strides_; }
+    int rank() const noexcept { return static_cast<int>(shape_.size()); }
+    /// Number of elements.
+    index_t size() const noexcept { return size_; }
+    /// Member name inside an npz or safetensors file; empty for a plain npy file.
+    const std::string& name() const noexcept { return name_; }
+    /// Whether the elements are read in place from a memory-mapped file.
+    bool is_mapped() const noexcept { return mapped_; }
+    /// Whether the strides are row-major contiguous.
+    bool is_c_contiguous() const { return strides_ == detail::contiguous_strides(shape_, false); }
+    /// The bytes of element 0 onwards (native endian).
+    const std::byte* bytes() const noexcept { return data_; }
+
+    /// The elements reachable through the strides, typed; dtype_error when T is not the stored type.
+    ///   std::span<const float> e = a.elements<float>();
+    template <attention_element T>
+    std::span<const T> elements() const {
+        check_type<T>("elements");
+        return {reinterpret_cast<const T*>(data_), static_cast<std::size_t>(span_)};
+    }
+
+    /// An attention_view over the array with the canonical axes of its rank (rank 2..5), or with the
+    /// given axes; dtype_error naming both dtypes when T is not the stored type.
+    ///   auto v = a.view<float>(as::axes{as::axis::batch, as::axis::head, as::axis::query, as::axis::key});
+    template <attention_element T>
+    attention_view<T> view() const {
+        if (shape_.size() < 2 || shape_.size() > static_cast<std::size_t>(axis_count))
+            throw shape_error(detail::concat("array '", name_, "': attention data must have rank 2 to 5, got shape ",
+                                             detail::format_list(shape_)));
+        return view<T>(axes::canonical(rank()));
+    }
+    template <attention_element T>
+    attention_view<T> view(const axes& a) const {
+        check_type<T>("view");
+        if (shape_.size() > static_cast<std::size_t>(axis_count))
+            throw shape_error(detail::concat("array '", name_, "': attention data must have rank 2 to 5, got shape ",
+                                             detail::format_list(shape_)));
+        const extents e = std::span<const index_t>(shape_);
+        const attnscope::strides s = std::span<const index_t>(strides_);
+        return make_view(elements<T>(), e, s, a);
+    }
+
+    /// Calls f with the typed attention_view for the stored dtype (canonical or given axes).
+    ///   double n = a.visit([](auto v) { return double(v.row_count()); });
+    template <class F>
+    decltype(auto) visit(F&& f) const {
+        return dispatch([&]<class T>(std::type_identity<T>) -> decltype(auto) { return f(view<T>()); });
+    }
+    template <class F>
+    decltype(auto) visit(const axes& a, F&& f) const {
+        return dispatch([&]<class T>(std::type_identity<T>) -> decltype(auto) { return f(view<T>(a)); });
+    }
+
+    /// One element widened to double; shape_error when the index is out of range.
+    ///   double x = a.at({1, 2});
+    double at(std::span<const index_t> index) const {
+        if (index.size() != shape_.size())
+            throw shape_error(detail::concat("array '", name_, "': index ", detail::format_list(index), " for shape ",
+                                             detail::format_list(shape_)));
+        index_t off = 0;
+        for (std::size_t i = 0; i < index.size(); ++i) {
+            if (index[i] < 0 || index[i] >= shape_[i])
+                throw shape_error(detail::concat("array '", name_, "': index ", detail::format_list(index),
+                                                 " is outside shape ", detail::format_list(shape_)));
+            off += index[i] * strides_[i];
+        }
+        return element(off);
+    }
+    double at(std::initializer_list<index_t> index) const { return at(std::span<const index_t>(index.begin(), index.size())); }
+
+    /// A row-major xt::xarray<double> copy of the values (any rank, any stored dtype and order).
+    ///   xt::xarray<double> x = a.to_xarray();
+    xt::xarray<double> to_xarray() const {
+        std::vector<std::size_t> sh(shape_.begin(), shape_.end());
+        xt::xarray<double> out(sh);
+        if (size_ == 0) return out;
+        dispatch([&]<class T>(std::type_identity<T>) {
+            const T* p = reinterpret_cast<const T*>(data_);
+            double* o = out.data();
+            const std::size_t r = shape_.size();
+            if (r == 0) {
+                o[0] = static_cast<double>(widen(p[0]));
+                return;
+            }
+            std::vector<index_t> idx(r, 0);
+            index_t off = 0;
+            const index_t inner = shape_[r - 1], inner_stride = strides_[r - 1];
+            for (index_t n = 0; n < size_; n += inner) {
+                for (index_t k = 0; k < inner; ++k) *o++ = static_cast<double>(widen(p[off + k * inner_stride]));
+                // advance the outer index (odometer over dims 0..r-2)
+                for (std::size_t d = r - 1; d-- > 0;) {
+                    off += strides_[d];
+                    if (++idx[d] < shape_[d]) break;
+                    off -= idx[d] * strides_[d];
+                    idx[d] = 0;
+                }
+            }
+        });
+        return out;
+    }
+
+private:
+    double element(index_t off) const {
+        return dispatch([&]<class T>(std::type_identity<T>) {
+            return static_cast<double>(widen(reinterpret_cast<const T*>(data_)[off]));
+        });
+    }
+
+    template <class T>
+    void check_type(const char* what) const {
+        if (element_traits<T>::tag != type_)
+            throw dtype_error(detail::concat("array '", name_, "': ", what, "<", to_string(element_traits<T>::tag),
+                                             "> asked for ", to_string(element_traits<T>::tag),
+                                             " elements, the array holds ", to_string(type_)));
+    }
+
+    attnscope::dtype type_ = attnscope::dtype::f32;
+    std::vector<index_t> shape_;
+    std::vector<index_t> strides_;
+    const std::byte* data_ = nullptr;
+    std::shared_ptr<const void> owner_;
+    bool mapped_ = false;
+    std::string name_;
+    index_t size_ = 0;
+    index_t span_ = 0;
+};
+
+/// Attention weights from a file: one array of rank 2..5 (the last `rank` of [batch, layer, head,
+/// query, key] unless axes are given), or one array per layer ([batch, head, query, key], or
+/// [head, query, key], or [query, key]) stacked into one view without copying. Move-only; views
+/// it returns stay valid while it lives.
+///   auto src = as::io::load_attention_file("attn.safetensors");
+///   src.visit([](auto v) { std::cout << as::detail::format_list(v.shape()) << '\n'; });
+class attention_source {
+    // calls g(std::type_identity<T>{}) for the stored element type T
+    template <class G>
+    decltype(auto) dispatch(G&& g) const {
+        if (arrays_.empty()) throw argument_error("attention_source: empty (default-constructed)");
+        switch (arrays_.front().dtype()) {
+        case attnscope::dtype::f16: return g(std::type_identity<half>{});
+        case attnscope::dtype::bf16: return g(std::type_identity<bfloat16>{});
+        case attnscope::dtype::f32: return g(std::type_identity<float>{});
+        case attnscope::dtype::f64: break;
+        }
+        return g(std::type_identity<double>{});
+    }
+
+public:
+    attention_source() = default;
+
+    /// One tensor holding all the data; shape_error unless its rank is 2..5.
+    explicit attention_source(array single) {
+        if (single.rank() < 2 || single.rank() > axis_count)
+            throw shape_error(detail::concat("attention tensor '", single.name(), "' must have rank 2 to 5, got shape ",
+                                             detail::format_list(single.shape())));
+        arrays_.push_back(std::move(single));
+    }
+
+    /// One tensor per layer, in layer order: same dtype, shape and strides, rank 2..4.
+    static attention_source from_layers(std::vector<array> layers) {
+        if (layers.empty()) throw argument_error("attention_source::from_layers: the list of per-layer tensors is empty");
+        const array& first = layers.front();
+        if (first.rank() < 2 || first.rank() > 4)
+            throw shape_error(detail::concat("per-layer attention tensor '", first.name(),
+                                             "' must have rank 2 to 4 ([batch, head, query, key] or a suffix), got shape ",
+                                             detail::format_list(first.shape())));
+        for (std::size_t l = 1; l < layers.size(); ++l) {
+            const array& a = layers[l];
+            if (a.dtype() != first.dtype())
+                throw dtype_error(detail::concat("per-layer tensor '", a.name(), "' (layer ", l, ") holds ", to_string(a.dtype()),
+                                                 ", layer 0 ('", first.name(), "') holds ", to_string(first.dtype())));
+            if (a.shape() != first.shape())
+                throw shape_error(detail::concat("per-layer tensor '", a.name(), "' (layer ", l, ") has shape ",
+                                                 detail::format_list(a.shape()), ", layer 0 ('", first.name(), "') has ",
+                                                 detail::format_list(first.shape())));
+            if (a.strides() != first.strides())
+                throw stride_error(detail::concat("per-layer tensor '", a.name(), "' (layer ", l, ") has strides ",
+                                                  detail::format_list(a.strides()), ", layer 0 ('", first.name(),
+                                                  "') has ", detail::format_list(first.strides())));
+        }
+        attention_source s;
+        s.arrays_ = std::move(layers);
+        s.layered_ = true;
+        s.dispatch([&]<class T>(std::type_identity<T>) {
+            detail::layer_pointers<T> p;
+            p.reserve(s.arrays_.size());
+            for (const auto& a : s.arrays_) p.push_back(a.size() == 0 ? nullptr : a.elements<T>().data());
+            s.bases_ = std::move(p);
+        });
+        return s;
+    }
+
+    attention_source(attention_source&&) noexcept = default;
+    attention_source& operator=(attention_source&&) noexcept = default;
+    attention_source(const attention_source&) = delete;
+    attention_source& operator=(const attention_source&) = delete;
+
+    /// The element type of the data.
+    attnscope::dtype dtype() const {
+        if (arrays_.empty()) throw argument_error("attention_source: empty (default-constructed)");
+        return arrays_.front().dtype();
+    }
+    /// Whether the data is one tensor per layer.
+    bool layered() const noexcept { return layered_; }
+    /// The underlying arrays: one, or one per layer in layer order.
+    const std::vector<array>& arrays() const noexcept { return arrays_; }
+
+    /// The typed view over all the data; dtype_error when T is not the stored type. For per-layer
+    /// data the axes describe one layer's tensor (default: the last rank of [batch, head, query, key]).
+    ///   auto v = src.view<as::half>();
+    template <attention_element T>
+    attention_view<T> view() const {
+        if (arrays_.empty()) throw argument_error("attention_source: empty (default-constructed)");
+        if (!layered_) return arrays_.front().view<T>();
+        static constexpr std::array<axis, 4> per_layer{axis::batch, axis::head, axis::query, axis::key};
+        const int r = arrays_.front().rank();
+        axes a{};
+        a.n = r;
+        for (int i = 0; i < r; ++i) a.v[static_cast<std::size_t>(i)] = per_layer[static_cast<std::size_t>(4 - r + i)];
+        return view<T>(a);
+    }
+    template <attention_element T>
+    attention_view<T> view(const axes& a) const {
+        if (arrays_.empty()) throw argument_error("attention_source: empty (default-constructed)");
+        if (!layered_) return arrays_.front().view<T>(a);
+        const array& first = arrays_.front();
+        if (element_traits<T>::tag != first.dtype())
+            throw dtype_error(detail::concat("attention_source: view<", to_string(element_traits<T>::tag),
+                                             "> asked for ", to_string(element_traits<T>::tag), " elements, the per-layer tensors hold ",
+                                             to_string(first.dtype())));
+        const auto& ptrs = std::get<detail::layer_pointers<T>>(bases_);
+        const extents e = std::span<const index_t>(first.shape());
+        const strides s = std::span<const index_t>(first.strides());
+        return make_layered_view(std::span<const T* const>(ptrs.data(), ptrs.size()), e, s, a);
+    }
+
+    /// Calls f with the typed view for the stored dtype.
+    ///   auto shape = src.visit([](auto v) { return v.shape(); });
+    template <class F>
+    decltype(auto) visit(F&& f) const {
+        return dispatch([&]<class T>(std::type_identity<T>) -> decltype(auto) { return f(view<T>()); });
+    }
+    template <class F>
+    decltype(auto) visit(const axes& a, F&& f) const {
+        return dispatch([&]<class T>(std::type_identity<T>) -> decltype(auto) { return f(view<T>(a)); });
+    }
+
+    /// Extents of the present axes in canonical [batch, layer, head, query, key] order.
+    std::vector<index_t> shape() const {
+        return visit([](auto v) { return v.shape(); });
+    }
+
+private:
+    std::vector<array> arrays_;
+    bool layered_ = false;
+    std::variant<std::monostate, detail::layer_pointers<half>, detail::layer_pointers<bfloat16>, detail::layer_pointers<float>,
+                 detail::layer_pointers<double>>
+        bases_;
+};
+
+} // namespace attnscope::io

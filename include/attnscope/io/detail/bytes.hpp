@@ -1,0 +1,206 @@
+// attnscope/io/detail/bytes.hpp - bounds-checked little-endian reads, byte swapping, aligned buffers
+// and the read-only file mapping the loaders share. Internal to attnscope::io.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../axis.hpp"
+#include "../../error.hpp"
+
+namespace attnscope::io::detail {
+
+using attnscope::detail::concat;
+
+static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big,
+              "attnscope's file formats need a little- or big-endian host");
+
+/// Reads an unsigned little-endian integer of N bytes at p (the caller has checked the bounds).
+template <class U>
+inline U load_le(const std::byte* p) noexcept {
+    U v = 0;
+    for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<U>(std::to_integer<std::uint8_t>(p[i])) << (8 * i));
+    return v;
+}
+
+/// Appends an unsigned integer as little-endian bytes.
+template <class U>
+inline void store_le(std::string& out, U v) {
+    for (std::size_t i = 0; i < sizeof(U); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xffu));
+}
+
+/// A cursor over untrusted bytes: every read checks that the bytes are there, and a short read
+/// throws format_error naming the source and what was being read.
+class byte_reader {
+public:
+    byte_reader(std::span<const std::byte> bytes, std::string_view source) : bytes_(bytes), source_(source) {}
+
+    std::size_t size() const noexcept { return bytes_.size(); }
+    std::size_t position() const noexcept { return pos_; }
+    std::size_t remaining() const noexcept { return bytes_.size() - pos_; }
+
+    void seek(std::uint64_t pos, const char* what) {
+        if (pos > bytes_.size())
+            throw format_error(concat(source_, ": ", what, " at offset ", pos, " lies past the end of the ", bytes_.size(),
+                                      "-byte input"));
+        pos_ = static_cast<std::size_t>(pos);
+    }
+    std::span<const std::byte> take(std::uint64_t n, const char* what) {
+        if (n > remaining())
+            throw format_error(concat(source_, ": truncated: ", what, " needs ", n, " bytes at offset ", pos_, ", only ",
+                                      remaining(), " remain"));
+        auto s = bytes_.subspan(pos_, static_cast<std::size_t>(n));
+        pos_ += static_cast<std::size_t>(n);
+        return s;
+    }
+    template <class U>
+    U le(const char* what) {
+        return load_le<U>(take(sizeof(U), what).data());
+    }
+
+private:
+    std::span<const std::byte> bytes_;
+    std::string_view source_;
+    std::size_t pos_ = 0;
+};
+
+/// Whether [offset, offset + length) lies inside a buffer of `size` bytes (overflow-safe).
+constexpr bool range_inside(std::uint64_t offset, std::uint64_t length, std::uint64_t size) noexcept {
+    return offset <= size && length <= size - offset;
+}
+
+/// Reverses the bytes of each of `count` elements of `elem` bytes (2, 4 or 8) from src into dst.
+inline void byteswap_copy(std::byte* dst, const std::byte* src, std::size_t count, std::size_t elem) noexcept {
+    for (std::size_t i = 0; i < count; ++i)
+        for (std::size_t b = 0; b < elem; ++b) dst[i * elem + b] = src[i * elem + (elem - 1 - b)];
+}
+
+/// A heap buffer aligned for any element type (64 bytes), shared by the arrays that point into it.
+class aligned_buffer {
+public:
+    static constexpr std::size_t alignment = 64;
+    explicit aligned_buffer(std::size_t n) : size_(n) {
+        if (n > 0) data_ = static_cast<std::byte*>(::operator new(n, std::align_val_t{alignment}));
+    }
+    aligned_buffer(const aligned_buffer&) = delete;
+    aligned_buffer& operator=(const aligned_buffer&) = delete;
+    ~aligned_buffer() {
+        if (data_ != nullptr) ::operator delete(data_, std::align_val_t{alignment});
+    }
+    std::byte* data() noexcept { return data_; }
+    const std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+
+private:
+    std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// The read-only contents of a file: a private memory map for regular files (unmapped on
+/// destruction), a heap copy for pipes and other streams. A file truncated by another process
+/// while mapped raises SIGBUS on access, as with every mmap reader; attnscope never writes into it.
+class file_contents {
+public:
+    static std::shared_ptr<const file_contents> open(const std::filesystem::path& path) {
+        const std::string name = path.string();
+        int fd = -1;
+        do {
+            fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0) throw io_error(concat("cannot open '", name, "' for reading: ", std::strerror(errno)));
+        struct fd_guard {
+            int fd;
+            ~fd_guard() { ::close(fd); }
+        } guard{fd};
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw io_error(concat("cannot stat '", name, "': ", std::strerror(errno)));
+        if (S_ISDIR(st.st_mode)) throw io_error(concat("cannot read '", name, "': it is a directory"));
+        auto out = std::shared_ptr<file_contents>(new file_contents());
+        if (S_ISREG(st.st_mode)) {
+            if (st.st_size < 0) throw io_error(concat("'", name, "' reports a negative size"));
+            const auto size = static_cast<std::uint64_t>(st.st_size);
+            if (size > std::numeric_limits<std::size_t>::max() / 2)
+                throw io_error(concat("'", name, "' is too large to map (", size, " bytes)"));
+            if (size == 0) return out;
+            void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p == MAP_FAILED) throw io_error(concat("cannot map '", name, "': ", std::strerror(errno)));
+            out->map_ = p;
+            out->data_ = static_cast<const std::byte*>(p);
+            out->size_ = static_cast<std::size_t>(size);
+            return out;
+        }
+        // not seekable: read what is there, growing the buffer by what actually arrives
+        std::vector<std::byte> buf;
+        std::size_t used = 0;
+        for (;;) {
+            if (buf.size() - used < 65536) buf.resize(std::max<std::size_t>(buf.size() * 2, 65536 + used));
+            const ::ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw io_error(concat("reading '", name, "' failed: ", std::strerror(errno)));
+            }
+            if (n == 0) break;
+            used += static_cast<std::size_t>(n);
+        }
+        buf.resize(used);
+        out->copy_ = std::move(buf);
+        out->data_ = out->copy_.data();
+        out->size_ = used;
+        return out;
+    }
+
+    file_contents(const file_contents&) = delete;
+    file_contents& operator=(const file_contents&) = delete;
+    ~file_contents() {
+        if (map_ != nullptr) ::munmap(map_, size_);
+    }
+
+    std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+    bool mapped() const noexcept { return map_ != nullptr; }
+
+private:
+    file_contents() = default;
+    void* map_ = nullptr;
+    std::vector<std::byte> copy_;
+    const std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// A short printable rendering of untrusted bytes for messages ("PK\x03\x04").
+inline std::string printable(std::span<const std::byte> b, std::size_t max = 16) {
+    std::string s;
+    const std::size_t n = std::min(b.size(), max);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto c = std::to_integer<unsigned char>(b[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            s.push_back(static_cast<char>(c));
+        } else {
+            constexpr char hex[] = "0123456789abcdef";
+            s += "\\x";
+            s.push_back(hex[c >> 4]);
+            s.push_back(hex[c & 15]);
+        }
+    }
+    if (b.size() > max) s += "...";
+    return s;
+}
+
+} // namespace attnscope::io::detail
