@@ -6,8 +6,11 @@
 // npz.hpp and safetensors.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -268,6 +271,60 @@ private:
     index_t span_ = 0;
 };
 
+/// The named arrays of an npz or safetensors file, in file order, with the file's string metadata
+/// (safetensors' `__metadata__`; empty for npz).
+///   auto set = as::io::load_npz("run.npz");
+///   const as::io::array& probs = set.at("probs");
+///   for (const auto& a : set) std::cout << a.name() << '\n';
+class array_set {
+public:
+    using metadata_map = std::map<std::string, std::string, std::less<>>;
+
+    array_set() = default;
+    /// Names must be unique (argument_error otherwise).
+    explicit array_set(std::vector<array> arrays, metadata_map metadata = {})
+        : arrays_(std::move(arrays)), metadata_(std::move(metadata)) {
+        std::map<std::string_view, std::size_t> seen;
+        for (std::size_t i = 0; i < arrays_.size(); ++i)
+            if (!seen.emplace(arrays_[i].name(), i).second)
+                throw argument_error(detail::concat("array_set: the name '", arrays_[i].name(), "' appears twice"));
+    }
+    array_set(array_set&&) noexcept = default;
+    array_set& operator=(array_set&&) noexcept = default;
+
+    std::size_t size() const noexcept { return arrays_.size(); }
+    bool empty() const noexcept { return arrays_.empty(); }
+    auto begin() const noexcept { return arrays_.begin(); }
+    auto end() const noexcept { return arrays_.end(); }
+    const array& operator[](std::size_t i) const { return arrays_.at(i); }
+
+    /// The array with this name or nullptr.
+    const array* find(std::string_view name) const noexcept {
+        for (const auto& a : arrays_)
+            if (a.name() == name) return &a;
+        return nullptr;
+    }
+    bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
+    /// The array with this name; argument_error listing the names there are otherwise.
+    const array& at(std::string_view name) const {
+        if (const array* a = find(name)) return *a;
+        throw argument_error(detail::concat("no array named '", name, "'; the file holds ", detail::format_list(names())));
+    }
+    std::vector<std::string> names() const {
+        std::vector<std::string> n;
+        n.reserve(arrays_.size());
+        for (const auto& a : arrays_) n.push_back(a.name());
+        return n;
+    }
+    const metadata_map& metadata() const noexcept { return metadata_; }
+    /// Moves the arrays out (e.g. into an attention_source).
+    std::vector<array> release() && { return std::move(arrays_); }
+
+private:
+    std::vector<array> arrays_;
+    metadata_map metadata_;
+};
+
 /// Attention weights from a file: one array of rank 2..5 (the last `rank` of [batch, layer, head,
 /// query, key] unless axes are given), or one array per layer ([batch, head, query, key], or
 /// [head, query, key], or [query, key]) stacked into one view without copying. Move-only; views
@@ -400,5 +457,93 @@ private:
                  detail::layer_pointers<double>>
         bases_;
 };
+
+/// Which tensors of a file hold the attention weights, for load_attention_file and load_attention.
+///   auto src = as::io::load_attention_file("out.safetensors", {.name = "attentions."});
+struct attention_options {
+    /// Empty: the file's only tensor, or all its tensors when every name is `<prefix><layer index>`
+    /// with one common prefix (attentions.0, attentions.1, ...). Otherwise the exact name of one
+    /// tensor, or the prefix of per-layer tensors (`attentions.` or `attentions`).
+    std::string name;
+    /// npy/npz only: read uint16 arrays as bfloat16 bit patterns (see npy_options).
+    bool u2_as_bfloat16 = false;
+    /// Read data in place from a memory map when possible.
+    bool memory_map = true;
+};
+
+namespace detail {
+
+/// Splits "attentions.12" into ("attentions.", 12); false when the name does not end in 1..9 digits.
+inline bool split_layer_name(std::string_view name, std::string_view& prefix, index_t& layer) noexcept {
+    std::size_t d = name.size();
+    while (d > 0 && name[d - 1] >= '0' && name[d - 1] <= '9') --d;
+    const std::size_t digits = name.size() - d;
+    if (digits == 0 || digits > 9) return false;
+    layer = 0;
+    for (std::size_t i = d; i < name.size(); ++i) layer = layer * 10 + (name[i] - '0');
+    prefix = name.substr(0, d);
+    return true;
+}
+
+/// Picks the attention tensor(s) out of a file's arrays as attention_options::name says.
+inline attention_source assemble_attention(array_set set, const attention_options& opt, std::string_view source) {
+    if (set.empty()) throw format_error(concat(source, ": holds no tensors"));
+    const auto names = set.names();
+    std::vector<array> all = std::move(set).release();
+    if (!opt.name.empty()) {
+        for (auto& a : all)
+            if (a.name() == opt.name) return attention_source(std::move(a));
+    } else if (all.size() == 1) {
+        return attention_source(std::move(all.front()));
+    }
+    // per-layer tensors: <prefix><index>
+    std::vector<std::pair<index_t, std::size_t>> layers; // (layer, position in all)
+    std::string_view common;
+    bool have_common = false;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        std::string_view prefix;
+        index_t layer = 0;
+        const bool split = split_layer_name(all[i].name(), prefix, layer);
+        if (!opt.name.empty()) {
+            std::string_view want = opt.name;
+            if (!split || prefix.substr(0, want.size()) != want) continue;
+            const auto rest = prefix.substr(want.size()); // at most one separator after the given prefix
+            if (!(rest.empty() || (rest.size() == 1 && std::string_view("._-/:").find(rest[0]) != std::string_view::npos)))
+                continue;
+        } else {
+            if (!split)
+                throw format_error(concat(source, ": holds ", all.size(), " tensors ", format_list(names),
+                                          " that are neither one attention tensor nor per-layer tensors named ",
+                                          "<prefix><layer index>; choose one with attention_options::name"));
+            if (have_common && prefix != common)
+                throw format_error(concat(source, ": tensors ", format_list(names), " have different prefixes ('", common,
+                                          "' and '", prefix, "'); choose one tensor or prefix with attention_options::name"));
+            common = prefix;
+            have_common = true;
+        }
+        layers.emplace_back(layer, i);
+    }
+    if (layers.empty())
+        throw argument_error(concat(source, ": no tensor named '", opt.name, "' and no per-layer tensors '", opt.name,
+                                    "<layer index>'; the file holds ", format_list(names)));
+    std::sort(layers.begin(), layers.end());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        if (i > 0 && layers[i].first == layers[i - 1].first)
+            throw format_error(concat(source, ": tensors '", all[layers[i - 1].second].name(), "' and '",
+                                      all[layers[i].second].name(), "' both claim layer ", layers[i].first));
+        if (layers[i].first != static_cast<index_t>(i)) {
+            std::vector<index_t> found;
+            for (const auto& l : layers) found.push_back(l.first);
+            throw format_error(concat(source, ": per-layer tensors must number the layers 0, 1, 2, ... without gaps; layer ",
+                                      i, " is missing (found layers ", format_list(found), ")"));
+        }
+    }
+    std::vector<array> ordered;
+    ordered.reserve(layers.size());
+    for (const auto& l : layers) ordered.push_back(std::move(all[l.second]));
+    return attention_source::from_layers(std::move(ordered));
+}
+
+} // namespace detail
 
 } // namespace attnscope::io
