@@ -1,0 +1,133 @@
+// src/cli_inputs.hpp - the small side inputs of the attnscope tool: length lists and token labels.
+#pragma once
+
+#include <attnscope/axis.hpp>
+#include <attnscope/error.hpp>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_args.hpp"
+
+namespace attnscope::cli {
+
+namespace fs = std::filesystem;
+
+/// Reads a whole (small) text file; io_error naming the file when it cannot be read.
+inline std::string read_text_file(const fs::path& path, const char* what, std::size_t limit = 256u << 20) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw io_error(detail::concat(path.string(), ": ", what, " file does not exist"));
+    if (fs::is_directory(path, ec)) throw io_error(detail::concat(path.string(), ": ", what, " file is a directory"));
+    const auto size = fs::file_size(path, ec);
+    if (!ec && size > limit)
+        throw format_error(detail::concat(path.string(), ": ", what, " file is ", size, " bytes, more than the ", limit, " accepted"));
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw io_error(detail::concat(path.string(), ": cannot open the ", what, " file"));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw io_error(detail::concat(path.string(), ": reading the ", what, " file failed"));
+    return ss.str();
+}
+
+/// Parses a JSON file; format_error naming the file and nlohmann's one-line reason otherwise.
+inline nlohmann::json read_json_file(const fs::path& path, const char* what) {
+    const std::string text = read_text_file(path, what);
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw format_error(detail::concat(path.string(), ": malformed JSON in the ", what, " file: ", e.what()));
+    }
+}
+
+/// A list of lengths given on the command line ("48,32") or in a file: a JSON array, a JSON object
+/// with the list under `json_key` (sample_batch.json's "key_lengths"), or whitespace/comma separated
+/// integers in a text file.
+///   auto k = read_lengths("key-lengths", "48,32", "key_lengths");
+inline std::vector<index_t> read_lengths(std::string_view option, const std::string& text, const char* json_key) {
+    const bool inline_list = !text.empty() && text.find_first_not_of("0123456789, ") == std::string::npos;
+    std::vector<index_t> out;
+    if (inline_list) {
+        for (const auto& item : split_list(option, text)) out.push_back(parse_int(option, item, 0));
+        return out;
+    }
+    const fs::path path(text);
+    if (path.extension() == ".json") {
+        const nlohmann::json j = read_json_file(path, "lengths");
+        const nlohmann::json* list = &j;
+        if (j.is_object()) {
+            if (!j.contains(json_key))
+                throw format_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers or an object with a \"",
+                                                  json_key, "\" array; the object has no \"", json_key, "\""));
+            list = &j[json_key];
+        }
+        if (!list->is_array())
+            throw format_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers"));
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const auto& x = (*list)[i];
+            if (!x.is_number_integer() || x.get<std::int64_t>() < 0)
+                throw format_error(detail::concat(path.string(), ": --", option, " entry ", i, " is ", x.dump(),
+                                                  ", expected a non-negative integer"));
+            out.push_back(x.get<std::int64_t>());
+        }
+    } else {
+        const std::string body = read_text_file(path, "lengths");
+        std::string item;
+        auto flush = [&] {
+            if (item.empty()) return;
+            try {
+                out.push_back(parse_int(option, item, 0));
+            } catch (const usage_error&) {
+                throw format_error(detail::concat(path.string(), ": --", option, " expects integers, found '", item, "'"));
+            }
+            item.clear();
+        };
+        for (char c : body) {
+            if (std::isspace(static_cast<unsigned char>(c)) || c == ',') flush();
+            else item += c;
+        }
+        flush();
+    }
+    if (out.empty()) throw format_error(detail::concat(text, ": --", option, " lists no lengths"));
+    return out;
+}
+
+/// Token labels: per example, one string per token. A JSON file holding an array of strings, an
+/// array of such arrays (one per batch example), or an object with either under "tokens" (the
+/// per-prompt .json files in examples/data/).
+inline std::vector<std::vector<std::string>> read_tokens(const fs::path& path) {
+    const nlohmann::json j = read_json_file(path, "tokens");
+    const nlohmann::json* list = &j;
+    if (j.is_object()) {
+        if (!j.contains("tokens"))
+            throw format_error(detail::concat(path.string(), ": the tokens file is an object without a \"tokens\" entry"));
+        list = &j["tokens"];
+    }
+    auto strings = [&](const nlohmann::json& a, std::size_t example) {
+        if (!a.is_array())
+            throw format_error(detail::concat(path.string(), ": expected an array of token strings",
+                                              example ? detail::concat(" for example ", example) : std::string()));
+        std::vector<std::string> out;
+        out.reserve(a.size());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (!a[i].is_string())
+                throw format_error(detail::concat(path.string(), ": token ", i, " is ", a[i].dump(), ", expected a string"));
+            out.push_back(a[i].get<std::string>());
+        }
+        return out;
+    };
+    std::vector<std::vector<std::string>> out;
+    if (list->is_array() && !list->empty() && (*list)[0].is_array()) {
+        for (std::size_t b = 0; b < list->size(); ++b) out.push_back(strings((*list)[b], b));
+    } else {
+        out.push_back(strings(*list, 0));
+    }
+    return out;
+}
+
+} // namespace attnscope::cli
