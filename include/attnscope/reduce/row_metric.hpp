@@ -8,7 +8,7 @@
 // Before any metric sees a row, one validation pass computes s and the number n of valid keys and
 // checks the row against row_options:
 //   - every valid weight is finite and >= 0                        (rule "finite", "non-negative")
-//   - |s - 1| <= tol,   or with allow_sink: 0 < s <= 1 + tol         (rule "sum")
+//   - |s - 1| <= tol and s > 0,   or with allow_sink: 0 < s <= 1 + tol    (rule "sum")
 // tol defaults to 1e-3 for f32/f64 storage and 1e-2 for f16/bf16 storage.
 //
 // Bad-row policies (row_options::on_bad_row):
@@ -174,7 +174,7 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
             reason = detail::concat("the weights of its ", sc.count, " valid keys sum to ", detail::format_value(sc.sum),
                                     " (rule: with allow_sink the sum must lie in (0, ", detail::format_value(1.0 + tolerance),
                                     "], tolerance ", detail::format_value(tolerance), ")");
-    } else if (!(std::abs(sc.sum - 1.0) <= tolerance)) {
+    } else if (!(std::abs(sc.sum - 1.0) <= tolerance && sc.sum > 0.0)) {
         reason = detail::concat("the weights of its ", sc.count, " valid keys sum to ", detail::format_value(sc.sum),
                                 " (rule: |sum - 1| <= ", detail::format_value(tolerance),
                                 ", row_options.tolerance; set allow_sink for learned sinks, or bad_row::renormalize)");

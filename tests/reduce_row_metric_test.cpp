@@ -1,0 +1,457 @@
+// Tests for attnscope/reduce/row_metric.hpp: the one-pass machinery (shapes, labels, validity,
+// padded and empty rows, several metrics at once), layouts and subviews, and the bad-row policies.
+#include <attnscope/attnscope.hpp>
+#include <attnscope/reduce/concentration.hpp>
+#include <attnscope/reduce/entropy.hpp>
+#include <attnscope/reduce/positional.hpp>
+#include <attnscope/reduce/row_metric.hpp>
+#include <attnscope/reduce/sink.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+#include "row_metric_naive.hpp"
+#include "test_util.hpp"
+
+namespace as = attnscope;
+using attnscope_test::contains;
+
+namespace {
+
+std::vector<double> values_of(const as::labeled_array& a) { return {a.values.begin(), a.values.end()}; }
+
+/// A user-defined metric: the number of valid keys (checks that the concept is all a metric needs).
+struct valid_key_count {
+    std::string_view name() const noexcept { return "valid_keys"; }
+    std::string quantity() const { return "valid keys"; }
+    std::string unit() const { return "keys"; }
+    template <class T>
+    double operator()(const as::attention_row<T>&, const as::row_summary& s) const {
+        return static_cast<double>(s.count);
+    }
+};
+
+/// Records the summary's positions and example index.
+struct summary_probe {
+    int field = 0; // 0 query_position, 1 example, 2 index.query
+    std::string_view name() const noexcept { return "probe"; }
+    std::string quantity() const { return "probe"; }
+    std::string unit() const { return ""; }
+    template <class T>
+    double operator()(const as::attention_row<T>&, const as::row_summary& s) const {
+        return static_cast<double>(field == 0 ? s.query_position : field == 1 ? s.example : s.index.query);
+    }
+};
+
+struct not_a_metric {
+    std::string_view name() const noexcept { return "x"; }
+};
+
+static_assert(as::row_metric<as::entropy_metric>);
+static_assert(as::row_metric<as::entropy_metric, as::half>);
+static_assert(as::row_metric<as::gini_metric, as::bfloat16>);
+static_assert(as::row_metric<as::key_mass_metric, double>);
+static_assert(as::row_metric<valid_key_count>);
+static_assert(!as::row_metric<not_a_metric>);
+
+} // namespace
+
+TEMPLATE_TEST_CASE("compute_rows: one pass, several metrics, causal and padded rows equal naive loops", "[row_metric]",
+                   float, double, as::half, as::bfloat16) {
+    const std::vector<as::index_t> shape{3, 2, 3, 7, 9};
+    naive::rules r;
+    r.causal = true;
+    r.past = 2;
+    r.key_lengths = {9, 5, 0};
+    r.query_lengths = {7, 4, 3};
+    const auto ref = naive::make_attention(shape, r, 11);
+    const auto buf = attnscope_test::convert<TestType>(ref);
+    const auto x = naive::widened(buf);
+    auto v = as::make_view(std::span<const TestType>(buf), as::extents{3, 2, 3, 7, 9})
+                 .with(as::causal(2))
+                 .with(as::key_lengths(r.key_lengths))
+                 .with(as::query_lengths(r.query_lengths));
+    as::row_report rep;
+    auto [h, g, km, d, cnt] = as::compute_rows(v, {.report = &rep}, as::entropy_metric{}, as::gini_metric{},
+                                               as::key_mass_metric{{0, 3}}, as::attention_distance_metric{},
+                                               valid_key_count{});
+
+    CHECK(h.values.shape() == std::vector<std::size_t>{3, 2, 3, 7});
+    REQUIRE(h.axes.size() == 4);
+    CHECK(h.axes[0].name == "batch");
+    CHECK(h.axes[1].name == "layer");
+    CHECK(h.axes[1].ticks == std::vector<std::string>{"L0", "L1"});
+    CHECK(h.axes[2].ticks == std::vector<std::string>{"H0", "H1", "H2"});
+    CHECK(h.axes[3].name == "query");
+    CHECK(h.axes[3].ticks.empty());
+    CHECK(h.quantity == "entropy");
+    CHECK(h.unit == "nats");
+    CHECK(cnt.unit == "keys");
+    h.check();
+
+    CHECK(naive::first_mismatch(values_of(h), naive::expected(x, shape, r, naive::entropy)) == -1);
+    CHECK(naive::first_mismatch(values_of(g), naive::expected(x, shape, r, naive::gini)) == -1);
+    CHECK(naive::first_mismatch(values_of(km), naive::expected(x, shape, r, [](const naive::row& w) {
+                                    return naive::key_mass(w, {0, 3});
+                                })) == -1);
+    CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape, r, naive::distance)) == -1);
+    CHECK(naive::first_mismatch(values_of(cnt), naive::expected(x, shape, r, [](const naive::row& w) {
+                                    return w.w.empty() ? naive::nan : static_cast<double>(w.w.size());
+                                })) == -1);
+
+    // padded query rows are NaN; example 2 has no valid key at all
+    CHECK(std::isnan(h.values(1, 0, 0, 4)));
+    CHECK(std::isnan(h.values(2, 1, 2, 0)));
+    CHECK_FALSE(std::isnan(h.values(1, 0, 0, 3)));
+    CHECK(rep.rows == 2 * 3 * (7 + 4 + 3));
+    CHECK(rep.empty == 2 * 3 * 3);
+    CHECK(rep.computed == rep.rows - rep.empty);
+    CHECK(rep.skipped == 0);
+}
+
+TEST_CASE("several metrics in one pass equal one pass each", "[row_metric]") {
+    const std::vector<as::index_t> shape{1, 2, 2, 6, 6};
+    naive::rules r;
+    r.causal = true;
+    const auto x = naive::make_attention(shape, r, 5, 0.0);
+    auto v = as::make_view(x.data(), as::extents{2, 2, 6, 6}).with(as::causal());
+    auto all = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::topk_mass_metric{2},
+                                as::hoyer_metric{}, as::offset_score_metric{1});
+    CHECK(values_of(all[0]) == values_of(as::row_entropy(v)));
+    CHECK(values_of(all[1]) == values_of(as::row_max_weight(v)));
+    CHECK(values_of(all[2]) == values_of(as::row_topk_mass(v, 2)));
+    CHECK(values_of(all[3]) == values_of(as::row_hoyer(v)));
+    const auto prev = values_of(as::row_previous_token_score(v));
+    const auto got = values_of(all[4]);
+    REQUIRE(prev.size() == got.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(naive::close(got[i], prev[i], 0, 0));
+}
+
+TEST_CASE("transposed, strided and reversed layouts give the values of a contiguous copy", "[row_metric][layout]") {
+    const as::index_t L = 2, H = 3, Q = 5, K = 8;
+    const auto x = attnscope_test::random_tensor({L, H, Q, K}, 21);
+    auto contiguous = as::make_view(x.data(), as::extents{L, H, Q, K});
+    // the same tensor stored [K, Q, H, L] (fully transposed)
+    std::vector<double> t(x.size());
+    for (as::index_t l = 0; l < L; ++l)
+        for (as::index_t h = 0; h < H; ++h)
+            for (as::index_t q = 0; q < Q; ++q)
+                for (as::index_t k = 0; k < K; ++k)
+                    t[static_cast<std::size_t>(((k * Q + q) * H + h) * L + l)] = x[static_cast<std::size_t>(((l * H + h) * Q + q) * K + k)];
+    auto transposed = as::make_view(t.data(), as::extents{L, H, Q, K}, as::strides{1, L, H * L, Q * H * L});
+    // the tensor embedded with padding in a larger buffer: strides with gaps
+    std::vector<double> padded(static_cast<std::size_t>(L * H * Q * (2 * K + 3)), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const auto row = static_cast<as::index_t>(i) / K, k = static_cast<as::index_t>(i) % K;
+        padded[static_cast<std::size_t>(row * (2 * K + 3) + 2 * k)] = x[i];
+    }
+    auto gapped = as::make_view(padded.data(), as::extents{L, H, Q, K}, as::strides{H * Q * (2 * K + 3), Q * (2 * K + 3), 2 * K + 3, 2});
+
+    const auto metrics = [](const auto& v) {
+        return as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::sparsity_metric{0.05},
+                                as::topk_mass_metric{3}, as::keys_for_mass_metric{0.8}, as::gini_metric{}, as::hoyer_metric{},
+                                as::key_mass_metric{{1, 4}}, as::attention_distance_metric{}, as::offset_score_metric{0},
+                                as::sink_mass_metric{});
+    };
+    const auto a = metrics(contiguous), b = metrics(transposed), c = metrics(gapped);
+    for (std::size_t m = 0; m < a.size(); ++m) {
+        INFO("metric " << a[m].quantity);
+        CHECK(naive::first_mismatch(values_of(b[m]), values_of(a[m]), 1e-14, 0) == -1);
+        CHECK(naive::first_mismatch(values_of(c[m]), values_of(a[m]), 1e-14, 0) == -1);
+    }
+
+    // keys reversed in memory (negative key stride): order-free metrics unchanged
+    std::vector<double> rev(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const auto row = static_cast<as::index_t>(i) / K, k = static_cast<as::index_t>(i) % K;
+        rev[static_cast<std::size_t>(row * K + (K - 1 - k))] = x[i];
+    }
+    auto reversed = as::make_view(rev.data() + (K - 1), as::extents{L, H, Q, K}, as::strides{H * Q * K, Q * K, K, -1});
+    const auto d = metrics(reversed);
+    for (std::size_t m : {0u, 1u, 3u, 4u, 5u, 6u, 7u}) // all but argmax and the positional ones
+        CHECK(naive::first_mismatch(values_of(d[m]), values_of(a[m]), 1e-12, 1e-15) == -1);
+}
+
+TEST_CASE("subviews keep positions: sliced, selected and fixed views give the matching sub-block", "[row_metric][subview]") {
+    const std::vector<as::index_t> shape{2, 3, 4, 10, 10};
+    naive::rules r;
+    r.causal = true;
+    r.key_lengths = {10, 7};
+    const auto x = naive::make_attention(shape, r, 8, 0.25);
+    auto v = as::make_view(x.data(), as::extents{2, 3, 4, 10, 10}).with(as::causal()).with(as::key_lengths(r.key_lengths));
+    const auto full = as::compute_rows(v, as::entropy_metric{}, as::attention_distance_metric{}, as::offset_score_metric{1},
+                                       as::key_mass_metric{{0}}, as::argmax_metric{});
+    std::vector<as::index_t> heads{3, 1};
+    auto sub = v.fix(as::axis::batch, 1).slice(as::axis::layer, 1, 3).select(as::axis::head, heads).slice(as::axis::query, 2, 10, 3);
+    const auto part = as::compute_rows(sub, as::entropy_metric{}, as::attention_distance_metric{}, as::offset_score_metric{1},
+                                       as::key_mass_metric{{0}}, as::argmax_metric{});
+    REQUIRE(part[0].values.shape() == std::vector<std::size_t>{2, 2, 3});
+    CHECK(part[0].axes[0].name == "layer");
+    CHECK(part[0].axes[0].ticks == std::vector<std::string>{"L1", "L2"});
+    CHECK(part[0].axes[1].ticks == std::vector<std::string>{"H3", "H1"});
+    for (std::size_t m = 0; m < full.size(); ++m)
+        for (as::index_t l = 0; l < 2; ++l)
+            for (as::index_t h = 0; h < 2; ++h)
+                for (as::index_t q = 0; q < 3; ++q) {
+                    const double want = full[m].values(1, l + 1, heads[static_cast<std::size_t>(h)], 2 + 3 * q);
+                    const double got = part[m].values(l, h, q);
+                    INFO(full[m].quantity << " at " << l << "," << h << "," << q);
+                    CHECK(naive::close(got, want, 0, 0));
+                }
+}
+
+TEST_CASE("key slices: positions stay original, values equal a copy with an explicit key-position map", "[row_metric][subview]") {
+    const as::index_t Q = 6, K = 12;
+    const auto x = attnscope_test::random_tensor({Q, K}, 4);
+    auto v = as::make_view(x.data(), as::extents{Q, K});
+    auto sliced = v.slice(as::axis::key, 2, 11, 2); // original keys 2, 4, 6, 8, 10
+    std::vector<double> copy;
+    for (as::index_t q = 0; q < Q; ++q)
+        for (as::index_t k = 2; k < 11; k += 2) copy.push_back(x[static_cast<std::size_t>(q * K + k)]);
+    std::vector<std::int32_t> key_pos{2, 4, 6, 8, 10};
+    auto mapped = as::make_view(copy.data(), as::extents{Q, 5}).with(as::positions(key_pos));
+    const as::row_options opt{.on_bad_row = as::bad_row::renormalize};
+    const auto run = [&](const auto& view) {
+        return as::compute_rows(view, opt, as::entropy_metric{}, as::gini_metric{}, as::keys_for_mass_metric{0.7},
+                                as::attention_distance_metric{}, as::offset_score_metric{2}, as::key_mass_metric{{4, 5, 10}},
+                                as::argmax_metric{});
+    };
+    const auto a = run(sliced), b = run(mapped);
+    for (std::size_t m = 0; m < a.size(); ++m) {
+        INFO(a[m].quantity);
+        CHECK(naive::first_mismatch(values_of(a[m]), values_of(b[m]), 1e-14, 1e-15) == -1);
+    }
+    // and against the naive definition with original positions
+    for (as::index_t q = 0; q < Q; ++q) {
+        naive::row row;
+        row.qpos = q;
+        for (as::index_t i = 0; i < 5; ++i) {
+            row.w.push_back(x[static_cast<std::size_t>(q * K + 2 + 2 * i)]);
+            row.key.push_back(i);
+            row.pos.push_back(2 + 2 * i);
+        }
+        CHECK(naive::close(a[3].values(q), naive::distance(row)));
+        CHECK(naive::close(a[4].values(q), naive::offset_score(row, 2)));
+        CHECK(naive::close(a[5].values(q), naive::key_mass(row, {4, 5, 10})));
+        CHECK(naive::close(a[0].values(q), naive::entropy(row)));
+    }
+}
+
+TEST_CASE("masked path: key masks, sliding windows and KV-cell maps equal naive loops", "[row_metric][validity]") {
+    const std::vector<as::index_t> shape{2, 1, 2, 5, 8};
+    naive::rules r;
+    r.causal = true;
+    r.past = 3;
+    r.window = 4;
+    r.key_mask = {1, 1, 0, 1, 1, 1, 1, 1, /**/ 0, 0, 1, 1, 1, 0, 1, 1};
+    r.key_positions = {0, 1, 2, -1, 3, 4, 5, 6};
+    const auto x = naive::make_attention(shape, r, 17);
+    auto v = as::make_view(x.data(), as::extents{2, 2, 5, 8}, as::axes{as::axis::batch, as::axis::head, as::axis::query, as::axis::key})
+                 .with(as::causal(3))
+                 .with(as::sliding_window(4))
+                 .with(as::key_mask(as::mask2d{r.key_mask.data(), 2, 8}))
+                 .with(as::positions(r.key_positions));
+    const std::vector<as::index_t> shape4{2, 1, 2, 5, 8};
+    auto [h, mx, am, sp, t2, kf, g, hy, km, d, o0, o1] = as::compute_rows(
+        v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::sparsity_metric{0.3},
+        as::topk_mass_metric{2}, as::keys_for_mass_metric{0.6}, as::gini_metric{}, as::hoyer_metric{},
+        as::key_mass_metric{{2, 5}}, as::attention_distance_metric{}, as::offset_score_metric{0}, as::offset_score_metric{1});
+    CHECK(h.values.shape() == std::vector<std::size_t>{2, 2, 5});
+    CHECK(naive::first_mismatch(values_of(h), naive::expected(x, shape4, r, naive::entropy)) == -1);
+    CHECK(naive::first_mismatch(values_of(mx), naive::expected(x, shape4, r, naive::max_weight)) == -1);
+    CHECK(naive::first_mismatch(values_of(am), naive::expected(x, shape4, r, naive::argmax)) == -1);
+    CHECK(naive::first_mismatch(values_of(sp), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::sparsity(w, 0.3, false); })) == -1);
+    CHECK(naive::first_mismatch(values_of(t2), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::topk_mass(w, 2); })) == -1);
+    CHECK(naive::first_mismatch(values_of(kf), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::keys_for_mass(w, 0.6); })) == -1);
+    CHECK(naive::first_mismatch(values_of(g), naive::expected(x, shape4, r, naive::gini)) == -1);
+    CHECK(naive::first_mismatch(values_of(hy), naive::expected(x, shape4, r, naive::hoyer)) == -1);
+    CHECK(naive::first_mismatch(values_of(km), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::key_mass(w, {2, 5}); })) == -1);
+    CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape4, r, naive::distance)) == -1);
+    CHECK(naive::first_mismatch(values_of(o0), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::offset_score(w, 0); })) == -1);
+    CHECK(naive::first_mismatch(values_of(o1), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::offset_score(w, 1); })) == -1);
+}
+
+TEST_CASE("row_summary carries the query position and the original example index", "[row_metric]") {
+    const as::index_t B = 3, Q = 4, K = 4;
+    std::vector<double> x(static_cast<std::size_t>(B * Q * K), 0.25);
+    std::vector<std::int32_t> qpos{10, 11, 12, 20};
+    std::vector<std::int32_t> kpos{0, 1, 2, 3};
+    auto v = as::make_view(x.data(), as::extents{B, Q, K}, as::axes{as::axis::batch, as::axis::query, as::axis::key})
+                 .with(as::positions(kpos, qpos));
+    auto sub = v.slice(as::axis::batch, 1, 3).slice(as::axis::query, 1, 4);
+    auto [pos, ex, qi] = as::compute_rows(sub, summary_probe{0}, summary_probe{1}, summary_probe{2});
+    CHECK(pos.values(0, 0) == 11.0);
+    CHECK(pos.values(1, 2) == 20.0);
+    CHECK(ex.values(0, 1) == 1.0);
+    CHECK(ex.values(1, 1) == 2.0);
+    CHECK(qi.values(1, 2) == 2.0); // local index
+    auto past = as::make_view(x.data(), as::extents{Q, K}).with(as::causal(5));
+    auto [p2] = as::compute_rows(past, summary_probe{0});
+    CHECK(p2.values(3) == 8.0);
+}
+
+TEST_CASE("empty views and rows without keys", "[row_metric][edge]") {
+    std::vector<float> none;
+    auto v0 = as::make_view(none.data(), as::extents{2, 0, 5});
+    auto r0 = as::row_entropy(v0);
+    CHECK(r0.values.shape() == std::vector<std::size_t>{2, 0});
+    auto vk = as::make_view(none.data(), as::extents{3, 0});
+    as::row_report rep;
+    auto rk = as::row_entropy(vk, {}, {.report = &rep});
+    REQUIRE(rk.values.size() == 3);
+    for (double h : rk.values) CHECK(std::isnan(h));
+    CHECK(rep.empty == 3);
+    CHECK(rep.computed == 0);
+    // a query axis fixed away: a rank-0 result
+    std::vector<float> one{0.5f, 0.5f};
+    auto r1 = as::row_entropy(as::make_view(one.data(), as::extents{1, 2}).fix(as::axis::query, 0));
+    CHECK(r1.values.dimension() == 0);
+    CHECK(r1.values() == attnscope_test::Approx(std::log(2.0)));
+}
+
+TEST_CASE("per-layer buffers give per-layer results", "[row_metric][hf]") {
+    const auto a = attnscope_test::random_tensor({2, 3, 4}, 1), b = attnscope_test::random_tensor({2, 3, 4}, 2);
+    const auto fa = attnscope_test::convert<float>(a), fb = attnscope_test::convert<float>(b);
+    std::vector<const float*> layers{fa.data(), fb.data()};
+    auto v = as::make_layered_view(std::span<const float* const>(layers), as::extents{1, 2, 3, 4});
+    auto h = as::row_entropy(v);
+    CHECK(h.values.shape() == std::vector<std::size_t>{1, 2, 2, 3});
+    auto h1 = as::row_entropy(as::make_view(fb.data(), as::extents{2, 3, 4}));
+    for (as::index_t hh = 0; hh < 2; ++hh)
+        for (as::index_t q = 0; q < 3; ++q) CHECK(h.values(0, 1, hh, q) == h1.values(hh, q));
+}
+
+// ------------------------------------------------------------------------------------ bad rows
+
+namespace {
+
+/// [B=2, L=1, H=3, Q=4, K=5] uniform rows with a few cells overwritten.
+struct bad_fixture {
+    std::vector<double> x = std::vector<double>(2 * 3 * 4 * 5, 0.2);
+    void set(as::index_t b, as::index_t h, as::index_t q, as::index_t k, double value) {
+        x[static_cast<std::size_t>((((b * 3) + h) * 4 + q) * 5 + k)] = value;
+    }
+    as::attention_view<double> view() const {
+        return as::make_view(x.data(), as::extents{2, 1, 3, 4, 5});
+    }
+};
+
+} // namespace
+
+TEST_CASE("bad_row::error names the first bad row, the key, the value and the rule", "[row_metric][bad_row]") {
+    bad_fixture f;
+    f.set(1, 2, 3, 4, std::numeric_limits<double>::quiet_NaN());
+    f.set(1, 2, 1, 0, -0.25); // earlier in canonical order
+    f.set(1, 2, 1, 1, 0.65);
+    CHECK_THROWS_WITH(as::row_entropy(f.view()), contains("[batch 1, layer 0, head 2, query 1]") && contains("key 0") &&
+                                                     contains("-0.25") && contains(">= 0") && contains("row_entropy"));
+    f.set(1, 2, 1, 0, 0.2);
+    f.set(1, 2, 1, 1, 0.2);
+    CHECK_THROWS_AS(as::row_gini(f.view()), as::value_error);
+    CHECK_THROWS_WITH(as::row_gini(f.view()), contains("[batch 1, layer 0, head 2, query 3]") && contains("key 4") &&
+                                                  contains("nan") && contains("finite"));
+    f.set(1, 2, 3, 4, std::numeric_limits<double>::infinity());
+    CHECK_THROWS_WITH(as::row_max_weight(f.view()), contains("inf") && contains("finite"));
+    f.set(1, 2, 3, 4, 0.2);
+    f.set(0, 1, 2, 3, 0.25); // sum 1.05
+    CHECK_THROWS_WITH(as::compute_rows(f.view(), as::hoyer_metric{}),
+                      contains("[batch 0, layer 0, head 1, query 2]") && contains("sum to 1.05") && contains("0.001") &&
+                          contains("compute_rows"));
+    // within the default f64 tolerance (1e-3) the row is accepted
+    f.set(0, 1, 2, 3, 0.2005);
+    CHECK_NOTHROW(as::row_entropy(f.view()));
+    // and a tighter tolerance rejects it
+    CHECK_THROWS_AS(as::row_entropy(f.view(), {}, {.tolerance = 1e-4}), as::value_error);
+}
+
+TEST_CASE("bad_row::skip sets bad rows to NaN and reports them", "[row_metric][bad_row]") {
+    bad_fixture f;
+    f.set(0, 0, 1, 2, std::numeric_limits<double>::quiet_NaN());
+    f.set(1, 1, 0, 0, -0.1);
+    f.set(1, 2, 3, 0, 0.9); // sum 1.7
+    as::row_report rep;
+    const auto h = as::row_entropy(f.view(), {}, {.on_bad_row = as::bad_row::skip, .report = &rep});
+    CHECK(std::isnan(h.values(0, 0, 0, 1)));
+    CHECK(std::isnan(h.values(1, 0, 1, 0)));
+    CHECK(std::isnan(h.values(1, 0, 2, 3)));
+    CHECK(h.values(0, 0, 0, 0) == attnscope_test::Approx(std::log(5.0)));
+    CHECK(rep.rows == 24);
+    CHECK(rep.skipped == 3);
+    CHECK(rep.computed == 21);
+    REQUIRE(rep.first_bad.has_value());
+    CHECK(*rep.first_bad == as::row_index{0, 0, 0, 1});
+    CHECK_THAT(rep.first_reason, contains("key 2") && contains("nan"));
+    // skipping with an infinite tolerance renormalises every finite row and skips only invalid values
+    const auto h2 = as::row_entropy(f.view(), {}, {.on_bad_row = as::bad_row::skip,
+                                                   .tolerance = std::numeric_limits<double>::infinity(), .report = &rep});
+    CHECK(rep.skipped == 2);
+    CHECK_FALSE(std::isnan(h2.values(1, 0, 2, 3)));
+}
+
+TEST_CASE("bad_row::renormalize accepts any positive finite sum; invalid values stay errors", "[row_metric][bad_row]") {
+    bad_fixture f;
+    for (as::index_t k = 0; k < 5; ++k) f.set(0, 1, 1, k, 0.2 * static_cast<double>(k + 1)); // sum 3
+    as::row_report rep;
+    const as::row_options opt{.on_bad_row = as::bad_row::renormalize, .report = &rep};
+    const auto m = as::row_max_weight(f.view(), opt);
+    CHECK(m.values(0, 0, 1, 1) == attnscope_test::Approx(1.0 / 3.0));
+    CHECK(rep.renormalized == 1);
+    CHECK(rep.skipped == 0);
+    for (as::index_t k = 0; k < 5; ++k) f.set(0, 1, 1, k, 0.0);
+    CHECK_THROWS_WITH(as::row_max_weight(f.view(), opt), contains("sum to 0") && contains("renormalize"));
+    f.set(0, 1, 1, 0, -1.0);
+    f.set(0, 1, 1, 1, 2.0);
+    CHECK_THROWS_WITH(as::row_max_weight(f.view(), opt), contains(">= 0"));
+}
+
+TEST_CASE("allow_sink accepts sums in (0, 1 + tol]", "[row_metric][bad_row][sink]") {
+    bad_fixture f;
+    for (as::index_t k = 0; k < 5; ++k) f.set(1, 0, 2, k, 0.1); // sum 0.5
+    CHECK_THROWS_AS(as::row_entropy(f.view()), as::value_error);
+    const auto s = as::row_sink_mass(f.view());
+    CHECK(s.values(1, 0, 0, 2) == attnscope_test::Approx(0.5));
+    CHECK(s.values(0, 0, 0, 0) == attnscope_test::Approx(0.0).margin(1e-15));
+    CHECK(s.quantity == "sink mass");
+    for (as::index_t k = 0; k < 5; ++k) f.set(1, 0, 2, k, 0.0);
+    CHECK_THROWS_WITH(as::row_sink_mass(f.view()), contains("allow_sink") && contains("(0, "));
+    for (as::index_t k = 0; k < 5; ++k) f.set(1, 0, 2, k, 0.21); // sum 1.05
+    CHECK_THROWS_AS(as::row_sink_mass(f.view()), as::value_error);
+}
+
+TEST_CASE("default sum tolerance depends on the storage type", "[row_metric][bad_row]") {
+    STATIC_REQUIRE(as::default_sum_tolerance<float>() == 1e-3);
+    STATIC_REQUIRE(as::default_sum_tolerance<double>() == 1e-3);
+    STATIC_REQUIRE(as::default_sum_tolerance<as::half>() == 1e-2);
+    STATIC_REQUIRE(as::default_sum_tolerance<as::bfloat16>() == 1e-2);
+    const std::vector<double> row{0.5, 0.505}; // sum 1.005
+    const auto f = attnscope_test::convert<float>(row);
+    const auto h = attnscope_test::convert<as::half>(row);
+    CHECK_THROWS_AS(as::row_entropy(as::make_view(f.data(), as::extents{1, 2})), as::value_error);
+    CHECK_NOTHROW(as::row_entropy(as::make_view(h.data(), as::extents{1, 2})));
+    const auto h2 = attnscope_test::convert<as::half>(std::vector<double>{0.5, 0.53});
+    CHECK_THROWS_AS(as::row_entropy(as::make_view(h2.data(), as::extents{1, 2})), as::value_error);
+}
+
+TEST_CASE("invalid keys and padded rows may hold anything", "[row_metric][validity]") {
+    std::vector<double> x{0.5, 0.5, std::nan(""), -3.0, //
+                          1.0, 0.0, 0.0, 0.0,           //
+                          std::nan(""), -1, 1e300, 7};
+    std::vector<as::index_t> kl{2}, ql{2};
+    auto v = as::make_view(x.data(), as::extents{1, 3, 4}, as::axes{as::axis::batch, as::axis::query, as::axis::key})
+                 .with(as::key_lengths(kl))
+                 .with(as::query_lengths(ql));
+    const auto h = as::row_entropy(v);
+    CHECK(h.values(0, 0) == attnscope_test::Approx(std::log(2.0)));
+    CHECK(h.values(0, 1) == 0.0);
+    CHECK(std::isnan(h.values(0, 2)));
+}
+
+TEST_CASE("row_options are checked", "[row_metric][errors]") {
+    std::vector<float> x{1.0f};
+    auto v = as::make_view(x.data(), as::extents{1, 1});
+    CHECK_THROWS_AS(as::row_entropy(v, {}, {.tolerance = -1e-3}), as::argument_error);
+    CHECK_THROWS_WITH(as::row_entropy(v, {}, {.tolerance = std::nan("")}), contains("tolerance"));
+}
