@@ -463,8 +463,10 @@ private:
 struct attention_options {
     /// Empty: the file's only tensor, or all its tensors when every name is `<prefix><layer index>`
     /// with one common prefix (attentions.0, attentions.1, ...). Otherwise the exact name of one
-    /// tensor, or the prefix of per-layer tensors (`attentions.` or `attentions`).
-    std::string name;
+    /// tensor, or the prefix of per-layer tensors (`attentions.` or `attentions`). A single tensor
+    /// is [.., layer, head, query, key] by rank; to read one HF layer as [batch, head, query, key]
+    /// name its prefix ("attentions").
+    std::string name{};
     /// npy/npz only: read uint16 arrays as bfloat16 bit patterns (see npy_options).
     bool u2_as_bfloat16 = false;
     /// Read data in place from a memory map when possible.
