@@ -1,0 +1,235 @@
+// Tests for attnscope/parallel.hpp: static partition, determinism across thread counts, user
+// executors, and exception propagation (first failing row wins, as in a serial loop).
+#include <attnscope/parallel.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+
+namespace as = attnscope;
+using attnscope_test::contains;
+
+namespace {
+
+/// An executor that runs its tasks in reverse order on the caller's thread: the schedule differs
+/// from every std::thread run, results must not.
+struct reverse_executor final : as::executor {
+    unsigned parts;
+    unsigned calls = 0;
+    explicit reverse_executor(unsigned p) : parts(p) {}
+    unsigned concurrency() const noexcept override { return parts; }
+    void run(unsigned n, const std::function<void(unsigned)>& task) override {
+        ++calls;
+        for (unsigned i = n; i-- > 0;) task(i);
+    }
+};
+
+/// An executor that runs its tasks in order on the caller's thread.
+struct forward_executor final : as::executor {
+    unsigned parts;
+    explicit forward_executor(unsigned p) : parts(p) {}
+    unsigned concurrency() const noexcept override { return parts; }
+    void run(unsigned n, const std::function<void(unsigned)>& task) override {
+        for (unsigned i = 0; i < n; ++i) task(i);
+    }
+};
+
+/// An executor on its own threads, one per task (like a small pool).
+struct thread_executor final : as::executor {
+    unsigned parts;
+    explicit thread_executor(unsigned p) : parts(p) {}
+    unsigned concurrency() const noexcept override { return parts; }
+    void run(unsigned n, const std::function<void(unsigned)>& task) override {
+        std::vector<std::thread> ts;
+        for (unsigned i = 0; i < n; ++i) ts.emplace_back([&task, i] { task(i); });
+        for (auto& t : ts) t.join();
+    }
+};
+
+/// A per-row value whose floating-point result depends on summation order (so a different
+/// split that changed the order inside a row would show).
+double row_value(as::index_t r) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(r) * 7919u + 1u);
+    std::uniform_real_distribution<double> u(-1e8, 1e8);
+    double s = 0.0;
+    for (int i = 0; i < 100; ++i) s += u(rng) * 1e-3 + 1e-9;
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("partition covers [0, n) with contiguous balanced parts", "[parallel]") {
+    for (as::index_t n : {0, 1, 2, 7, 10, 100, 1001})
+        for (as::index_t parts : {1, 2, 3, 7, 16}) {
+            as::index_t next = 0;
+            for (as::index_t p = 0; p < parts; ++p) {
+                const auto [b, e] = as::partition(n, parts, p);
+                CHECK(b == next);
+                CHECK(e >= b);
+                CHECK(e - b <= n / parts + 1);
+                CHECK(e - b >= n / parts);
+                next = e;
+            }
+            CHECK(next == n);
+        }
+    CHECK(as::partition(10, 3, 0) == std::pair<as::index_t, as::index_t>{0, 4});
+    CHECK(as::partition(10, 3, 1) == std::pair<as::index_t, as::index_t>{4, 7});
+    CHECK(as::partition(10, 3, 2) == std::pair<as::index_t, as::index_t>{7, 10});
+}
+
+TEST_CASE("threads: 0 and all() resolve to the hardware, default is one", "[parallel]") {
+    CHECK(as::threads{}.resolved() == 1u);
+    CHECK(as::threads{3}.resolved() == 3u);
+    CHECK(as::threads{0}.resolved() >= 1u);
+    CHECK(as::threads::all().resolved() == as::threads{0}.resolved());
+    CHECK(as::execution{}.concurrency() == 1u);
+    CHECK(as::execution{as::threads{5}}.concurrency() == 5u);
+    reverse_executor ex(4);
+    CHECK(as::execution{ex}.concurrency() == 4u);
+    CHECK(as::execution{ex}.user_executor() == &ex);
+}
+
+TEST_CASE("parallel_for visits every index once, results identical for any thread count", "[parallel]") {
+    const as::index_t n = 1003;
+    std::vector<double> reference(static_cast<std::size_t>(n));
+    for (as::index_t r = 0; r < n; ++r) reference[static_cast<std::size_t>(r)] = row_value(r);
+
+    auto run = [&](const as::execution& ex, as::index_t grain) {
+        std::vector<double> out(static_cast<std::size_t>(n), std::nan(""));
+        std::vector<std::atomic<int>> visits(static_cast<std::size_t>(n));
+        as::parallel_for(
+            n, ex,
+            [&](as::index_t r) {
+                visits[static_cast<std::size_t>(r)].fetch_add(1);
+                out[static_cast<std::size_t>(r)] = row_value(r);
+            },
+            grain);
+        for (auto& v : visits) REQUIRE(v.load() == 1);
+        return out;
+    };
+    for (unsigned t : {1u, 2u, 3u, 4u, 7u, 64u}) {
+        INFO("threads " << t);
+        const auto out = run(as::threads{t}, 1);
+        for (std::size_t i = 0; i < out.size(); ++i) REQUIRE(out[i] == reference[i]); // bit-identical
+    }
+    CHECK(run(as::threads::all(), 1) == reference);
+    CHECK(run(as::threads{4}, 400) == reference); // fewer parts than threads
+    CHECK(run(as::threads{4}, 5000) == reference); // one part: the caller's thread
+    reverse_executor rev(5);
+    CHECK(run(rev, 1) == reference);
+    CHECK(rev.calls == 1u);
+    thread_executor te(3);
+    CHECK(run(te, 1) == reference);
+}
+
+TEST_CASE("parallel_for_ranges hands out the static partition", "[parallel]") {
+    const as::index_t n = 103;
+    std::mutex m;
+    std::set<std::pair<as::index_t, as::index_t>> ranges;
+    as::parallel_for_ranges(n, as::threads{4}, [&](as::index_t b, as::index_t e) {
+        std::lock_guard<std::mutex> lock(m);
+        ranges.insert({b, e});
+    });
+    std::set<std::pair<as::index_t, as::index_t>> expected;
+    for (as::index_t p = 0; p < 4; ++p) expected.insert(as::partition(n, 4, p));
+    CHECK(ranges == expected);
+
+    ranges.clear();
+    as::parallel_for_ranges(
+        n, as::threads{4}, [&](as::index_t b, as::index_t e) {
+            std::lock_guard<std::mutex> lock(m);
+            ranges.insert({b, e});
+        },
+        60); // grain 60: two parts
+    CHECK(ranges.size() == 2u);
+
+    int calls = 0;
+    as::parallel_for_ranges(0, as::threads{4}, [&](as::index_t, as::index_t) { ++calls; });
+    as::parallel_for(0, as::threads{4}, [&](as::index_t) { ++calls; });
+    CHECK(calls == 0);
+}
+
+TEST_CASE("parallel_reduce is bit-identical for any thread count", "[parallel]") {
+    const as::index_t n = 10007;
+    auto map = [](as::index_t b, as::index_t e) {
+        double s = 0.0;
+        for (as::index_t i = b; i < e; ++i) s += row_value(i);
+        return s;
+    };
+    const double serial = as::parallel_reduce(n, 64, as::execution{}, 0.0, map, std::plus<>{});
+    // the same chunking done by hand
+    double by_hand = 0.0;
+    for (as::index_t b = 0; b < n; b += 64) by_hand = by_hand + map(b, std::min(n, b + 64));
+    CHECK(serial == by_hand);
+    for (unsigned t : {2u, 3u, 8u}) CHECK(as::parallel_reduce(n, 64, as::threads{t}, 0.0, map, std::plus<>{}) == serial);
+    reverse_executor rev(6);
+    CHECK(as::parallel_reduce(n, 64, rev, 0.0, map, std::plus<>{}) == serial);
+    CHECK(as::parallel_reduce(0, 64, as::threads{2}, 5.0, map, std::plus<>{}) == 5.0);
+    CHECK_THROWS_AS(as::parallel_reduce(n, 0, as::threads{2}, 0.0, map, std::plus<>{}), as::argument_error);
+    CHECK_THROWS_AS(as::parallel_for(-1, as::threads{2}, [](as::index_t) {}), as::argument_error);
+}
+
+TEST_CASE("the exception of the first failing row reaches the caller", "[parallel]") {
+    const as::index_t n = 1000;
+    auto throwing = [](std::set<as::index_t> bad) {
+        return [bad](as::index_t r) {
+            if (bad.count(r) != 0) throw as::value_error("row " + std::to_string(r) + " is bad");
+        };
+    };
+    for (unsigned t : {1u, 2u, 3u, 5u, 16u}) {
+        INFO("threads " << t);
+        // rows 10 and 900 fail; 10 comes first whatever the split
+        CHECK_THROWS_WITH(as::parallel_for(n, as::threads{t}, throwing({900, 10})), contains("row 10 is bad"));
+        CHECK_THROWS_WITH(as::parallel_for(n, as::threads{t}, throwing({999, 998, 500})), contains("row 500 is bad"));
+        CHECK_THROWS_AS(as::parallel_for(n, as::threads{t}, throwing({0})), as::value_error);
+        reverse_executor rev(t); // later parts fail first in time, the earliest row still wins
+        CHECK_THROWS_WITH(as::parallel_for(n, rev, throwing({999, 3})), contains("row 3 is bad"));
+    }
+    // non-attnscope exceptions pass through unchanged
+    CHECK_THROWS_AS(as::parallel_for(n, as::threads{4}, [](as::index_t r) {
+                        if (r == 700) throw std::out_of_range("x");
+                    }),
+                    std::out_of_range);
+    // ranges: the first failing part wins
+    CHECK_THROWS_WITH(as::parallel_for_ranges(n, as::threads{4},
+                                              [](as::index_t b, as::index_t) {
+                                                  if (b > 0) throw std::runtime_error("part at " + std::to_string(b));
+                                              }),
+                      contains("part at 250"));
+}
+
+TEST_CASE("rows after a failure stop early; rows before it all run", "[parallel]") {
+    const as::index_t n = 4000;
+    auto run = [&](as::executor& ex, std::vector<int>& ran) {
+        CHECK_THROWS_WITH(as::parallel_for(n, ex,
+                                           [&](as::index_t r) {
+                                               ran[static_cast<std::size_t>(r)] = 1;
+                                               if (r == 1500) throw std::runtime_error("stop at 1500");
+                                           }),
+                          contains("stop at 1500"));
+    };
+    {
+        std::vector<int> ran(static_cast<std::size_t>(n));
+        forward_executor fwd(4); // parts 0, 1, 2, 3 in order: 2 and 3 start after part 1 failed
+        run(fwd, ran);
+        for (as::index_t r = 0; r <= 1500; ++r) REQUIRE(ran[static_cast<std::size_t>(r)] == 1);
+        for (as::index_t r = 1501; r < n; ++r) REQUIRE(ran[static_cast<std::size_t>(r)] == 0);
+    }
+    {
+        std::vector<int> ran(static_cast<std::size_t>(n));
+        reverse_executor rev(4); // parts 3, 2, 1, 0: part 0 still runs in full after part 1 failed
+        run(rev, ran);
+        for (as::index_t r = 0; r <= 1500; ++r) REQUIRE(ran[static_cast<std::size_t>(r)] == 1);
+        for (as::index_t r = 1501; r < 2000; ++r) REQUIRE(ran[static_cast<std::size_t>(r)] == 0);
+    }
+}
