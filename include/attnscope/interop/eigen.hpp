@@ -79,6 +79,8 @@ template <class S, int N, int O, class I>
 inline constexpr bool eigen_owns_storage<Eigen::Tensor<S, N, O, I>> = true;
 template <class S, class D, int O, class I>
 inline constexpr bool eigen_owns_storage<Eigen::TensorFixedSize<S, D, O, I>> = true;
+template <class P, int O, class St> // may hold a copy of the expression it was bound to
+inline constexpr bool eigen_owns_storage<Eigen::Ref<const P, O, St>> = true;
 
 template <class X>
 auto eigen_tensor_view(const X& t, const axes* named) {

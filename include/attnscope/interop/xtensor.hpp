@@ -102,7 +102,7 @@ constexpr bool check_xtensor_argument() {
     static_assert(attention_element<std::remove_cv_t<typename X::value_type>>,
                   "attnscope::make_view reads float, double, attnscope::half, attnscope::bfloat16 (or Eigen's 16-bit "
                   "floats with interop/eigen.hpp); this xtensor expression's value_type is none of them.");
-    static_assert(!std::is_rvalue_reference_v<E&&> || xtensor_borrows<X>::value,
+    static_assert(!xtensor_strided<X> || !std::is_rvalue_reference_v<E&&> || xtensor_borrows<X>::value,
                   "attnscope::make_view does not own data: pass a named xtensor container, not a temporary that "
                   "dies before the view.");
     return xtensor_strided<X> && attention_element<std::remove_cv_t<typename X::value_type>> &&
