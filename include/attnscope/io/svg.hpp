@@ -297,23 +297,36 @@ inline value_ticks nice_value_ticks(double lo, double hi, int max_count = 7) {
             break;
         }
     }
-    const bool sci = std::max(std::fabs(lo), std::fabs(hi)) >= 1e6 || step < 1e-5;
-    int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
-    if (std::fabs(step / std::pow(10.0, std::floor(std::log10(step) + 1e-9)) - 2.5) < 1e-6) ++decimals;
+    // Fixed decimals when the numbers are moderate, else just enough significant digits to tell
+    // neighbouring ticks apart.
+    const double step_exp = std::floor(std::log10(step) + 1e-9);
+    const bool two_and_half = std::fabs(step / std::pow(10.0, step_exp) - 2.5) < 1e-6;
+    const int decimals = std::max(0, -static_cast<int>(step_exp)) + (two_and_half ? 1 : 0);
+    const double maxabs = std::max(std::fabs(lo), std::fabs(hi));
+    const bool fixed = maxabs < 1e6 && decimals <= 8;
+    const int digits = std::clamp(static_cast<int>(std::floor(std::log10(maxabs)) - step_exp) + 1 + (two_and_half ? 1 : 0), 1, 17);
     const double first = std::ceil(lo / step - 1e-9);
     for (int k = 0; k < 64; ++k) {
         const double v = (first + k) * step;
-        if (v > hi + step * 1e-9) break;
-        if (!std::isfinite(v)) break;
+        if (v > hi + step * 1e-9 || !std::isfinite(v)) break;
         const double snapped = std::fabs(v) < step * 1e-9 ? 0.0 : v;
         char buf[64];
-        if (sci) {
-            std::snprintf(buf, sizeof buf, "%.3g", snapped);
-        } else {
+        if (fixed)
             std::snprintf(buf, sizeof buf, "%.*f", decimals, snapped);
-        }
+        else
+            std::snprintf(buf, sizeof buf, "%.*g", digits, snapped);
+        if (!t.labels.empty() && t.labels.back() == buf) continue;
         t.values.push_back(snapped);
         t.labels.push_back(buf);
+    }
+    if (t.values.size() < 2) { // ranges too narrow for their magnitude: label the ends exactly
+        t = value_ticks{};
+        for (double v : {lo, hi}) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%.17g", v);
+            t.values.push_back(v);
+            t.labels.push_back(buf);
+        }
     }
     return t;
 }
