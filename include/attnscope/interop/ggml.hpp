@@ -30,7 +30,8 @@
 //       return true;                                     // keep computing
 //   }
 //   capture cap;
-//   cparams.cb_eval = collect;  cparams.cb_eval_user_data = &cap;   cparams.flash_attn_type = off
+//   cparams.cb_eval = collect;  cparams.cb_eval_user_data = &cap;
+//   cparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;       // (flash_attn = false in older llama.cpp)
 //   llama_decode(ctx, batch);                            // batch.pos[i] = positions of the tokens
 //   auto v = cap.layers.view({.tokens = token_positions});           // [batch, layer, head, query, key]
 #pragma once
