@@ -7,8 +7,12 @@
 // the problem; the report directory then does not exist (see cli_output.hpp).
 #include <attnscope/attnscope.hpp>
 #include <attnscope/io/csv.hpp>
+#include <attnscope/io/figure.hpp>
 #include <attnscope/io/json.hpp>
+#include <attnscope/io/load.hpp>
 #include <attnscope/io/npy.hpp>
+#include <attnscope/io/svg.hpp>
+#include <attnscope/parallel.hpp>
 #include <attnscope/reduce/aggregate.hpp>
 #include <attnscope/reduce/concentration.hpp>
 #include <attnscope/reduce/entropy.hpp>
@@ -73,6 +77,8 @@ const metric_info& info(metric_kind k) { return metric_table[static_cast<std::si
 
 struct report_options {
     fs::path input;
+    std::string tensor; // npz/safetensors member name or per-layer prefix
+    bool bf16 = false;
     fs::path output;
     bool force = false;
     bool causal = false;
@@ -139,6 +145,11 @@ cli::arg_parser report_parser() {
         .flag("force", 'f', "replace DIR if it exists (atomically: the old report stays until the new one is complete)")
         .flag("per-row", 0, "also write every metric's per-row values as <metric>.npy")
         .option("gallery-limit", 0, "N", "draw the per-head pattern gallery only for at most N (layer, head) panels; 0 = never", "64")
+        .section("Input")
+        .option("tensor", 0, "NAME",
+                "npz/safetensors: the tensor to read, or the prefix of per-layer tensors (attentions.0, attentions.1, ...); "
+                "default: the only tensor, or all per-layer tensors")
+        .flag("bf16", 0, "read uint16 npy/npz arrays as bfloat16 bit patterns")
         .section("Which keys count (validity)")
         .flag("causal", 'c', "causal masking: key k counts for query q when k <= q + past")
         .option("past", 0, "N", "tokens before query 0 (KV-cache prefix) for --causal and --window", "0")
@@ -192,6 +203,8 @@ report_options parse_report(const cli::parsed_args& a) {
     if (!out || out->empty()) throw cli::usage_error("report: missing -o DIR, the report directory (see 'attnscope report --help')");
     o.output = *out;
     o.force = a.has("force");
+    if (auto v = a.get("tensor")) o.tensor = *v;
+    o.bf16 = a.has("bf16");
     o.causal = a.has("causal");
     if (auto v = a.get("past")) o.past = cli::parse_int("past", *v, 0);
     if (auto v = a.get("window")) o.window = cli::parse_int("window", *v, 1);
@@ -405,6 +418,59 @@ struct side_inputs {
     fs::path tokens_path;
 };
 
+bool gs_has_values(const as::labeled_array& a) {
+    return std::any_of(a.values.begin(), a.values.end(), [](double x) { return std::isfinite(x); });
+}
+
+/// Tick labels of a token axis: the example's token strings where known, indices elsewhere.
+std::vector<std::string> token_ticks(const std::vector<std::string>* tokens, as::index_t n, as::index_t offset) {
+    std::vector<std::string> t;
+    for (as::index_t i = 0; i < n; ++i) {
+        const as::index_t p = i + offset;
+        if (tokens != nullptr && p >= 0 && p < static_cast<as::index_t>(tokens->size()))
+            t.push_back((*tokens)[static_cast<std::size_t>(p)]);
+        else
+            t.push_back(std::to_string(p));
+    }
+    return t;
+}
+
+/// One panel per (layer, head) of example 0: its [query, key] weights, keys that do not count NaN.
+template <class V>
+as::io::figure pattern_gallery(const V& v, const report_options& o, const side_inputs& in, const std::vector<as::index_t>& key_lengths) {
+    const as::index_t L = v.extent(as::axis::layer), H = v.extent(as::axis::head), Q = v.extent(as::axis::query),
+                      K = v.extent(as::axis::key);
+    const as::index_t valid_q = key_lengths.empty() || Q != K ? Q : std::min(Q, key_lengths[0]);
+    const as::index_t valid_k = key_lengths.empty() ? K : std::min(K, key_lengths[0]);
+    const std::vector<std::string>* tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
+    as::io::figure fig;
+    fig.title = fmt::format("attention patterns of {}{}", o.input.filename().string(), v.has(as::axis::batch) ? " (example 0)" : "");
+    fig.columns = static_cast<std::size_t>(H);
+    fig.style.cmap = as::io::colormap::blues();
+    fig.style.vmin = 0.0;
+    fig.style.ticks = as::io::axis_ticks::outer;
+    fig.style.colorbar_label = "attention weight";
+    for (as::index_t l = 0; l < L; ++l)
+        for (as::index_t h = 0; h < H; ++h) {
+            as::labeled_array m;
+            m.values = xt::xarray<double>::from_shape({static_cast<std::size_t>(valid_q), static_cast<std::size_t>(valid_k)});
+            for (as::index_t q = 0; q < valid_q; ++q) {
+                const auto row = v.row({0, l, h, q});
+                for (as::index_t k = 0; k < valid_k; ++k)
+                    m.values(static_cast<std::size_t>(q), static_cast<std::size_t>(k)) =
+                        row.keys.counts(k) ? static_cast<double>(row[k]) : std::numeric_limits<double>::quiet_NaN();
+            }
+            m.axes = {{"query", token_ticks(tokens, valid_q, o.past)}, {"key", token_ticks(tokens, valid_k, 0)}};
+            m.quantity = "attention weight";
+            as::io::panel p;
+            p.title = fmt::format("L{}H{}", l, h);
+            p.data = std::move(m);
+            fig.panels.push_back(std::move(p));
+        }
+    return fig;
+}
+
+
 template <class V>
 void report_for_view(V v, const report_options& o, const side_inputs& in, const fs::path& dir, cli::progress_state& progress,
                      report_result& res) {
@@ -461,15 +527,17 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
         rows[i].quantity = metrics[i].quantity();
         rows[i].unit = metrics[i].unit();
     }
-    const as::index_t blocks = ext[0] * ext[1];
-    const auto block_size = static_cast<std::size_t>(ext[2] * ext[3]);
+    // Blocks of one (batch, layer, head): Q rows each, written to disjoint ranges of the results.
+    const as::index_t blocks = ext[0] * ext[1] * ext[2];
+    const auto block_size = static_cast<std::size_t>(ext[3]);
     std::vector<as::row_report> reports(static_cast<std::size_t>(blocks));
     progress.set_stage("per-row metrics", blocks);
     auto process_block = [&](as::index_t blk) {
-        const as::index_t b = blk / ext[1], l = blk % ext[1];
+        const as::index_t b = blk / (ext[1] * ext[2]), l = blk / ext[2] % ext[1], h = blk % ext[2];
         V sub = v;
         if (v.has(as::axis::batch)) sub = sub.slice(as::axis::batch, b, b + 1);
         if (v.has(as::axis::layer)) sub = sub.slice(as::axis::layer, l, l + 1);
+        if (v.has(as::axis::head)) sub = sub.slice(as::axis::head, h, h + 1);
         auto& rep = reports[static_cast<std::size_t>(blk)];
         as::row_options sopt = ropt;
         sopt.report = &rep;
@@ -479,11 +547,12 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
         if (rep.first_bad) {
             rep.first_bad->batch = b;
             rep.first_bad->layer = l;
+            rep.first_bad->head = h;
         }
         progress.done.fetch_add(1);
     };
     try {
-        for (as::index_t blk = 0; blk < blocks; ++blk) process_block(blk);
+        as::parallel_for(blocks, as::execution(as::threads{static_cast<unsigned>(o.threads)}), process_block);
     } catch (const as::value_error&) {
         // A block's message has block-local indices; a pass over the whole view stops at the same
         // first bad row (the canonical order) and names its full [batch, layer, head, query] index.
@@ -505,6 +574,7 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
 
     // Files.
     progress.set_stage("writing files", 1);
+    bool provenance_files_note = false;
     const nlohmann::json provenance = provenance_json(o, res, key_lengths, query_lengths);
     auto add = [&](const std::string& name) { res.files.push_back(name); return dir / name; };
     as::io::write_npy(add("entropy.npy"), rows[0]);
@@ -523,6 +593,11 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
         as::io::write_csv(add(stem + ".csv"), grid);
         as::io::write_npy(add(stem + ".npy"), grid);
         as::io::write_json_sidecar(add(stem + ".json"), grid, provenance);
+        as::io::heatmap_options hopt;
+        hopt.title = std::string(info(metrics[i].kind).title) + (grid.unit.empty() ? "" : " (" + grid.unit + ")");
+        hopt.x_label = "head";
+        hopt.y_label = "layer";
+        if (gs_has_values(grid)) as::io::write_svg_heatmap(add(stem + ".svg"), grid, hopt);
         const auto rs = as::io::summarize_values(rows[i].values);
         const auto gs = as::io::summarize_values(grid.values);
         metric_summary[name] = {
@@ -533,13 +608,32 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
             {"per_row_nan", rs.nan_count},
             {"grid_range", gs.min ? nlohmann::json{{"min", *gs.min}, {"max", *gs.max}} : nlohmann::json(nullptr)},
             {"grid_mean", as::mean(grid).values.data()[0]},
-            {"files", {stem + ".csv", stem + ".npy", stem + ".json"}},
+            {"files", gs_has_values(grid) ? nlohmann::json{stem + ".csv", stem + ".npy", stem + ".json", stem + ".svg"}
+                                          : nlohmann::json{stem + ".csv", stem + ".npy", stem + ".json"}},
         };
         res.grids.emplace_back(name, std::move(grid));
     }
     progress.done.fetch_add(1);
 
+    // The gallery of every head's pattern (example 0), when it stays legible.
+    if (o.gallery_limit > 0 && ext[1] * ext[2] <= o.gallery_limit && v.extent(as::axis::query) <= 256 && K <= 256) {
+        progress.set_stage("pattern gallery", 1);
+        const auto fig = pattern_gallery(v, o, in, key_lengths);
+        fs::create_directory(dir / "patterns");
+        as::io::write_figure_bundle(dir / "patterns", "patterns", fig,
+                                    [](const fs::path& p, const as::labeled_array& m) { as::io::write_npy(p, m); });
+        res.files.push_back("patterns/patterns.svg");
+        res.files.push_back("patterns/patterns.json");
+        provenance_files_note = true;
+        progress.done.fetch_add(1);
+    }
+
     nlohmann::json summary = provenance;
+    if (provenance_files_note)
+        summary["gallery"] = {{"svg", "patterns/patterns.svg"},
+                              {"manifest", "patterns/patterns.json"},
+                              {"matrices", "patterns/patterns_p<i>.npy and .csv, panel i = layer * heads + head"},
+                              {"example", 0}};
     summary["metrics"] = std::move(metric_summary);
     summary["files"] = res.files;
     summary["files"].push_back("summary.json");
@@ -599,7 +693,10 @@ int run_report(const std::vector<std::string>& args, const sigset_t& signals) {
         [&] {
             try {
                 progress.set_stage("loading", 1);
-                const auto src = as::io::attention_source(as::io::load_npy(o.input));
+                as::io::attention_options lo;
+                lo.name = o.tensor;
+                lo.u2_as_bfloat16 = o.bf16;
+                const auto src = as::io::load_attention_file(o.input, lo);
                 src.visit([&](auto v) { report_for_view(v, o, in, out.path(), progress, res); });
             } catch (const located_error&) {
                 throw;

@@ -1,0 +1,318 @@
+// tests/cli_test.cpp - end-to-end tests of the attnscope command-line tool: runs the built binary
+// (ATTNSCOPE_CLI, set by tests/cli.cmake) on the committed sample and on broken inputs.
+#include "catch.hpp"
+#include "io_test_util.hpp"
+
+#include <attnscope/attnscope.hpp>
+#include <attnscope/io/npy.hpp>
+#include <attnscope/reduce/entropy.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#ifndef ATTNSCOPE_CLI
+#define ATTNSCOPE_CLI "attnscope-not-built" // tests/cli.cmake disables this test then
+#endif
+
+namespace fs = std::filesystem;
+namespace as = attnscope;
+using attnscope_test::Approx;
+
+namespace {
+
+const fs::path data_dir = fs::path(ATTNSCOPE_SOURCE_DIR) / "examples" / "data";
+const fs::path sample = data_dir / "sample.npy";
+
+struct run_result {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+/// Runs the tool with arguments, capturing stdout and stderr (no TTY: no progress bar).
+run_result run_cli(const std::vector<std::string>& args, const fs::path& scratch) {
+    std::string cmd = quote(ATTNSCOPE_CLI);
+    for (const auto& a : args) cmd += " " + quote(a);
+    const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
+    cmd += " >" + quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
+    const int w = std::system(cmd.c_str());
+    run_result r;
+    r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
+    r.out = attnscope_test::read_text(out);
+    r.err = attnscope_test::read_text(err);
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+}
+
+std::size_t count_lines(const std::string& s) {
+    std::size_t n = 0;
+    for (char c : s) n += c == '\n';
+    return n;
+}
+
+/// True when the directory holds a leftover staging directory of the tool.
+bool has_staging_leftovers(const fs::path& dir) {
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().filename().string().find(".tmp.") != std::string::npos) return true;
+    return false;
+}
+
+/// The sample as float32 values plus its shape, to build broken variants of it.
+struct float_tensor {
+    std::vector<float> values;
+    std::vector<as::index_t> shape;
+    float& at(as::index_t l, as::index_t h, as::index_t q, as::index_t k) {
+        return values[static_cast<std::size_t>(((l * shape[1] + h) * shape[2] + q) * shape[3] + k)];
+    }
+};
+
+float_tensor load_sample() {
+    const auto a = as::io::load_npy(sample);
+    const auto e = a.elements<float>();
+    return {std::vector<float>(e.begin(), e.end()), a.shape()};
+}
+
+} // namespace
+
+TEST_CASE("attnscope report on the bundled sample writes a complete report", "[cli]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_good");
+    const fs::path dir = scratch / "report";
+    const auto r = run_cli({"report", sample.string(), "-o", dir.string(), "--causal", "--tokens",
+                            (data_dir / "sample.tokens.json").string()},
+                           scratch);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.empty());
+    CHECK_THAT(r.out, attnscope_test::contains("entropy"));
+    CHECK_FALSE(has_staging_leftovers(scratch));
+
+    // entropy.npy: float64, the input's shape without its key axis, equal to the library's value.
+    const auto ent = as::io::load_npy(dir / "entropy.npy");
+    CHECK(ent.dtype() == as::dtype::f64);
+    CHECK(ent.shape() == std::vector<as::index_t>{4, 4, 48});
+    const auto src = as::io::load_npy(sample);
+    const auto expected = as::row_entropy(src.view<float>().with(as::causal()));
+    const auto got = ent.elements<double>();
+    REQUIRE(got.size() == expected.values.size());
+    for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Approx(expected.values.data()[i]).epsilon(1e-12));
+
+    // Grids: labelled CSV, [layer, head] npy, sidecar, and the mean of the per-row values.
+    for (const char* m : {"entropy", "normalized_entropy", "sparsity", "max_weight", "sink_mass", "attention_distance"}) {
+        INFO(m);
+        const std::string stem = std::string("head_") + m;
+        for (const char* ext : {".csv", ".npy", ".json", ".svg"}) CHECK(fs::is_regular_file(dir / (stem + ext)));
+        const auto csv = attnscope_test::parse_csv(attnscope_test::read_text(dir / (stem + ".csv")));
+        REQUIRE(csv.size() == 5);
+        CHECK(csv[0] == std::vector<std::string>{"layer", "H0", "H1", "H2", "H3"});
+        for (std::size_t l = 0; l < 4; ++l) CHECK(csv[l + 1][0] == "L" + std::to_string(l));
+        const auto g = as::io::load_npy(dir / (stem + ".npy"));
+        CHECK(g.shape() == std::vector<as::index_t>{4, 4});
+        const auto side = nlohmann::json::parse(attnscope_test::read_text(dir / (stem + ".json")));
+        CHECK(side["axes"][0]["name"] == "layer");
+        CHECK(side["axes"][1]["name"] == "head");
+    }
+    const auto grid_file = as::io::load_npy(dir / "head_entropy.npy");
+    const auto grid = grid_file.elements<double>();
+    for (std::size_t lh = 0; lh < 16; ++lh) {
+        double s = 0;
+        for (std::size_t q = 0; q < 48; ++q) s += expected.values.data()[lh * 48 + q];
+        CHECK(grid[lh] == Approx(s / 48).epsilon(1e-12));
+    }
+
+    // Every SVG is well-formed XML.
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.path().extension() == ".svg") {
+            INFO(e.path());
+            CHECK_NOTHROW(attnscope_test::parse_xml(attnscope_test::read_text(e.path())));
+        }
+
+    // summary.json
+    const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+    CHECK(s["input"]["shape"] == nlohmann::json({4, 4, 48, 48}));
+    CHECK(s["input"]["dtype"] == "float32");
+    CHECK(s["validity"]["causal"] == true);
+    CHECK(s["rows"]["computed"] == 768);
+    CHECK(s["rows"]["skipped"] == 0);
+    for (const auto& [name, m] : s["metrics"].items()) {
+        INFO(name);
+        CHECK(m["grid_range"]["min"].get<double>() <= m["grid_range"]["max"].get<double>());
+    }
+    for (const auto& f : s["files"]) CHECK(fs::exists(dir / f.get<std::string>()));
+}
+
+TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy", "[cli]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_options");
+    SECTION("key lengths from the batch's JSON mark padded rows as NaN") {
+        const fs::path dir = scratch / "batch";
+        const auto r = run_cli({"report", (data_dir / "sample_batch.npy").string(), "-o", dir.string(), "--causal", "--key-lengths",
+                                (data_dir / "sample_batch.json").string(), "--metrics", "entropy,sink_mass"},
+                               scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto ent = as::io::load_npy(dir / "entropy.npy");
+        CHECK(ent.shape() == std::vector<as::index_t>{2, 4, 4, 48});
+        CHECK(std::isnan(ent.at({1, 0, 0, 40})));
+        CHECK_FALSE(std::isnan(ent.at({1, 0, 0, 31})));
+        CHECK(fs::exists(dir / "head_sink_mass.csv"));
+        CHECK_FALSE(fs::exists(dir / "head_sparsity.csv"));
+        const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+        CHECK(s["rows"]["counted"] == (48 + 32) * 16);
+        CHECK(s["validity"]["key_lengths"] == nlohmann::json({48, 32}));
+    }
+    SECTION("--bits divides by log 2") {
+        const auto r1 = run_cli({"report", sample.string(), "-o", (scratch / "nats").string(), "--causal", "-m", "entropy"}, scratch);
+        const auto r2 = run_cli({"report", sample.string(), "-o", (scratch / "bits").string(), "--causal", "-m", "entropy", "--bits"}, scratch);
+        REQUIRE(r1.status == 0);
+        REQUIRE(r2.status == 0);
+        const auto n = as::io::load_npy(scratch / "nats" / "entropy.npy");
+        const auto b = as::io::load_npy(scratch / "bits" / "entropy.npy");
+        CHECK(b.at({2, 1, 30}) == Approx(n.at({2, 1, 30}) / std::log(2.0)).epsilon(1e-12));
+    }
+    SECTION("--on-bad-row skip turns a NaN row into NaN and counts it") {
+        auto t = load_sample();
+        t.at(1, 2, 5, 3) = std::nanf("");
+        const fs::path in = scratch / "nan.npy";
+        as::io::write_npy(in, t.values.data(), t.shape);
+        const fs::path dir = scratch / "skip";
+        const auto r = run_cli({"report", in.string(), "-o", dir.string(), "--causal", "--on-bad-row", "skip"}, scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto ent = as::io::load_npy(dir / "entropy.npy");
+        CHECK(std::isnan(ent.at({1, 2, 5})));
+        CHECK_FALSE(std::isnan(ent.at({1, 2, 6})));
+        const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+        CHECK(s["rows"]["skipped"] == 1);
+        CHECK(s["rows"]["first_skipped"]["layer"] == 1);
+        CHECK(s["rows"]["first_skipped"]["query"] == 5);
+    }
+}
+
+TEST_CASE("attnscope report refuses an existing directory unless --force, then replaces it", "[cli]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_force");
+    const fs::path dir = scratch / "report";
+    fs::create_directories(dir);
+    attnscope_test::write_text(dir / "keep.txt", "old");
+    auto r = run_cli({"report", sample.string(), "-o", dir.string()}, scratch);
+    CHECK(r.status == 1);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, attnscope_test::contains("--force"));
+    CHECK(fs::exists(dir / "keep.txt"));
+
+    // A failing run with --force keeps the old report too.
+    r = run_cli({"report", (scratch / "missing.npy").string(), "-o", dir.string(), "--force"}, scratch);
+    CHECK(r.status == 1);
+    CHECK(fs::exists(dir / "keep.txt"));
+
+    r = run_cli({"report", sample.string(), "-o", dir.string(), "--force"}, scratch);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK_FALSE(fs::exists(dir / "keep.txt"));
+    CHECK(fs::exists(dir / "summary.json"));
+    CHECK_FALSE(has_staging_leftovers(scratch));
+}
+
+TEST_CASE("attnscope report: every bad input exits 1 with one line naming the problem and writes nothing", "[cli]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_bad");
+    const auto good = load_sample();
+    struct bad_case {
+        std::string name;
+        std::vector<std::string> extra_args;
+        std::string expect; // substring of the one stderr line
+    };
+    std::vector<bad_case> cases;
+
+    { // truncated file
+        const std::string bytes = attnscope_test::read_text(sample);
+        attnscope_test::write_text(scratch / "truncated.npy", bytes.substr(0, 1000));
+        cases.push_back({"truncated.npy", {}, "truncated"});
+    }
+    { // NaN inside
+        auto t = good;
+        t.at(1, 2, 5, 3) = std::nanf("");
+        as::io::write_npy(scratch / "nan.npy", t.values.data(), t.shape);
+        cases.push_back({"nan.npy", {}, "layer 1, head 2, query 5"});
+    }
+    { // a negative weight (the row still sums to 1)
+        auto t = good;
+        t.at(2, 1, 7, 0) = -0.1f;
+        t.at(2, 1, 7, 1) += 0.1f;
+        as::io::write_npy(scratch / "negative.npy", t.values.data(), t.shape);
+        cases.push_back({"negative.npy", {}, ">= 0"});
+    }
+    { // a row summing to 0.5
+        auto t = good;
+        for (as::index_t k = 0; k < 48; ++k) t.at(3, 0, 9, k) *= 0.5f;
+        as::io::write_npy(scratch / "half_sum.npy", t.values.data(), t.shape);
+        cases.push_back({"half_sum.npy", {}, "sum to 0.5"});
+    }
+    { // rank 1
+        const std::vector<float> v(5, 0.2f);
+        const std::vector<as::index_t> shape{5};
+        as::io::write_npy(scratch / "rank1.npy", v.data(), shape);
+        cases.push_back({"rank1.npy", {}, "rank"});
+    }
+    { // not a numpy file at all
+        attnscope_test::write_text(scratch / "garbage.npy", "this is not a numpy file\n");
+        cases.push_back({"garbage.npy", {}, "garbage.npy"});
+    }
+    cases.push_back({"missing.npy", {}, "no such file"});
+    cases.push_back({"unknown_option", {"--no-such-option"}, "--no-such-option"});
+    cases.push_back({"bad_policy", {"--on-bad-row", "ignore"}, "--on-bad-row"});
+    cases.push_back({"bad_metric", {"--metrics", "entropy,perplexity"}, "perplexity"});
+    cases.push_back({"bad_threads", {"--threads", "many"}, "--threads"});
+    cases.push_back({"bad_lengths", {"--key-lengths", "48,48"}, "key_lengths"});
+
+    for (const auto& c : cases) {
+        INFO(c.name);
+        const bool is_file = c.name.find('.') != std::string::npos;
+        const fs::path input = is_file ? scratch / c.name : sample;
+        const fs::path dir = scratch / ("out_" + c.name);
+        std::vector<std::string> args{"report", input.string(), "-o", dir.string(), "--causal"};
+        args.insert(args.end(), c.extra_args.begin(), c.extra_args.end());
+        const auto r = run_cli(args, scratch);
+        INFO(r.err);
+        CHECK(r.status == 1);
+        CHECK(count_lines(r.err) == 1);
+        CHECK(r.err.rfind("attnscope: error: ", 0) == 0);
+        CHECK_THAT(r.err, attnscope_test::contains(c.expect));
+        if (is_file) CHECK_THAT(r.err, attnscope_test::contains(c.name));
+        CHECK(r.out.empty());
+        CHECK_FALSE(fs::exists(dir));
+        CHECK_FALSE(has_staging_leftovers(scratch));
+    }
+}
+
+TEST_CASE("attnscope --help, report --help and --version", "[cli]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_help");
+    auto r = run_cli({"--help"}, scratch);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.out, attnscope_test::contains("attnscope report INPUT -o DIR"));
+    r = run_cli({"report", "--help"}, scratch);
+    CHECK(r.status == 0);
+    for (const char* opt : {"--output", "--force", "--causal", "--past", "--window", "--key-lengths", "--query-lengths",
+                            "--tokens", "--metrics", "--threads", "--bits", "--tolerance", "--on-bad-row", "--progress",
+                            "entropy.npy", "summary.json", "sink_mass", "attention_distance"})
+        CHECK_THAT(r.out, attnscope_test::contains(opt));
+    r = run_cli({"--version"}, scratch);
+    CHECK(r.status == 0);
+    CHECK(r.out == std::string("attnscope ") + as::version_string + "\n");
+    r = run_cli({}, scratch);
+    CHECK(r.status == 1);
+    r = run_cli({"frobnicate"}, scratch);
+    CHECK(r.status == 1);
+    CHECK(count_lines(r.err) == 1);
+}
