@@ -184,3 +184,15 @@ TEST_CASE("errors: bad weights, mismatched lengths, heads outside the view", "[d
     CHECK(std::isnan(m.values(1, 1)));
     CHECK(std::isnan(m.values(0, 1)));
 }
+
+TEST_CASE("head x head matrix on real attention matches scipy", "[divergence][scipy][real]") {
+    const auto attn = xt::load_npy<float>(std::string(ATTNSCOPE_SOURCE_DIR) + "/examples/data/aidreams260K/repetition_1.npy");
+    const auto ref = xt::load_npy<double>(data_path("real_js_matrix_distance.npy"));
+    const auto L = static_cast<as::index_t>(attn.shape()[0]), H = static_cast<as::index_t>(attn.shape()[1]),
+               T = static_cast<as::index_t>(attn.shape()[2]);
+    const auto v = as::make_view(attn.data(), as::extents{L, H, T, T}).with(as::causal());
+    const auto m = as::head_js_matrix(v);
+    REQUIRE(m.values.shape()[0] == ref.shape()[0]);
+    for (std::size_t i = 0; i < ref.shape()[0]; ++i)
+        for (std::size_t j = 0; j < ref.shape()[1]; ++j) CHECK(m.values(i, j) == Approx(ref(i, j)).epsilon(1e-9).margin(1e-12));
+}

@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -297,4 +300,66 @@ TEST_CASE("detectors reject views and inputs they cannot score", "[heads][errors
     const auto a = as::detect_heads(v, std::span<const std::int32_t>(ids32), as::head_pattern::previous_token);
     const auto b = as::detect_heads(v, s, as::head_pattern::previous_token);
     CHECK(a.values(1) == b.values(1));
+}
+
+TEST_CASE("real attention: a left/right-padded batch of three prompts scores as TransformerLens per prompt",
+          "[heads][reference][real]") {
+    // examples/data/aidreams260K/repetition_{1,2,3}: [4, 4, T, T] float32, T = 25, 33, 41
+    const std::string dir = std::string(ATTNSCOPE_SOURCE_DIR) + "/examples/data/aidreams260K/";
+    const std::array<std::string, 3> names{"repetition_1", "repetition_2", "repetition_3"};
+    std::array<xt::xarray<float>, 3> attn;
+    for (std::size_t i = 0; i < 3; ++i) attn[i] = xt::load_npy<float>(dir + names[i] + ".npy");
+    const as::index_t L = 4, H = 4, T = 41;
+    // token ids from each prompt's JSON file ("token_ids": [...])
+    std::array<std::vector<std::int64_t>, 3> tok;
+    for (std::size_t i = 0; i < 3; ++i) {
+        std::ifstream f(dir + names[i] + ".json");
+        REQUIRE(f.good());
+        const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        const auto at = text.find("\"token_ids\": [");
+        REQUIRE(at != std::string::npos);
+        std::istringstream list(text.substr(at + 14, text.find(']', at) - at - 14));
+        std::string cell;
+        while (std::getline(list, cell, ',')) tok[i].push_back(std::stoll(cell));
+        REQUIRE(tok[i].size() == attn[i].shape()[2]);
+    }
+    CHECK(std::vector<std::int64_t>(tok[0].begin(), tok[0].begin() + 4) == std::vector<std::int64_t>{1, 292, 406, 428});
+    // batch: prompt 0 left-padded, prompt 1 right-padded, prompt 2 full; padding holds garbage
+    std::vector<float> buf(static_cast<std::size_t>(3 * L * H * T * T), 0.5f);
+    std::vector<std::int64_t> batch_ids(static_cast<std::size_t>(3 * T), 0);
+    std::vector<std::uint8_t> mask(static_cast<std::size_t>(3 * T), 0);
+    for (std::size_t b = 0; b < 3; ++b) {
+        const auto n = static_cast<as::index_t>(tok[b].size());
+        const as::index_t off = b == 0 ? T - n : 0;
+        for (as::index_t i = 0; i < n; ++i) {
+            batch_ids[b * T + std::size_t(off + i)] = tok[b][std::size_t(i)];
+            mask[b * T + std::size_t(off + i)] = 1;
+        }
+        for (as::index_t l = 0; l < L; ++l)
+            for (as::index_t h = 0; h < H; ++h)
+                for (as::index_t q = 0; q < n; ++q)
+                    for (as::index_t k = 0; k < n; ++k)
+                        buf[std::size_t((((as::index_t(b) * L + l) * H + h) * T + q + off) * T + k + off)] =
+                            attn[b](std::size_t(l), std::size_t(h), std::size_t(q), std::size_t(k));
+    }
+    const auto v = as::make_view(buf.data(), as::extents{3, L, H, T, T})
+                       .with(as::causal())
+                       .with(as::key_mask(as::mask2d{mask.data(), 3, T}))
+                       .with(as::query_mask(as::mask2d{mask.data(), 3, T}));
+    const std::span<const std::int64_t> s(batch_ids);
+    const std::array<std::pair<const char*, as::head_pattern>, 3> kinds{
+        {{"previous", as::head_pattern::previous_token},
+         {"duplicate", as::head_pattern::duplicate_token},
+         {"induction", as::head_pattern::induction}}};
+    for (const auto& [name, kind] : kinds)
+        for (const char* m : {"mul", "abs"}) {
+            const auto ref = xt::load_npy<double>(data_path(std::string("real_score_") + name + "_" + m + ".npy"));
+            const auto got = as::detect_heads(
+                v, s, kind, {.measure = std::string(m) == "mul" ? as::detection_measure::mul : as::detection_measure::abs});
+            INFO(name << " " << m);
+            for (as::index_t l = 0; l < L; ++l)
+                for (as::index_t h = 0; h < H; ++h) CHECK(got.values(l, h) == Approx(ref(l, h)).epsilon(1e-9).margin(1e-12));
+        }
+    // the strongest previous-token head of this checkpoint
+    CHECK(as::rank_heads(as::detect_heads(v, s, as::head_pattern::previous_token), 1)[0].label == "L3H3");
 }

@@ -28,6 +28,12 @@ Head detectors
     Several prompts: the mean of the per-prompt scores. (TransformerLens's list-of-prompts branch
     calls itself without the exclusion and measure arguments; here they apply to every prompt.)
 
+Real attention
+    The same detector scores on real attention: examples/data/aidreams260K/repetition_{1,2,3}
+    (prompts of 25, 33 and 41 tokens, a BOS then a random token sequence repeated twice, written
+    by tools/make_samples.py from a trained checkpoint), as one list of prompts; and the
+    Jensen-Shannon head matrix of repetition_1.
+
 Jensen-Shannon
     scipy.spatial.distance.jensenshannon (natural log: each row renormalised to sum 1, m = (p+q)/2,
     distance = sqrt((KL(p||m) + KL(q||m)) / 2)) on random row pairs, and on every pair of heads of
@@ -39,10 +45,15 @@ import io
 import os
 import sys
 
+import json
+
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "heads")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "tests", "data", "heads")
+REAL = os.path.join(ROOT, "examples", "data", "aidreams260K")
+REAL_PROMPTS = ["repetition_1", "repetition_2", "repetition_3"]
 
 
 # ---- TransformerLens definitions, re-implemented with numpy ----
@@ -181,6 +192,16 @@ def js_matrix(attn):
     return dist, div
 
 
+def real_inputs():
+    prompts = []
+    for name in REAL_PROMPTS:
+        attn = np.load(os.path.join(REAL, name + ".npy")).astype(np.float64)  # [L, H, T, T]
+        with open(os.path.join(REAL, name + ".json")) as f:
+            tokens = np.asarray(json.load(f)["token_ids"], dtype=np.int64)
+        prompts.append((attn, tokens))
+    return prompts
+
+
 # ---- output ----
 
 def npy_bytes(a):
@@ -210,6 +231,13 @@ def build():
                             raw = 1.0 - detect(attn[b:b + 1], tokens[b:b + 1], name, bool(bos), bool(cur), measure)
                             per[b] = 1.0 - np.vectorize(lambda x: round(float(x), 3))(raw)
                         files[f"score_{name}_abs_bos{bos}_cur{cur}_tl_rounded.npy"] = per.mean(axis=0)
+    real = real_inputs()
+    for name in PATTERNS:
+        for measure in ("mul", "abs"):
+            per = [detect(a[None], t[None], name, False, False, measure) for a, t in real]
+            files[f"real_score_{name}_{measure}.npy"] = np.mean(per, axis=0)
+    rdist, _ = js_matrix(real[0][0][None])
+    files["real_js_matrix_distance.npy"] = rdist
     p, q, dist = js_inputs()
     files["js_p.npy"] = p
     files["js_q.npy"] = q
