@@ -3,6 +3,7 @@
 
 #include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
@@ -24,7 +25,7 @@ inline constexpr std::array<axis, axis_count> all_axes{axis::batch, axis::layer,
 /// The name of an axis as it appears in messages, JSON sidecars and CSV headers.
 constexpr std::string_view to_string(axis a) noexcept {
     constexpr std::array<std::string_view, axis_count> names{"batch", "layer", "head", "query", "key"};
-    return names[static_cast<int>(a)];
+    return names[static_cast<std::size_t>(a)];
 }
 
 /// A set of axes, e.g. the axes a reduction folds.
