@@ -376,12 +376,17 @@ TEST_CASE("streaming: feeding one layer or one query row at a time equals one pa
     const auto ent = as::row_entropy(v);
     const auto grid = as::mean(ent, {as::axis::query});
 
-    as::accumulator one_pass(grid);
+    auto one_pass = as::make_accumulator(ent, {as::axis::query}); // cells: ent without its query axis
+    CHECK(one_pass.shape() == std::vector<std::size_t>{std::size_t(L), std::size_t(H)});
+    CHECK(one_pass.quantity() == "entropy");
     one_pass.add(ent, {as::axis::query});
+    CHECK(one_pass.mean().quantity == "mean(entropy)");
+    CHECK(one_pass.mean().unit == "nats");
     for (std::size_t i = 0; i < one_pass.size(); ++i) check_close(one_pass.mean().values.data()[i], grid.values.data()[i]);
     CHECK(one_pass.mean().axes[1].ticks == grid.axes[1].ticks);
 
-    as::accumulator by_layer(grid), by_row(grid), by_step(grid);
+    as::accumulator by_layer(grid), by_row(grid), by_step(grid); // from an output template
+    for (auto* a : {&by_layer, &by_row, &by_step}) a->relabel("entropy", "nats");
     for (as::index_t l = 0; l < L; ++l) // one layer at a time: [H, Q] per call
         by_layer.add(as::row_entropy(v.fix(as::axis::layer, l)), {as::axis::query}, {{as::axis::layer, l}});
     for (as::index_t q = 0; q < Q; ++q) // one query row at a time: [L, H] per call

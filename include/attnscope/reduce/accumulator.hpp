@@ -58,7 +58,7 @@ struct axis_offset {
 };
 
 /// Count, mean, M2, min and max per output cell; see the header comment for the formulas.
-///   as::accumulator acc(as::mean(as::row_entropy(v0), {as::axis::query}));   // [layer, head] template
+///   auto acc = as::make_accumulator(as::row_entropy(v0), {as::axis::query});   // [layer, head] cells
 ///   for (auto& v : batches) acc.add(as::row_entropy(v), {as::axis::query});
 ///   as::labeled_array grid = acc.mean(), spread = acc.variance();
 class accumulator {
@@ -67,6 +67,8 @@ public:
     accumulator() : accumulator(std::vector<std::size_t>{}) {}
 
     /// An accumulator shaped like `like` (its axis names, ticks, quantity and unit; values ignored).
+    /// The quantity is that of the values fed: from a reduced template ("mean(entropy)"), relabel().
+    ///   as::accumulator acc(grid);   // grid: [layer, head]
     explicit accumulator(const labeled_array& like) {
         like.check();
         init(std::vector<std::size_t>(like.values.shape().begin(), like.values.shape().end()), like.axes,
@@ -522,5 +524,16 @@ private:
     std::vector<std::uint64_t> count_;
     std::vector<double> mean_, m2_, min_, max_;
 };
+
+/// An accumulator for inputs like `input` whose `fold` axes are folded on add: its cells are the
+/// remaining axes (names, ticks), its quantity and unit the input's; the values are not added.
+///   auto acc = as::make_accumulator(as::row_entropy(v0), {as::axis::batch, as::axis::query});  // [layer, head]
+///   acc.add(as::row_entropy(v0), {as::axis::batch, as::axis::query});
+inline accumulator make_accumulator(const labeled_array& input, const axis_selection& fold) {
+    input.check();
+    const auto plan = detail::make_fold_plan(std::vector<std::size_t>(input.values.shape().begin(), input.values.shape().end()),
+                                             input.axes, fold.resolve(input.axes, "make_accumulator"));
+    return accumulator(plan.out_shape, plan.out_axes, input.quantity, input.unit);
+}
 
 } // namespace attnscope
