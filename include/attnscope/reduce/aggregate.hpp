@@ -231,9 +231,13 @@ struct count_reducer {
 };
 
 /// Population variance divides by n, sample variance by n - 1.
+///   auto s = as::variance(ent, {as::axis::query}, as::variance_kind::sample);
 enum class variance_kind { population, sample };
 
 /// Running count, mean and sum of squared deviations (Welford; Chan et al. to merge).
+///   as::moments a, b;  a.add(1.0); a.add(2.0); b.add(4.0);
+///   a.merge(b);        // a.n == 3, a.mean == 7/3
+///   double v = a.variance(as::variance_kind::sample);
 struct moments {
     double n = 0, mean = 0, m2 = 0;
     void add(double x) noexcept {

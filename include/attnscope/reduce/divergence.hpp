@@ -31,6 +31,7 @@ namespace attnscope {
 
 /// Which value the Jensen-Shannon functions return: the distance sqrt(JSD) (scipy's
 /// jensenshannon, the default) or the divergence JSD itself (nats).
+///   auto jsd = as::head_js_matrix(v, as::js_kind::divergence);
 enum class js_kind { distance, divergence };
 
 namespace detail {
@@ -52,7 +53,8 @@ inline double js_finish(double jsd, js_kind kind) noexcept { return kind == js_k
 
 /// Jensen-Shannon divergence (nats) or distance of two non-negative weight vectors of the same
 /// length, each renormalised to sum 1; NaN when either sums to 0.
-///   double d = as::js_distance_of(p, q);      // == scipy.spatial.distance.jensenshannon(p, q)
+///   std::vector<double> p{0.5, 0.5, 0}, q{0, 0.5, 0.5};
+///   double d = as::js_of(p, q, as::js_kind::distance);   // == scipy.spatial.distance.jensenshannon(p, q)
 inline double js_of(std::span<const double> p, std::span<const double> q, js_kind kind) {
     if (p.size() != q.size())
         throw shape_error(detail::concat("js: the rows have ", p.size(), " and ", q.size(), " entries; they must be equal"));
@@ -80,6 +82,7 @@ inline double js_divergence_of(std::span<const double> p, std::span<const double
 inline double js_distance_of(std::span<const double> p, std::span<const double> q) { return js_of(p, q, js_kind::distance); }
 
 /// A head of a view by its local layer and head index (0 on an absent axis).
+///   double d = as::head_js(v, as::head_ref{.layer = 0, .head = 1}, as::head_ref{.layer = 2, .head = 3});
 struct head_ref {
     index_t layer = 0;
     index_t head = 0;

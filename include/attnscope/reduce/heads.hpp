@@ -29,6 +29,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct head_score {
 };
 
 /// Largest values first (descending) or smallest first (ascending).
+///   auto sharpest = as::rank_heads(entropy_grid, 4, as::rank_order::ascending);
 enum class rank_order { descending, ascending };
 
 /// The top `n` heads of a [layer, head] grid (either axis order) for a gallery (seed 004); NaN
@@ -96,10 +98,12 @@ inline std::vector<head_score> rank_heads(const labeled_array& grid, std::size_t
 // ---------------------------------------------------------------------------------------------
 // detectors
 
-/// The detection patterns of TransformerLens's head detector.
+/// The detection patterns of TransformerLens's head detector (formulas in the header comment).
+///   auto ind = as::detect_heads(v, ids, as::head_pattern::induction);
 enum class head_pattern { previous_token, duplicate_token, induction };
 
 /// The two error measures of TransformerLens's head detector (see the header comment).
+///   auto s = as::detect_heads(v, ids, as::head_pattern::previous_token, {.measure = as::detection_measure::abs});
 enum class detection_measure { mul, abs };
 
 /// Options of the head detectors; the defaults are TransformerLens's.
@@ -111,7 +115,8 @@ struct head_detection_options {
 };
 
 /// The name of a pattern: "previous_token", "duplicate_token", "induction".
-constexpr const char* to_string(head_pattern p) noexcept {
+///   std::string title = std::string(as::to_string(as::head_pattern::induction)) + " score";
+constexpr std::string_view to_string(head_pattern p) noexcept {
     switch (p) {
     case head_pattern::previous_token: return "previous_token";
     case head_pattern::duplicate_token: return "duplicate_token";

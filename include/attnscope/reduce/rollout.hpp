@@ -32,6 +32,7 @@
 namespace attnscope {
 
 /// How a layer's heads are fused before the rollout product.
+///   auto r = as::attention_rollout(v, {.fusion = as::head_fusion::max});
 enum class head_fusion { mean, max, min };
 
 /// Options of attention_rollout; the defaults are Abnar & Zuidema's.
