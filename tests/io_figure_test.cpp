@@ -163,10 +163,10 @@ TEST_CASE("per-panel colour scales, row and column titles, incomplete last row",
         CHECK(ranges[i].first == *s.min);
         CHECK(ranges[i].second == *s.max);
     }
+    write_bundle("models_context", f);
     f.scale = as::io::colour_scale::shared;
     const auto shared = as::io::detail::figure_ranges(f);
     for (std::size_t i = 1; i < 5; ++i) CHECK(shared[i] == shared[0]);
-    write_bundle("models_context", f);
 }
 
 TEST_CASE("zoom_inset slices the parent; insets are drawn with a marker and connectors", "[figure][inset]") {

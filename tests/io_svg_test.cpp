@@ -244,6 +244,7 @@ TEST_CASE("tick labels are thinned to at most max_ticks, all shown when there is
     as::labeled_array many = random_matrix(500, 700, 4);
     as::io::heatmap_options o;
     o.style.max_ticks = 12;
+    o.style.max_cells = 100; // ticks stay at full-resolution indices
     const auto r2 = write_and_parse("many_ticks", many, o);
     const auto* f = frame(*r2);
     REQUIRE(f != nullptr);
