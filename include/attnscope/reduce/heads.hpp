@@ -9,16 +9,20 @@
 //   duplicate-token  P_qk = [k < q  and  t_k = t_q]
 //   induction        P_qk = [f < k <= q  and  t_{k-1} = t_q]     (the token after an earlier t_q)
 //   mul: s_b = sum_{q in R, k in V_q \ X} A_qk P_qk / sum_{q in R, k in V_q \ X} A_qk    (in [0, 1])
-//   abs: s_b = 1 - (1/n) sum_{q in R, k in V_q \ X} |A_qk - P_qk|                         (in [-1, 1])
+//   abs: s_b = 1 - (1/n) sum_{q in R, k in V_q \ X} |A_qk - P_qk|      (1 = perfect match; rows with
+//        one pattern cell give [-1, 1], rows with several can go lower)
 //   score = mean of s_b over the examples where it is defined (n > 0; mul: a positive denominator)
 // This is TransformerLens's detect_head (transformer_lens/head_detector.py) on an unpadded causal
 // prompt: its patterns are lower-triangular, "mul" zeroes the excluded attention cells before
 // sum(A * P) / sum(A), "abs" zeroes the excluded cells of |A - P| and returns
 // 1 - mean(|A - P|) * seq, and a list of prompts gives the mean of the per-prompt scores. Where the
 // definitions extend it: padded rows and keys (validity) are left out, and f is the first row that
-// counts (left padding). Differences: TransformerLens rounds the abs error to 3 decimals (we do
-// not; round for parity), and its list-of-prompts branch drops the exclusion and measure arguments
-// (here they apply to every example). tools/reference_heads.py re-implements its formulas in numpy.
+// counts (left padding); on a view without the causal rule, keys above the diagonal count too
+// (their weight enters the mul denominator and the abs error, P being 0 there; TransformerLens
+// asserts causal attention for abs). Differences: TransformerLens rounds the abs error to 3
+// decimals (we do not; round for parity), and its list-of-prompts branch drops the exclusion and
+// measure arguments (here they apply to every example). tools/reference_heads.py re-implements
+// its formulas in numpy for the tests.
 #pragma once
 
 #include <algorithm>
