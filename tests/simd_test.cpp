@@ -1,0 +1,338 @@
+// Tests for attnscope/detail/simd.hpp: every sum of the fused row pass against a naive double loop,
+// for every element type, contiguous and strided rows, many row lengths, zeros, one-hot rows,
+// ties, sub-ranges, bad values, and the reference (scalar) path.
+//
+// tests/simd.cmake builds this file again with wider instruction sets (AVX2 + F16C, AVX-512) and
+// with ATTNSCOPE_NO_SIMD; ATTNSCOPE_TEST_CPU names the CPU feature a variant needs at run time.
+#include <attnscope/detail/simd.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "catch.hpp"
+#include "test_util.hpp"
+
+namespace as = attnscope;
+namespace simd = attnscope::detail::simd;
+using as::index_t;
+
+namespace {
+
+// A variant built for an instruction set this CPU lacks exits with 77 (ctest: skipped) before any
+// of its code runs.
+[[maybe_unused]] const bool cpu_checked = [] {
+#if defined(ATTNSCOPE_TEST_CPU) && (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    if (!__builtin_cpu_supports(ATTNSCOPE_TEST_CPU)) {
+        std::fputs("simd_test: this CPU lacks " ATTNSCOPE_TEST_CPU "; skipped\n", stderr);
+        std::_Exit(77);
+    }
+#endif
+    return true;
+}();
+
+/// The naive double loop every kernel is checked against.
+struct naive_sums {
+    double sum = 0, plogp = 0, sumsq = 0, distance = 0;
+    double max = -std::numeric_limits<double>::infinity();
+    index_t argmax = -1;
+    double min = std::numeric_limits<double>::infinity();
+    index_t below = 0;
+};
+
+template <class T>
+naive_sums naive(const T* data, index_t stride, index_t begin, index_t end, const simd::sum_params& par) {
+    naive_sums r;
+    for (index_t k = begin; k < end; ++k) {
+        const double x = static_cast<double>(as::widen(data[k * stride]));
+        r.sum += x;
+        if (x > 0) r.plogp += x * std::log(x);
+        r.sumsq += x * x;
+        r.distance += x * std::abs(static_cast<double>(par.distance_offset - k * par.distance_step));
+        if (x > r.max) {
+            r.max = x;
+            r.argmax = k;
+        }
+        if (x < r.min) r.min = x;
+        if (x < par.threshold) ++r.below;
+    }
+    return r;
+}
+
+void check_close(double got, double want, double rel, const char* what) {
+    INFO(what << ": got " << got << ", want " << want);
+    if (want == 0.0)
+        CHECK(std::abs(got) <= 1e-300);
+    else
+        CHECK(std::abs(got - want) <= rel * std::abs(want));
+}
+
+template <class T>
+void check_all(const T* data, index_t stride, index_t begin, index_t end, const simd::sum_params& par,
+               double rel = 1e-6) {
+    const naive_sums want = naive(data, stride, begin, end, par);
+    const simd::row_sums got = simd::sums_dense<simd::want_all>(data, stride, begin, end, par);
+    const simd::row_sums ref = simd::sums_dense_scalar<simd::want_all>(data, stride, begin, end, par);
+    INFO("K " << end - begin << ", stride " << stride << ", begin " << begin);
+    for (const auto* r : {&got, &ref}) {
+        INFO((r == &got ? "vectorised" : "scalar reference"));
+        CHECK(r->count == (end > begin ? end - begin : 0));
+        check_close(r->sum, want.sum, rel, "sum");
+        check_close(r->plogp, want.plogp, rel, "plogp");
+        check_close(r->sumsq, want.sumsq, rel, "sumsq");
+        check_close(r->distance, want.distance, rel, "distance");
+        CHECK(r->max == want.max); // exact: widening is exact
+        CHECK(r->argmax == want.argmax);
+        CHECK(r->min == want.min);
+        CHECK(r->below == want.below);
+    }
+    // subsets of the sums give the same values as the full pass
+    const auto ent = simd::sums_dense<simd::want_sum | simd::want_plogp>(data, stride, begin, end, par);
+    CHECK(ent.sum == got.sum);
+    CHECK(ent.plogp == got.plogp);
+    const auto mx = simd::sums_dense<simd::want_max>(data, stride, begin, end, par);
+    CHECK(mx.max == got.max);
+    CHECK(mx.argmax == got.argmax);
+    CHECK(simd::sums_dense<simd::want_below>(data, stride, begin, end, par).below == got.below);
+    CHECK(simd::sums_dense<simd::want_distance>(data, stride, begin, end, par).distance == got.distance);
+}
+
+/// A row of weights with the given pattern, stored at data[k * stride] in a buffer.
+template <class T>
+struct strided_row {
+    std::vector<T> buf;
+    const T* data = nullptr;
+    index_t stride = 1;
+    strided_row(const std::vector<double>& values, index_t stride_) : stride(stride_) {
+        const index_t k = static_cast<index_t>(values.size());
+        const index_t s = stride < 0 ? -stride : stride;
+        std::vector<double> spread(static_cast<std::size_t>(std::max<index_t>(1, (k - 1) * s + 1)), 0.75);
+        const index_t base = stride < 0 ? (k - 1) * s : 0;
+        for (index_t i = 0; i < k; ++i) spread[static_cast<std::size_t>(base + i * stride)] = values[static_cast<std::size_t>(i)];
+        buf = attnscope_test::convert<T>(spread);
+        data = buf.data() + base;
+    }
+};
+
+std::vector<double> softmax_row(index_t k, unsigned seed, double temperature = 2.0) {
+    return attnscope_test::random_tensor({k}, seed, temperature);
+}
+
+const std::vector<index_t> lengths{1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1023, 1024, 1025, 4099};
+
+} // namespace
+
+TEST_CASE("simd: instruction set of this build", "[simd]") {
+    INFO("isa " << simd::isa_name());
+    CHECK(std::string(simd::isa_name()).size() > 0);
+#if defined(ATTNSCOPE_NO_SIMD)
+    CHECK_FALSE(simd::vectorised);
+#endif
+}
+
+TEMPLATE_TEST_CASE("simd: every sum matches a naive double loop", "[simd]", float, double, as::half, as::bfloat16) {
+    using T = TestType;
+    unsigned seed = 1;
+    for (index_t k : lengths)
+        for (index_t stride : {index_t{1}, index_t{3}, index_t{-2}}) {
+            const auto values = softmax_row(k, seed++);
+            strided_row<T> row(values, stride);
+            simd::sum_params par;
+            par.threshold = 1.0 / static_cast<double>(k);
+            par.distance_offset = k / 2;
+            par.distance_step = 1;
+            check_all(row.data, row.stride, 0, k, par);
+            // a sub-range, a far query with a key step, a threshold between representable values
+            par.distance_offset = 3 * k + 11;
+            par.distance_step = 2;
+            par.threshold = 0.7 / static_cast<double>(k) + 1e-13;
+            check_all(row.data, row.stride, k / 3, k - k / 5, par);
+        }
+}
+
+TEMPLATE_TEST_CASE("simd: long rows (K = 131072) keep 1e-6 relative accuracy", "[simd]", float, double, as::half,
+                   as::bfloat16) {
+    using T = TestType;
+    const index_t k = 131072;
+    for (double temperature : {0.5, 2.0, 6.0}) {
+        INFO("temperature " << temperature);
+        const auto values = softmax_row(k, 77, temperature);
+        for (index_t stride : {index_t{1}, index_t{2}}) {
+            strided_row<T> row(values, stride);
+            simd::sum_params par;
+            par.threshold = 1.0 / static_cast<double>(k);
+            par.distance_offset = k - 1;
+            check_all(row.data, row.stride, 0, k, par);
+            // the entropy a metric derives from the sums: H = ln s - (sum p ln p) / s
+            const auto s = simd::sums_dense<simd::want_sum | simd::want_plogp>(row.data, row.stride, 0, k);
+            const auto n = naive(row.data, row.stride, 0, k, par);
+            const double h = std::log(s.sum) - s.plogp / s.sum;
+            const double h_ref = std::log(n.sum) - n.plogp / n.sum;
+            CHECK(std::abs(h - h_ref) <= 1e-6 * h_ref);
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("simd: zeros, one-hot rows, ties and uniform rows", "[simd]", float, double, as::half, as::bfloat16) {
+    using T = TestType;
+    simd::sum_params par;
+    par.threshold = 0.25;
+    for (index_t k : {1, 2, 3, 7, 15, 16, 17, 255, 1024, 131072}) {
+        INFO("K " << k);
+        // zeros: 0 ln 0 = 0, max 0 at the first key
+        std::vector<double> z(static_cast<std::size_t>(k), 0.0);
+        strided_row<T> zr(z, 1);
+        check_all(zr.data, 1, 0, k, par);
+        const auto zs = simd::sums_dense<simd::want_all>(zr.data, 1, 0, k, par);
+        CHECK(zs.plogp == 0.0);
+        CHECK(zs.argmax == 0);
+        CHECK(zs.below == k);
+        // one-hot at several places: entropy exactly 0
+        for (index_t hot : {index_t{0}, k / 2, k - 1}) {
+            std::vector<double> oh(static_cast<std::size_t>(k), 0.0);
+            oh[static_cast<std::size_t>(hot)] = 1.0;
+            for (index_t stride : {index_t{1}, index_t{-3}}) {
+                strided_row<T> r(oh, stride);
+                check_all(r.data, r.stride, 0, k, par);
+                const auto s = simd::sums_dense<simd::want_all>(r.data, r.stride, 0, k, par);
+                CHECK(s.plogp == 0.0);
+                CHECK(s.sum == 1.0);
+                CHECK(s.argmax == hot);
+            }
+        }
+        // uniform: every key ties, the first wins
+        std::vector<double> u(static_cast<std::size_t>(k), 1.0 / static_cast<double>(k));
+        strided_row<T> ur(u, 1);
+        check_all(ur.data, 1, 0, k, par);
+        CHECK(simd::sums_dense<simd::want_max>(ur.data, 1, 0, k).argmax == 0);
+        CHECK(simd::sums_dense<simd::want_max>(ur.data, 1, k / 3, k).argmax == k / 3);
+    }
+    // ties of the maximum in different lanes, groups and blocks: the first key wins
+    for (index_t k : {64, 300, 5000}) {
+        std::vector<double> v(static_cast<std::size_t>(k), 0.001);
+        for (index_t at : {k - 1, k / 2 + 1, k / 3, index_t{5}}) {
+            v[static_cast<std::size_t>(at)] = 0.5;
+            strided_row<T> r(v, 1);
+            CHECK(simd::sums_dense<simd::want_max>(r.data, 1, 0, k).argmax == at);
+            check_all(r.data, 1, 0, k, par);
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("simd: empty ranges, thresholds on values, large distances", "[simd]", float, double, as::half,
+                   as::bfloat16) {
+    using T = TestType;
+    const auto values = softmax_row(100, 5);
+    strided_row<T> row(values, 1);
+    const auto e = simd::sums_dense<simd::want_all>(row.data, 1, 10, 10);
+    CHECK(e.count == 0);
+    CHECK(e.sum == 0.0);
+    CHECK(e.argmax == -1);
+    CHECK(simd::sums_dense<simd::want_all>(row.data, 1, 10, 5).count == 0);
+
+    // a threshold equal to a stored value: strictly below only
+    simd::sum_params par;
+    par.threshold = static_cast<double>(as::widen(row.data[17]));
+    check_all(row.data, 1, 0, 100, par);
+    par.threshold = std::nextafter(par.threshold, 1.0); // between two floats
+    check_all(row.data, 1, 0, 100, par);
+    for (double t : {0.0, -1.0, 1e300, -1e300, std::numeric_limits<double>::infinity(), 1e-45}) {
+        par.threshold = t;
+        check_all(row.data, 1, 0, 100, par);
+    }
+    // distances beyond 2^24 (float lanes are inexact there: the kernel falls back to doubles)
+    par.threshold = 0.01;
+    par.distance_offset = index_t{1} << 26;
+    par.distance_step = 3;
+    check_all(row.data, 1, 0, 100, par);
+    par.distance_offset = 0;
+    par.distance_step = index_t{1} << 25;
+    check_all(row.data, 1, 0, 100, par);
+}
+
+TEMPLATE_TEST_CASE("simd: bad values show in sum and min", "[simd]", float, double, as::half, as::bfloat16) {
+    using T = TestType;
+    for (index_t k : {5, 40, 1000}) {
+        auto values = softmax_row(k, 9);
+        for (index_t at : {index_t{0}, k / 2, k - 1}) {
+            auto v = values;
+            v[static_cast<std::size_t>(at)] = std::nan("");
+            strided_row<T> nanrow(v, 1);
+            CHECK(std::isnan(simd::sums_dense<simd::want_all>(nanrow.data, 1, 0, k).sum));
+            v[static_cast<std::size_t>(at)] = std::numeric_limits<double>::infinity();
+            strided_row<T> infrow(v, 1);
+            CHECK_FALSE(std::isfinite(simd::sums_dense<simd::want_sum | simd::want_plogp>(infrow.data, 1, 0, k).sum));
+            v[static_cast<std::size_t>(at)] = -0.125;
+            strided_row<T> negrow(v, 1);
+            const auto s = simd::sums_dense<simd::want_all>(negrow.data, 1, 0, k);
+            CHECK(s.min == -0.125);
+            CHECK(s.sum == Approx(naive(negrow.data, 1, 0, k, {}).sum).epsilon(1e-6));
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("simd: tiny rows (subnormal weights) are exact enough", "[simd]", float, double, as::bfloat16) {
+    using T = TestType;
+    // weights near the bottom of the float range: the fast log is not used there
+    for (double scale : {1e-39, 1e-42, 1e-30}) {
+        auto values = softmax_row(300, 3);
+        for (auto& x : values) x *= scale;
+        strided_row<T> row(values, 1);
+        const auto want = naive(row.data, 1, 0, 300, {});
+        const auto got = simd::sums_dense<simd::want_sum | simd::want_plogp>(row.data, 1, 0, 300);
+        INFO("scale " << scale);
+        check_close(got.sum, want.sum, 1e-6, "sum");
+        check_close(got.plogp, want.plogp, 1e-6, "plogp");
+    }
+}
+
+TEST_CASE("simd: half conversion covers subnormals, infinities and signs", "[simd]") {
+    // every half bit pattern that is a finite number, in one row: sums and extremes exact
+    std::vector<as::half> all;
+    for (std::uint32_t b = 0; b < 0x10000u; ++b) {
+        const auto h = as::half::from_bits(static_cast<std::uint16_t>(b));
+        if (std::isfinite(static_cast<float>(h))) all.push_back(h);
+    }
+    const auto n = static_cast<index_t>(all.size());
+    simd::sum_params par;
+    par.threshold = 1.0;
+    const auto got = simd::sums_dense<simd::want_sum | simd::want_sumsq | simd::want_max | simd::want_min | simd::want_below>(
+        all.data(), 1, 0, n, par);
+    const auto want = naive(all.data(), 1, 0, n, par);
+    CHECK(got.max == 65504.0);
+    CHECK(got.min == -65504.0);
+    CHECK(got.max == want.max);
+    CHECK(got.argmax == want.argmax);
+    CHECK(got.below == want.below);
+    check_close(got.sumsq, want.sumsq, 1e-6, "sumsq");
+    // infinities
+    std::vector<as::half> inf(40, as::half::from_float(0.01f));
+    inf[33] = as::half::from_bits(0x7c00);
+    CHECK(simd::sums_dense<simd::want_sum>(inf.data(), 1, 0, 40).sum == std::numeric_limits<double>::infinity());
+    inf[33] = as::half::from_bits(0xfc00);
+    CHECK(simd::sums_dense<simd::want_min>(inf.data(), 1, 0, 40).min == -std::numeric_limits<double>::infinity());
+    // positive half subnormals exactly
+    std::vector<as::half> sub;
+    for (std::uint16_t b = 1; b < 0x400; ++b) sub.push_back(as::half::from_bits(b));
+    const auto sn = static_cast<index_t>(sub.size());
+    const auto s = simd::sums_dense<simd::want_sum | simd::want_min | simd::want_max>(sub.data(), 1, 0, sn);
+    CHECK(s.min == std::ldexp(1.0, -24));
+    CHECK(s.max == std::ldexp(1023.0, -24));
+    CHECK(s.sum == Approx(naive(sub.data(), 1, 0, sn, {}).sum).epsilon(1e-7));
+}
+
+TEST_CASE("simd: float_at_least rounds thresholds up to floats", "[simd]") {
+    CHECK(simd::float_at_least(0.5) == 0.5f);
+    CHECK(static_cast<double>(simd::float_at_least(0.1)) >= 0.1);
+    CHECK(static_cast<double>(std::nextafter(simd::float_at_least(0.1), 0.0f)) < 0.1);
+    CHECK(simd::float_at_least(1e300) == std::numeric_limits<float>::infinity());
+    CHECK(simd::float_at_least(-1e300) == -std::numeric_limits<float>::max());
+    CHECK(simd::float_at_least(-std::numeric_limits<double>::infinity()) == -std::numeric_limits<float>::infinity());
+    CHECK(std::isnan(simd::float_at_least(std::nan(""))));
+}
