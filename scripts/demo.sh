@@ -38,7 +38,8 @@ echo "== attnscope report on $data/sample_batch.npy (a right-padded batch of two
 for ex in "${examples[@]}"; do
   echo "== $ex"
   rm -rf "out/$ex"
-  "$build/examples/$ex" "$data" "out/$ex"
+  if [ "$ex" = quickstart ]; then input="$data/sample.npy"; else input="$data"; fi
+  "$build/examples/$ex" "$input" "out/$ex"
 done
 
 if [ "${ATTNSCOPE_NO_PNG:-0}" != 1 ] && /usr/bin/python3 -c "import matplotlib, numpy" 2>/dev/null; then
