@@ -52,6 +52,7 @@ inline std::vector<std::string> index_ticks(std::size_t a, std::size_t b) {
 
 /// Where an inset sits inside its parent's plot area, in fractions of that area (x to the right,
 /// y downwards): the default is the upper-right quarter.
+///   as::io::placement lower_left{0.05, 0.55, 0.45, 0.95};
 struct placement {
     double x0 = 0.55, y0 = 0.05, x1 = 0.95, y1 = 0.45;
 };
@@ -107,6 +108,7 @@ struct panel {
 };
 
 /// One colour scale (and one colour bar) for the whole figure, or one per panel.
+///   fig.scale = as::io::colour_scale::per_panel;
 enum class colour_scale { shared, per_panel };
 
 /// A grid of panels, filled row by row; `columns` = 0 picks ceil(sqrt(panel count)). Row and
@@ -413,12 +415,15 @@ inline void write_svg_figure(const std::filesystem::path& path, const figure& f)
 }
 
 /// The files holding one matrix of a figure; an empty name means "not written".
+///   as::io::matrix_files f{"grid.npy", "grid.csv"};
 struct matrix_files {
     std::string npy;
     std::string csv;
 };
 
 /// Names the files of panel `panel` (inset empty) or of its inset number `inset`.
+///   as::io::matrix_names names = [](std::size_t p, std::optional<std::size_t> k) {
+///       return as::io::matrix_files{k ? "" : "panel" + std::to_string(p) + ".npy", ""}; };
 using matrix_names = std::function<matrix_files(std::size_t panel, std::optional<std::size_t> inset)>;
 
 /// File names "<stem>_p<panel>.npy/.csv" and "<stem>_p<panel>_inset<k>.npy/.csv".
