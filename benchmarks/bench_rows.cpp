@@ -1,0 +1,454 @@
+// benchmarks/bench_rows.cpp - per-row metrics against the memory limit and against the peers, in
+// one run on one tensor.
+//
+// The tensor: [12 layers, 12 heads, 1024 queries, 1024 keys] float32 softmax rows (604 MB) from a
+// seeded generator (splitmix64; per-row temperatures from peaked to flat). Measured on it, in this
+// order and in this process:
+//   read_1t / read_mt      a vectorised sum of every float (1 thread / all threads): the physical
+//                          baseline every other figure is compared with
+//   kernel_entropy_1t      detail::simd::sums_dense over every row, no validation, no result array
+//   entropy_1t / _mt       as::row_entropy(view): what users call (validation, result array)
+//   fused_1t               as::compute_rows with every per-row metric that needs one pass
+//   naive_eigen            -(P * P.log()).rowwise().sum() on an Eigen map (float accumulation)
+//   naive_xtensor          -xt::sum(p * xt::log(p), {1}) on an xtensor adaptor (with xsimd)
+//   numpy, scipy, torch    benchmarks/python_baselines.py on the same data written to a .npy,
+//                          through /usr/bin/python3, torch on 1 CPU thread
+// The full run adds a sweep of the row length K (128 .. 131072, same number of elements) and of
+// the element type (f32, f16, bf16, f64) for row_entropy, and the peak RSS.
+//
+// Timing: our own harness (benchmarks/harness.hpp): one warm-up run, then best of N runs on
+// steady_clock. GB/s = input bytes / best seconds.
+//
+// Output: a table on stdout, then, as the last line, one JSON object (keys described in
+// scripts/bench.sh). Progress goes to stderr.
+//
+// Usage: attnscope_bench [--quick] [--python /usr/bin/python3 | --no-python] [--threads N]
+//                        [--script benchmarks/python_baselines.py] [--tmpdir DIR]
+#include <attnscope/detail/simd.hpp>
+#include <attnscope/parallel.hpp>
+#include <attnscope/reduce/concentration.hpp>
+#include <attnscope/reduce/entropy.hpp>
+#include <attnscope/reduce/positional.hpp>
+#include <attnscope/reduce/sink.hpp>
+#include <attnscope/view.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+void naive_eigen_entropy(const float* p, std::int64_t rows, std::int64_t k, float* out);
+void naive_xtensor_entropy(const float* p, std::int64_t rows, std::int64_t k, float* out);
+
+namespace as = attnscope;
+namespace simd = attnscope::detail::simd;
+using as::index_t;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// ------------------------------------------------------------------ data
+
+std::uint64_t splitmix64(std::uint64_t& s) {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+double uniform01(std::uint64_t& s) { return static_cast<double>(splitmix64(s) >> 11) * 0x1p-53; }
+
+/// Fills rows [0, rows) of K softmax weights; row r depends only on (seed, r).
+void softmax_rows(float* out, index_t rows, index_t k, std::uint64_t seed, const as::execution& ex) {
+    as::parallel_for_ranges(rows, ex, [&](index_t b, index_t e) {
+        std::vector<double> z(static_cast<std::size_t>(k));
+        for (index_t r = b; r < e; ++r) {
+            std::uint64_t s = seed * 0x100000001b3ull + static_cast<std::uint64_t>(r);
+            const double temperature = 0.5 + 3.5 * uniform01(s); // peaked to flat rows
+            double mx = -1e300;
+            for (auto& x : z) {
+                // Irwin-Hall(4), scaled to unit variance: close enough to a normal logit
+                const double n = (uniform01(s) + uniform01(s) + uniform01(s) + uniform01(s) - 2.0) * 1.7320508075688772;
+                x = temperature * n;
+                mx = std::max(mx, x);
+            }
+            double sum = 0.0;
+            for (auto& x : z) sum += (x = std::exp(x - mx));
+            float* row = out + r * k;
+            for (index_t i = 0; i < k; ++i) row[i] = static_cast<float>(z[static_cast<std::size_t>(i)] / sum);
+        }
+    });
+}
+
+/// Entropy of every row in double precision (the reference of max_rel_err).
+std::vector<double> reference_entropy(const float* p, index_t rows, index_t k, const as::execution& ex) {
+    std::vector<double> h(static_cast<std::size_t>(rows));
+    as::parallel_for(rows, ex, [&](index_t r) {
+        const float* row = p + r * k;
+        double s = 0.0, pl = 0.0;
+        for (index_t i = 0; i < k; ++i) {
+            const double x = row[i];
+            s += x;
+            if (x > 0) pl += x * std::log(x);
+        }
+        h[static_cast<std::size_t>(r)] = std::log(s) - pl / s;
+    });
+    return h;
+}
+
+template <class T>
+double max_rel_err(const T* got, const std::vector<double>& ref) {
+    double m = 0.0;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+        const double e = std::abs(static_cast<double>(got[i]) - ref[i]) / std::abs(ref[i]);
+        m = std::max(m, std::isnan(e) ? std::numeric_limits<double>::infinity() : e);
+    }
+    return m;
+}
+
+void write_npy(const std::string& path, const float* p, const std::vector<index_t>& shape) {
+    std::string dims;
+    std::size_t n = 1;
+    for (auto e : shape) {
+        dims += std::to_string(e) + ", ";
+        n *= static_cast<std::size_t>(e);
+    }
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+    const std::size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream f(path, std::ios::binary);
+    f.write("\x93NUMPY\x01\x00", 8);
+    const auto len = static_cast<std::uint16_t>(header.size());
+    const char lenb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+    f.write(lenb, 2);
+    f.write(header.data(), static_cast<std::streamsize>(header.size()));
+    f.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n * sizeof(float)));
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+// ------------------------------------------------------------------ cases
+
+/// Vectorised sum of every float of [b, e): the read baseline.
+float read_sum(const float* p, index_t b, index_t e) {
+    using B = simd::batch<float>;
+    constexpr auto n = static_cast<index_t>(B::size);
+    B a0(0.f), a1(0.f), a2(0.f), a3(0.f);
+    index_t i = b;
+    for (; i + 4 * n <= e; i += 4 * n) {
+        a0 += B::load_unaligned(p + i);
+        a1 += B::load_unaligned(p + i + n);
+        a2 += B::load_unaligned(p + i + 2 * n);
+        a3 += B::load_unaligned(p + i + 3 * n);
+    }
+    float s = xsimd::hadd((a0 + a1) + (a2 + a3));
+    for (; i < e; ++i) s += p[i];
+    return s;
+}
+
+float read_all(const float* p, index_t n, const as::execution& ex) {
+    const unsigned parts = std::max(1u, ex.concurrency());
+    std::vector<float> partial(parts, 0.f);
+    as::parallel_for(static_cast<index_t>(parts), ex, [&](index_t t) {
+        const auto [b, e] = as::partition(n, parts, t);
+        partial[static_cast<std::size_t>(t)] = read_sum(p, b, e);
+    });
+    float s = 0.f;
+    for (float x : partial) s += x;
+    return s;
+}
+
+/// row_entropy on all threads. Until the reducers take an execution themselves this is what a user
+/// writes: one row_entropy per layer, layers spread over the threads.
+template <class T>
+void entropy_mt(const as::attention_view<T>& v, double* out, const as::execution& ex) {
+    const index_t L = v.extent(as::axis::layer);
+    const auto per_layer = static_cast<std::size_t>(v.row_count() / L);
+    as::parallel_for(L, ex, [&](index_t l) {
+        const auto h = as::row_entropy(v.fix(as::axis::layer, l));
+        std::copy(h.values.begin(), h.values.end(), out + static_cast<std::size_t>(l) * per_layer);
+    });
+}
+
+struct row_result {
+    std::string name;
+    std::string threads;
+    double seconds = 0.0;
+    double median = 0.0;
+    double bytes = 0.0;
+    double elements = 0.0;
+    double gbps() const { return bytes / seconds / 1e9; }
+    double gelems() const { return elements / seconds / 1e9; }
+};
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("model name", 0) == 0) {
+            const auto c = line.find(':');
+            return c == std::string::npos ? line : line.substr(c + 2);
+        }
+    return "unknown";
+}
+
+double peak_rss_mb(int who) {
+    rusage u{};
+    getrusage(who, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
+}
+
+std::string run_command(const std::string& cmd) {
+    std::string out;
+    FILE* f = popen(cmd.c_str(), "r");
+    if (f == nullptr) return out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    pclose(f);
+    return out;
+}
+
+std::string fmt(double x, int prec = 2) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", prec, x);
+    return b;
+}
+
+json num_or_null(const json& j, const char* key) { return j.contains(key) ? j[key] : json(nullptr); }
+
+} // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false, python = true;
+    std::string py = "/usr/bin/python3";
+    std::string script = ATTNSCOPE_BENCH_SOURCE_DIR "/python_baselines.py";
+    std::string tmpdir = std::filesystem::temp_directory_path().string();
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--quick") quick = true;
+        else if (a == "--no-python") python = false;
+        else if (a == "--python") py = next();
+        else if (a == "--script") script = next();
+        else if (a == "--tmpdir") tmpdir = next();
+        else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(next()));
+        else {
+            std::cerr << "usage: attnscope_bench [--quick] [--python PATH | --no-python] [--script PATH] [--tmpdir DIR] [--threads N]\n";
+            return 2;
+        }
+    }
+    const int reps = quick ? 3 : 7;      // fast cases
+    const int slow_reps = quick ? 1 : 3; // naive and per-dtype cases
+    const as::execution one{};
+    const as::execution all{as::threads{threads}};
+
+    const index_t L = 12, H = 12, Q = 1024, K = 1024;
+    const index_t rows = L * H * Q, n = rows * K;
+    const double bytes = static_cast<double>(n) * sizeof(float);
+    std::cerr << "generating [12, 12, 1024, 1024] float32 softmax rows (" << fmt(bytes / 1e6, 0) << " MB)\n";
+    std::vector<float> data(static_cast<std::size_t>(n));
+    softmax_rows(data.data(), rows, K, 42, all);
+    const auto v = as::make_view(std::span<const float>(data), as::extents{L, H, Q, K});
+
+    std::vector<row_result> table;
+    auto add = [&](std::string name, std::string th, const bench::timing& t, double b, double e) {
+        table.push_back({std::move(name), std::move(th), t.best, t.median, b, e});
+        std::cerr << "  " << table.back().name << " [" << table.back().threads << "]: " << fmt(table.back().gbps()) << " GB/s\n";
+        return table.back();
+    };
+    const std::string t1 = "1", tn = std::to_string(threads);
+    const double elems = static_cast<double>(n);
+
+    std::cerr << "measuring (best of " << reps << ")\n";
+    const auto read1 = add("read (vectorised sum)", t1, bench::measure(reps, [&] { bench::keep(read_all(data.data(), n, one)); }), bytes, elems);
+    const auto readn = add("read (vectorised sum)", tn, bench::measure(reps, [&] { bench::keep(read_all(data.data(), n, all)); }), bytes, elems);
+
+    std::vector<double> kern(static_cast<std::size_t>(rows));
+    const auto kernel1 = add("attnscope kernel: sums_dense<sum|plogp>", t1, bench::measure(reps, [&] {
+        for (index_t r = 0; r < rows; ++r) {
+            const auto s = simd::sums_dense<simd::want_sum | simd::want_plogp>(data.data() + r * K, 1, 0, K);
+            kern[static_cast<std::size_t>(r)] = std::log(s.sum) - s.plogp / s.sum;
+        }
+    }), bytes, elems);
+
+    as::labeled_array h1;
+    const auto ent1 = add("attnscope row_entropy", t1, bench::measure(reps, [&] { h1 = as::row_entropy(v); }), bytes, elems);
+    std::vector<double> hmt(static_cast<std::size_t>(rows));
+    const auto entn = add("attnscope row_entropy", tn, bench::measure(reps, [&] { entropy_mt(v, hmt.data(), all); }), bytes, elems);
+
+    std::array<as::labeled_array, 7> fused;
+    const auto fused1 = add("attnscope compute_rows, 7 metrics fused", t1, bench::measure(reps, [&] {
+        fused = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
+                                 as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{},
+                                 as::sink_mass_metric{});
+    }), bytes, elems);
+
+    std::vector<float> naive(static_cast<std::size_t>(rows));
+    const auto eig = add("naive Eigen -(P*P.log()).rowwise().sum()", t1,
+                         bench::measure(slow_reps, [&] { naive_eigen_entropy(data.data(), rows, K, naive.data()); }), bytes, elems);
+    std::vector<float> naive_x(static_cast<std::size_t>(rows));
+    const auto xt = add("naive xtensor -sum(p*log(p), {1})", t1,
+                        bench::measure(slow_reps, [&] { naive_xtensor_entropy(data.data(), rows, K, naive_x.data()); }), bytes, elems);
+
+    std::cerr << "float64 reference\n";
+    const auto ref = reference_entropy(data.data(), rows, K, all);
+    const double err = max_rel_err(h1.values.data(), ref);
+    const bool mt_identical = std::equal(hmt.begin(), hmt.end(), h1.values.begin());
+    const double err_kernel = max_rel_err(kern.data(), ref);
+    const double err_fused = max_rel_err(fused[0].values.data(), ref);
+    const double err_eigen = max_rel_err(naive.data(), ref);
+    const double err_xtensor = max_rel_err(naive_x.data(), ref);
+
+    json out;
+    // ------------------------------------------------------------------ python peers
+    json pyres = json::object();
+    if (python) {
+        const std::string dir = tmpdir + "/attnscope_bench_" + std::to_string(getpid());
+        std::filesystem::create_directories(dir);
+        const std::string npy = dir + "/attention.npy";
+        std::cerr << "writing " << npy << " and running " << script << "\n";
+        write_npy(npy, data.data(), {L, H, Q, K});
+        const std::string cmd = py + " " + script + " --npy " + npy + " --repeats " + std::to_string(quick ? 2 : 5) + " 2>&1";
+        const std::string s = run_command(cmd);
+        std::filesystem::remove_all(dir);
+        std::istringstream lines(s);
+        std::string line, last;
+        while (std::getline(lines, line))
+            if (!line.empty() && line.front() == '{') last = line;
+        try {
+            pyres = json::parse(last);
+        } catch (...) {
+            std::cerr << "python baselines failed:\n" << s << "\n";
+            pyres = json::object();
+        }
+    }
+    auto py_row = [&](const char* key, const char* name, const char* th) {
+        if (pyres.contains(key) && pyres[key].is_number()) {
+            const double g = pyres[key].get<double>();
+            table.push_back({name, th, bytes / g / 1e9, bytes / g / 1e9, bytes, elems});
+        }
+    };
+    py_row("numpy_gbps", "numpy -(p*np.log(p)).sum(-1)", "1");
+    py_row("scipy_entr_gbps", "scipy.special.entr(p).sum(-1)", "1");
+    py_row("torch_gbps", "torch -(t*t.log()).sum(-1)", "1");
+
+    // ------------------------------------------------------------------ full run: sweeps
+    json sweep = json::array(), dtypes = json::array();
+    if (!quick) {
+        std::cerr << "sweep over K (row_entropy, 1 thread)\n";
+        const index_t total = index_t{1} << 25; // 32 Mi elements per K
+        std::vector<float> buf(static_cast<std::size_t>(total));
+        for (index_t k = 128; k <= 131072; k *= 4) {
+            const index_t r = total / k;
+            softmax_rows(buf.data(), r, k, 7, all);
+            const auto vk = as::make_view(std::span<const float>(buf), as::extents{r, k});
+            as::labeled_array hk;
+            const auto t = bench::measure(reps, [&] { hk = as::row_entropy(vk); });
+            const auto refk = reference_entropy(buf.data(), r, k, all);
+            const double g = static_cast<double>(total) * 4 / t.best / 1e9;
+            sweep.push_back({{"K", k}, {"rows", r}, {"gbps", g}, {"ns_per_element", t.best / static_cast<double>(total) * 1e9},
+                             {"max_rel_err", max_rel_err(hk.values.data(), refk)}});
+            std::cerr << "  K " << k << ": " << fmt(g) << " GB/s\n";
+        }
+        std::cerr << "element types (row_entropy, 1 thread, the same rows)\n";
+        auto run_type = [&](const char* name, auto tag) {
+            using T = decltype(tag);
+            std::vector<T> conv(static_cast<std::size_t>(n));
+            for (std::size_t i = 0; i < conv.size(); ++i) {
+                if constexpr (std::is_same_v<T, as::half>) conv[i] = as::half::from_float(data[i]);
+                else if constexpr (std::is_same_v<T, as::bfloat16>) conv[i] = as::bfloat16::from_float(data[i]);
+                else conv[i] = static_cast<T>(data[i]);
+            }
+            const auto vt = as::make_view(std::span<const T>(conv), as::extents{L, H, Q, K});
+            as::labeled_array ht;
+            const auto t = bench::measure(slow_reps + 1, [&] { ht = as::row_entropy(vt); });
+            const double b = static_cast<double>(n) * sizeof(T);
+            dtypes.push_back({{"dtype", name}, {"gbps", b / t.best / 1e9}, {"gelem_per_s", elems / t.best / 1e9},
+                              {"bytes_per_element", sizeof(T)}});
+            table.push_back({std::string("attnscope row_entropy, ") + name, t1, t.best, t.median, b, elems});
+            std::cerr << "  " << name << ": " << fmt(elems / t.best / 1e9) << " Gelem/s\n";
+        };
+        run_type("f32", float{});
+        run_type("f16", as::half{});
+        run_type("bf16", as::bfloat16{});
+        run_type("f64", double{});
+    }
+
+    // ------------------------------------------------------------------ report
+    const std::string flags = ATTNSCOPE_BENCH_FLAGS;
+    std::cout << "attnscope benchmark: [12, 12, 1024, 1024] float32 softmax rows, " << fmt(bytes / 1e6, 0) << " MB\n"
+              << "cpu: " << cpu_model() << ", " << std::thread::hardware_concurrency() << " hardware threads\n"
+              << "compiler: " << ATTNSCOPE_BENCH_COMPILER << ", flags: " << flags << ", simd: " << simd::isa_name() << "\n"
+              << "timing: own harness, 1 warm-up + best of " << reps << " (slow cases " << slow_reps << ")"
+              << (quick ? ", --quick" : "") << "\n\n";
+    std::printf("%-46s %7s %10s %10s %9s %9s %8s\n", "case", "threads", "best ms", "median ms", "GB/s", "Gelem/s", "x read1");
+    for (const auto& r : table)
+        std::printf("%-46s %7s %10.1f %10.1f %9.2f %9.3f %8.2f\n", r.name.c_str(), r.threads.c_str(), r.seconds * 1e3,
+                    r.median * 1e3, r.gbps(), r.gelems(), r.gbps() / read1.gbps());
+    std::printf("\nmax relative error vs float64: row_entropy %.2e, kernel %.2e, fused entropy %.2e, naive Eigen %.2e, naive xtensor %.2e\n",
+                err, err_kernel, err_fused, err_eigen, err_xtensor);
+    std::printf("row_entropy on %u threads bit-identical to 1 thread: %s\n", threads, mt_identical ? "yes" : "NO");
+    if (!quick) {
+        std::printf("\nrow length sweep (row_entropy, 1 thread, 32 Mi elements each):\n");
+        for (const auto& s : sweep)
+            std::printf("  K %7lld: %7.2f GB/s  %6.3f ns/element  max rel err %.1e\n", static_cast<long long>(s["K"].get<index_t>()),
+                        s["gbps"].get<double>(), s["ns_per_element"].get<double>(), s["max_rel_err"].get<double>());
+    }
+    if (python && !pyres.contains("torch_gbps")) std::printf("\ntorch: not available (%s)\n", pyres.value("torch_error", std::string("no result")).c_str());
+
+    out["read_1t_gbps"] = read1.gbps();
+    out["read_mt_gbps"] = readn.gbps();
+    out["entropy_1t_gbps"] = ent1.gbps();
+    out["entropy_mt_gbps"] = entn.gbps();
+    out["numpy_gbps"] = num_or_null(pyres, "numpy_gbps");
+    out["torch_gbps"] = num_or_null(pyres, "torch_gbps");
+    out["naive_eigen_gbps"] = eig.gbps();
+    out["naive_xtensor_gbps"] = xt.gbps();
+    out["fused_over_entropy"] = fused1.seconds / ent1.seconds;
+    out["max_rel_err"] = err;
+    out["scipy_entr_gbps"] = num_or_null(pyres, "scipy_entr_gbps");
+    out["kernel_entropy_1t_gbps"] = kernel1.gbps();
+    out["fused_1t_gbps"] = fused1.gbps();
+    out["entropy_1t_over_read_1t"] = ent1.gbps() / read1.gbps();
+    out["entropy_mt_over_read_mt"] = entn.gbps() / readn.gbps();
+    out["entropy_1t_over_numpy"] = pyres.contains("numpy_gbps") ? json(ent1.gbps() / pyres["numpy_gbps"].get<double>()) : json(nullptr);
+    out["mt_bit_identical"] = mt_identical;
+    out["threads"] = threads;
+    out["cpu"] = cpu_model();
+    out["compiler"] = ATTNSCOPE_BENCH_COMPILER;
+    out["flags"] = flags;
+    out["simd"] = simd::isa_name();
+    out["harness"] = "own: 1 warm-up + best of N (steady_clock)";
+    out["quick"] = quick;
+    if (!quick) {
+        out["k_sweep"] = sweep;
+        out["dtypes"] = dtypes;
+    }
+    out["peak_rss_mb"] = peak_rss_mb(RUSAGE_SELF);
+    out["python_peak_rss_mb"] = num_or_null(pyres, "peak_rss_mb");
+    out["torch_version"] = num_or_null(pyres, "torch_version");
+    std::printf("peak RSS: %.0f MB (this process), python: %s MB\n", out["peak_rss_mb"].get<double>(),
+                out["python_peak_rss_mb"].is_null() ? "n/a" : fmt(out["python_peak_rss_mb"].get<double>(), 0).c_str());
+    std::cout << out.dump() << std::endl;
+    return 0;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Row entropy with numpy, scipy and torch (CPU, 1 thread) on the tensor attnscope_bench wrote.
+
+Timing: one warm-up, then the best of --repeats runs (time.perf_counter). GB/s = input bytes /
+best seconds. Prints progress on stderr and one JSON object as its last stdout line:
+  numpy_gbps, scipy_entr_gbps, torch_gbps (null when torch is missing, with torch_error),
+  torch_version, numpy_version, peak_rss_mb, and each library's max relative error against a
+  float64 reference computed here.
+"""
+import argparse
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def best_of(repeats, f):
+    f()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--npy", required=True)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    p = np.load(args.npy)
+    nbytes = p.nbytes
+    out = {"numpy_version": np.__version__}
+    ref = None
+
+    def rel_err(h):
+        nonlocal ref
+        if ref is None:
+            p64 = p.astype(np.float64)
+            s = p64.sum(-1)
+            ref = np.log(s) - (p64 * np.log(p64)).sum(-1) / s
+            del p64
+        return float(np.max(np.abs(np.asarray(h, dtype=np.float64) - ref) / np.abs(ref)))
+
+    res = {}
+    t = best_of(args.repeats, lambda: res.__setitem__("h", -(p * np.log(p)).sum(-1)))
+    out["numpy_gbps"] = nbytes / t / 1e9
+    print(f"  numpy: {out['numpy_gbps']:.2f} GB/s", file=sys.stderr)
+    out["numpy_max_rel_err"] = rel_err(res["h"])
+
+    try:
+        import scipy.special
+
+        t = best_of(args.repeats, lambda: res.__setitem__("h", scipy.special.entr(p).sum(-1)))
+        out["scipy_entr_gbps"] = nbytes / t / 1e9
+        out["scipy_version"] = scipy.__version__
+        out["scipy_max_rel_err"] = rel_err(res["h"])
+        print(f"  scipy.special.entr: {out['scipy_entr_gbps']:.2f} GB/s", file=sys.stderr)
+    except Exception as e:  # scipy missing
+        out["scipy_entr_gbps"] = None
+        out["scipy_error"] = repr(e)
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        tp = torch.from_numpy(p)
+        t = best_of(args.repeats, lambda: res.__setitem__("h", -(tp * tp.log()).sum(-1)))
+        out["torch_gbps"] = nbytes / t / 1e9
+        out["torch_version"] = torch.__version__
+        out["torch_max_rel_err"] = rel_err(res["h"].numpy())
+        print(f"  torch (1 thread): {out['torch_gbps']:.2f} GB/s", file=sys.stderr)
+    except Exception as e:  # torch missing
+        out["torch_gbps"] = None
+        out["torch_error"] = repr(e)
+
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release with -O3 -march=native (build/bench) and runs them: one run on
+# one [12, 12, 1024, 1024] float32 tensor measuring a raw read (1 thread, all threads), attnscope
+# row_entropy (1 thread, all threads), all one-pass per-row metrics fused, the naive Eigen and
+# xtensor expressions, and numpy / scipy / torch (CPU, 1 thread) through /usr/bin/python3.
+#
+#   scripts/bench.sh [--quick] [extra attnscope_bench arguments]
+#
+# --quick: best of 3 (slow cases 1), no sweeps; under a minute once built. The full run also sweeps
+# the row length K (128 .. 131072) and the element type (f32, f16, bf16, f64) and takes a few
+# minutes. Prints a table, then as its last line one JSON object with at least:
+#   read_1t_gbps read_mt_gbps entropy_1t_gbps entropy_mt_gbps numpy_gbps torch_gbps
+#   naive_eigen_gbps naive_xtensor_gbps fused_over_entropy (time ratio) max_rel_err
+# (GB/s = input bytes / best seconds; torch_gbps is null when torch cannot be imported.)
+# Timings on a shared machine are noisy: compare figures from one run, and re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+attnscope_install_deps build >&2
+
+# the python peers; torch is optional (reported as null when missing)
+py_missing=()
+for p in python3-numpy python3-scipy; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || py_missing+=("$p")
+done
+if [ ${#py_missing[@]} -gt 0 ]; then
+  echo "== installing ${py_missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${py_missing[@]}" >&2 || true
+fi
+
+jobs=${ATTNSCOPE_JOBS:-2}
+cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O3 -march=native" \
+  -DATTNSCOPE_BUILD_BENCHMARKS=ON -DATTNSCOPE_BUILD_TESTS=OFF -DATTNSCOPE_BUILD_EXAMPLES=OFF \
+  -DATTNSCOPE_BUILD_TOOLS=OFF -DATTNSCOPE_INSTALL=OFF >/dev/null
+cmake --build build/bench --target attnscope_bench -j "$jobs" >&2
+exec build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@"
