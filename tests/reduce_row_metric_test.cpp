@@ -454,4 +454,7 @@ TEST_CASE("row_options are checked", "[row_metric][errors]") {
     auto v = as::make_view(x.data(), as::extents{1, 1});
     CHECK_THROWS_AS(as::row_entropy(v, {}, {.tolerance = -1e-3}), as::argument_error);
     CHECK_THROWS_WITH(as::row_entropy(v, {}, {.tolerance = std::nan("")}), contains("tolerance"));
+    CHECK(as::sum_tolerance<as::half>({}) == 1e-2);
+    CHECK(as::sum_tolerance<float>({.tolerance = 0.5}) == 0.5);
+    CHECK_THROWS_WITH(as::sum_tolerance<float>({.tolerance = -1.0}, "my_reducer"), contains("my_reducer"));
 }

@@ -104,7 +104,9 @@ concept row_metric = requires(const M& m, const attention_row<T>& r, const row_s
     { m(r, s) } -> std::convertible_to<double>;
 };
 
-/// Outcome of validating one row.
+/// Outcome of validating one row: a probability row, a row with no valid key, or a bad row that
+/// bad_row::skip set aside (under the other policies a bad row throws).
+///   if (as::summarize_row(row, ri, b, opt, tol, s) != as::row_status::ok) continue;
 enum class row_status : std::uint8_t { ok, empty, bad };
 
 namespace detail {
@@ -141,10 +143,20 @@ std::string first_bad_value(const attention_row<T>& row) {
 
 } // namespace detail
 
+/// The sum tolerance a pass over T elements uses: row_options::tolerance, or the dtype default;
+/// argument_error naming `caller` when it is negative or NaN.
+///   const double tol = as::sum_tolerance<float>(opt);
+template <class T>
+double sum_tolerance(const row_options& opt, std::string_view caller = "row_options") {
+    return detail::resolve_tolerance(opt, default_sum_tolerance<T>(), caller);
+}
+
 /// Validates one row (see the header comment) and fills `out`; applies the bad-row policy, updating
-/// `report` when given. Throws value_error under bad_row::error. For reducers built on row metrics.
+/// `report` when given. Throws value_error under bad_row::error. For reducers built on row metrics;
+/// `example` is the original batch index of the row (what per-example key sets are indexed by).
 ///   as::row_summary s;
-///   if (as::summarize_row(row, ri, ri.batch, opt, default_sum_tolerance<float>(), s) == as::row_status::ok) ...
+///   const auto st = as::summarize_row(row, ri, ri.batch, opt, as::sum_tolerance<float>(opt), s);
+///   if (st == as::row_status::ok) value = as::entropy_metric{}(row, s);
 template <class T>
 row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
                          double tolerance, row_summary& out, row_report* report = nullptr,
@@ -249,7 +261,7 @@ template <class V, class... M>
 std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view caller, const V& v, const row_options& opt,
                                                           const M&... metrics) {
     using T = typename V::element_type;
-    const double tol = detail::resolve_tolerance(opt, default_sum_tolerance<T>(), caller);
+    const double tol = sum_tolerance<T>(opt, caller);
     const auto shape = detail::row_result_shape(v);
     const auto labels = detail::row_result_axes(v);
     std::array<labeled_array, sizeof...(M)> out{detail::empty_result(shape, labels, metrics)...};

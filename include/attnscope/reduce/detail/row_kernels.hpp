@@ -219,7 +219,8 @@ double distance_masked(const T* data, index_t stride, const key_rule& keys) noex
 /// The local key whose original index is `original` on an unmapped key axis, or -1 when no local
 /// key maps there (off the axis's step grid or outside [begin, end)).
 inline index_t local_key_of(const key_rule& keys, index_t original) noexcept {
-    const index_t off = original - keys.key_origin;
+    index_t off = 0;
+    if (__builtin_sub_overflow(original, keys.key_origin, &off)) return -1;
     if (keys.key_step <= 0 || off < 0 || off % keys.key_step != 0) return -1;
     const index_t k = off / keys.key_step;
     return k >= keys.begin && k < keys.end ? k : -1;
