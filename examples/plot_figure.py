@@ -230,7 +230,7 @@ def render(manifest, base_dir, output, dpi):
         insets = [load_matrix(q, base_dir, f"{where} inset {k}") for k, q in enumerate(p.get("insets", []))]
         matrices.append((m, insets))
 
-    panel_in = 3.4 if ncols <= 2 else 2.8 if ncols <= 4 else 2.0
+    panel_in = 5.0 if ncols == 1 else 3.4 if ncols == 2 else 2.8 if ncols <= 4 else 2.0
     if ticks_policy == "none":
         panel_in *= 0.8
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * panel_in + (1.2 if shared and show_bar else 0.0),
@@ -265,6 +265,9 @@ def render(manifest, base_dir, output, dpi):
             for axis, n, t in (("x", qm.shape[1], q.get("x", {}).get("ticks", [])),
                                ("y", qm.shape[0], q.get("y", {}).get("ticks", []))):
                 set_ticks(inax, axis, n, t, style, ticks_policy != "none", font * 0.7, max_numeric=4)
+            # The inset's tick labels sit over the parent's cells: give them a white backing.
+            for lbl in inax.get_xticklabels() + inax.get_yticklabels():
+                lbl.set_bbox(dict(facecolor="white", edgecolor="none", pad=0.6, alpha=0.85))
             if q.get("title"):
                 inax.set_title(q["title"], fontsize=font * 0.8, fontweight="bold", pad=2)
             marker = q.get("marker")

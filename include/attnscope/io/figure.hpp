@@ -212,7 +212,7 @@ inline double default_panel_size(std::size_t cols) {
 /// Shortens text (code points) until its estimated width fits `width` px.
 inline std::u32string fit_text(std::string_view s, double font, double width) {
     std::u32string t = display_code_points(s);
-    while (t.size() > 2 && text_em(t) * font > width) {
+    while (t.size() > 2 && text_em(t) * font * bold_factor > width) {
         t.pop_back();
         t.back() = U'\u2026';
     }
@@ -363,7 +363,7 @@ inline std::string render_svg_figure(const figure& f) {
         width = grid_right + shared_bar.width() + 8;
         height = std::max(height, bar_y + bar_h + colorbar_below(shared_bar) + 8);
     }
-    const double title_w = text_width(f.title, title_font) + 20;
+    const double title_w = text_width(f.title, title_font) * bold_factor + 20;
     const double shift = title_w > width ? (title_w - width) / 2 : 0;
     width = std::max(width, title_w);
 

@@ -260,6 +260,9 @@ inline double text_em(const std::u32string& s) {
 }
 inline double text_width(std::string_view utf8, double font) { return text_em(display_code_points(utf8)) * font; }
 
+/// How much wider bold text runs than text_em estimates.
+inline constexpr double bold_factor = 1.1;
+
 /// A coordinate with at most two decimals ("12.5", "3", "-0.25").
 inline std::string num(double v) {
     if (!std::isfinite(v)) v = 0; // never reached with validated layouts; keeps the XML valid
@@ -785,9 +788,11 @@ inline std::string render_svg_heatmap(const labeled_array& m, const heatmap_opti
     const double right = (st.show_colorbar ? cb.width() : 0) + 8;
     const double bottom = std::max(p.bottom, st.show_colorbar ? colorbar_below(cb) : 0.0) + 8;
     double width = left + w + right;
-    const double title_w = text_width(opt.title, title_font) + 20;
-    const double shift = title_w > width ? (title_w - width) / 2 : 0;
-    width = std::max(width, title_w);
+    // The title is centred on the plot area; widen the canvas on whichever side it would overflow.
+    const double half_title = opt.title.empty() ? 0 : text_width(opt.title, title_font) * bold_factor / 2 + 8;
+    const double centre = left + w / 2;
+    const double shift = std::max(0.0, half_title - centre);
+    width += shift + std::max(0.0, half_title - (width - centre));
     const double height = top + h + bottom;
 
     svg_doc d;
