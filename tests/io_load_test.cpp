@@ -78,6 +78,7 @@ TEST_CASE("array constructor refuses strides that leave the buffer, misaligned d
 TEST_CASE("attention_source checks rank, dtype, shape and strides of per-layer tensors", "[io][array]") {
     const std::vector<float> d(8, 0.5f);
     CHECK_THROWS_AS(aio::attention_source(owned_array<float>({8}, {1}, d)), as::shape_error);
+    CHECK_THROWS_AS(aio::attention_source(owned_array<float>({1099511627776, 0}, {1, 1}, d)), as::shape_error);
     std::vector<aio::array> layers;
     layers.push_back(owned_array<float>({2, 2, 2}, {4, 2, 1}, d, "l.0"));
     layers.push_back(owned_array<float>({2, 2, 2}, {1, 2, 4}, d, "l.1"));

@@ -345,18 +345,27 @@ class attention_source {
         return g(std::type_identity<double>{});
     }
 
+    // an empty tensor holds no attention, and a zero extent would let a tiny hostile file declare
+    // billions of empty rows for a consumer to iterate
+    static void check_not_empty(const array& a) {
+        if (a.size() == 0)
+            throw shape_error(detail::concat("attention tensor '", a.name(), "' of shape ", detail::format_list(a.shape()),
+                                             " is empty"));
+    }
+
 public:
     attention_source() = default;
 
-    /// One tensor holding all the data; shape_error unless its rank is 2..5.
+    /// One tensor holding all the data; shape_error unless its rank is 2..5 and it is not empty.
     explicit attention_source(array single) {
         if (single.rank() < 2 || single.rank() > axis_count)
             throw shape_error(detail::concat("attention tensor '", single.name(), "' must have rank 2 to 5, got shape ",
                                              detail::format_list(single.shape())));
+        check_not_empty(single);
         arrays_.push_back(std::move(single));
     }
 
-    /// One tensor per layer, in layer order: same dtype, shape and strides, rank 2..4.
+    /// One tensor per layer, in layer order: same dtype, shape and strides, rank 2..4, not empty.
     static attention_source from_layers(std::vector<array> layers) {
         if (layers.empty()) throw argument_error("attention_source::from_layers: the list of per-layer tensors is empty");
         const array& first = layers.front();
@@ -364,6 +373,7 @@ public:
             throw shape_error(detail::concat("per-layer attention tensor '", first.name(),
                                              "' must have rank 2 to 4 ([batch, head, query, key] or a suffix), got shape ",
                                              detail::format_list(first.shape())));
+        check_not_empty(first);
         for (std::size_t l = 1; l < layers.size(); ++l) {
             const array& a = layers[l];
             if (a.dtype() != first.dtype())
