@@ -6,6 +6,8 @@
 #include <attnscope/attnscope.hpp>
 #include <attnscope/io/load.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -81,15 +83,21 @@ inline std::vector<prompt> load_prompts(const fs::path& data, const std::string&
     return out;
 }
 
-/// Lists what an example wrote (every file under its output directory) with sizes.
+/// Says what an example wrote: the number of files and bytes, and the figures (SVG) by name.
 inline void print_written(const fs::path& out) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::recursive_directory_iterator(out))
-        if (e.is_regular_file()) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    std::printf("wrote %zu files into %s/\n", files.size(), out.string().c_str());
-    for (const auto& f : files)
-        std::printf("  %-44s %8ju bytes\n", fs::relative(f, out).string().c_str(), static_cast<std::uintmax_t>(fs::file_size(f)));
+    std::size_t files = 0;
+    std::uintmax_t bytes = 0;
+    std::vector<std::string> figures;
+    for (const auto& e : fs::recursive_directory_iterator(out)) {
+        if (!e.is_regular_file()) continue;
+        ++files;
+        bytes += e.file_size();
+        if (e.path().extension() == ".svg") figures.push_back(fs::relative(e.path(), out).string());
+    }
+    std::sort(figures.begin(), figures.end());
+    std::printf("wrote %zu files (%ju KiB) into %s/; figures:", files, bytes / 1024, out.string().c_str());
+    for (const auto& f : figures) std::printf(" %s", f.c_str());
+    std::printf("\n");
 }
 
 } // namespace example

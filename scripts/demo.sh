@@ -43,25 +43,30 @@ for ex in "${examples[@]}"; do
 done
 
 if [ "${ATTNSCOPE_NO_PNG:-0}" != 1 ] && /usr/bin/python3 -c "import matplotlib, numpy" 2>/dev/null; then
-  if [ -f examples/plot_figure.py ]; then
-    echo "== PNG renderings with matplotlib (examples/plot_figure.py)"
-    while IFS= read -r manifest; do
-      /usr/bin/python3 examples/plot_figure.py "$manifest" >/dev/null ||
-        echo "   (could not render $manifest; the SVG next to it is the figure)"
-    done < <(find out -name '*.figure.json' | sort)
-  fi
+  echo "== PNG renderings of every figure manifest with matplotlib (examples/plot_figure.py)"
+  while IFS= read -r manifest; do
+    MPLBACKEND=Agg /usr/bin/python3 examples/plot_figure.py "$manifest" -o "${manifest%.json}.png" >/dev/null ||
+      echo "   (could not render $manifest; the SVG next to it is the same figure)"
+  done < <(grep -rl --include='*.json' '"format": "attnscope.figure"' out | sort)
 else
-  echo "== skipping PNG renderings (/usr/bin/python3 has no matplotlib)"
+  echo "== skipping PNG renderings (/usr/bin/python3 has no matplotlib; the SVGs are the figures)"
 fi
 
 echo "== wrote into $root/out:"
-# A short tree: every directory with its file count and size, then its files with sizes.
+# A short tree: each directory with its file count and size, then its files grouped by name
+# (head_entropy.{csv,json,npy,svg}) with their total size; the per-panel matrices of the figures
+# (<figure>_p<i>.npy/.csv, which plot_figure.py reads) are counted, not listed.
 find out -mindepth 1 -maxdepth 1 -type d | sort | while IFS= read -r dir; do
-  n=$(find "$dir" -type f | wc -l)
-  printf '  %-32s %4d files %8s\n' "$dir/" "$n" "$(du -sh "$dir" | cut -f1)"
+  printf '  %-30s %4d files %7s\n' "$dir/" "$(find "$dir" -type f | wc -l)" "$(du -sh "$dir" | cut -f1)"
   find "$dir" -type f -printf '%s %P\n' | sort -k2 | awk '
-    { s = $1; u = "B"; if (s >= 1048576) { s /= 1048576; u = "M" } else if (s >= 1024) { s /= 1024; u = "K" }
-      line = sprintf("%-30s %6.1f%s", $2, s, u); items[n++] = line }
-    END { for (i = 0; i < n; i += 2) printf "      %s    %s\n", items[i], (i + 1 < n ? items[i + 1] : "") }'
+    $2 ~ /_p[0-9]+(_inset[0-9]+)?(\.sidecar\.json|\.npy|\.csv)$/ { panel++; next }
+    { stem = $2; ext = ""; if (match(stem, /\.[A-Za-z0-9]+$/)) { ext = substr(stem, RSTART + 1); stem = substr(stem, 1, RSTART - 1) }
+      if (!(stem in size)) order[n++] = stem
+      exts[stem] = exts[stem] (exts[stem] == "" ? "" : ",") ext; size[stem] += $1 }
+    END { for (i = 0; i < n; i++) { s = order[i]; e = exts[s]
+            name = index(e, ",") ? s ".{" e "}" : s "." e
+            z = size[s]; u = "B"; if (z >= 1048576) { z /= 1048576; u = "M" } else if (z >= 1024) { z /= 1024; u = "K" }
+            printf "      %-48s %7s\n", name, sprintf(u == "B" ? "%d%s" : "%.1f%s", z, u) }
+          if (panel) printf "      + %d per-panel matrix files (<figure>_p<i>.npy/.csv)\n", panel }'
 done
 printf '  total: %s in %d files\n' "$(du -sh out | cut -f1)" "$(find out -type f | wc -l)"
