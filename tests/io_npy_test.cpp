@@ -139,6 +139,12 @@ TEST_CASE("npy scalar, vector and empty arrays load; views need rank 2..5", "[io
     CHECK(e.size() == 0);
     CHECK(e.to_xarray().size() == 0);
     CHECK(e.view<float>().row_count() == 0);
+    // rows without keys over a buffer-less array (found by fuzz_npy): no pointer arithmetic on null
+    const auto rows = aio::load_npy_bytes(npy_with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (2, 0), }", 0));
+    CHECK(rows.bytes() == nullptr);
+    int visited = 0;
+    rows.view<as::half>().for_each_row([&](as::row_index, auto row) { visited += 1 + static_cast<int>(row.size); });
+    CHECK(visited == 2);
 }
 
 TEST_CASE("npy: a view of the wrong element type and an unsupported dtype name both dtypes", "[io][npy]") {

@@ -16,7 +16,9 @@ Usage (needs numpy, i.e. ``/usr/bin/python3`` on Debian)::
     /usr/bin/python3 tools/make_io_fixtures.py           # (re)write tests/data/io and tests/fuzz/corpus
     /usr/bin/python3 tools/make_io_fixtures.py --check   # exit 1 when a committed file differs
 
-ZIP timestamps are pinned to 1980-01-01 00:00 so the output is reproducible.
+ZIP timestamps are pinned to 1980-01-01 00:00 so the output is reproducible. Seeds named
+``regress_*`` in tests/fuzz/corpus/ are inputs the fuzzers once failed on, kept by hand (this
+script neither writes nor checks them).
 """
 
 import argparse

@@ -20,10 +20,11 @@ namespace aio = attnscope::io;
 inline volatile double sink = 0;
 
 inline void consume(const aio::array& a) {
-    if (a.size() > (1 << 22)) __builtin_trap(); // the data must be in the input: sizes are bounded by it
-    const auto x = a.to_xarray();
     double s = 0;
-    for (double v : x) s += v;
+    if (a.size() <= (1 << 20)) { // deflate members may legitimately inflate to much more than the input
+        const auto x = a.to_xarray();
+        for (double v : x) s += v;
+    }
     if (a.size() > 0) {
         std::vector<attnscope::index_t> last(a.shape().begin(), a.shape().end());
         for (auto& d : last) d -= 1;

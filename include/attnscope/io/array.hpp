@@ -73,6 +73,15 @@ inline std::vector<index_t> contiguous_strides(std::span<const index_t> shape, b
 template <class T>
 using layer_pointers = std::vector<const T*>;
 
+/// The first few names of a list, for messages about files with very many tensors.
+inline std::string short_name_list(const std::vector<std::string>& names) {
+    constexpr std::size_t shown = 12;
+    if (names.size() <= shown) return format_list(names);
+    std::vector<std::string> head(names.begin(), names.begin() + shown);
+    head.push_back(concat("... (", names.size(), " in all)"));
+    return format_list(head);
+}
+
 } // namespace detail
 
 /// An N-D array loaded from a file: dtype, shape, element strides and native-endian elements that
@@ -182,7 +191,10 @@ public:
             throw shape_error(detail::concat("array '", name_, "': attention data must have rank 2 to 5, got shape ",
                                              detail::format_list(shape_)));
         const extents e = std::span<const index_t>(shape_);
-        const attnscope::strides s = std::span<const index_t>(strides_);
+        // an empty array may have no buffer at all: zero strides keep every row pointer at the
+        // (null) base instead of offsetting it, and no element is ever read
+        const std::vector<index_t> zero(shape_.size(), 0);
+        const attnscope::strides s = std::span<const index_t>(size_ == 0 ? zero : strides_);
         return make_view(elements<T>(), e, s, a);
     }
 
@@ -256,8 +268,8 @@ private:
     void check_type(const char* what) const {
         if (element_traits<T>::tag != type_)
             throw dtype_error(detail::concat("array '", name_, "': ", what, "<", to_string(element_traits<T>::tag),
-                                             "> asked for ", to_string(element_traits<T>::tag),
-                                             " elements, the array holds ", to_string(type_)));
+                                             ">: expected dtype ", to_string(element_traits<T>::tag), ", the array holds ",
+                                             to_string(type_)));
     }
 
     attnscope::dtype type_ = attnscope::dtype::f32;
@@ -308,7 +320,7 @@ public:
     /// The array with this name; argument_error listing the names there are otherwise.
     const array& at(std::string_view name) const {
         if (const array* a = find(name)) return *a;
-        throw argument_error(detail::concat("no array named '", name, "'; the file holds ", detail::format_list(names())));
+        throw argument_error(detail::concat("no array named '", name, "'; the file holds ", detail::short_name_list(names())));
     }
     std::vector<std::string> names() const {
         std::vector<std::string> n;
@@ -435,8 +447,8 @@ public:
         if (!layered_) return arrays_.front().view<T>(a);
         const array& first = arrays_.front();
         if (element_traits<T>::tag != first.dtype())
-            throw dtype_error(detail::concat("attention_source: view<", to_string(element_traits<T>::tag),
-                                             "> asked for ", to_string(element_traits<T>::tag), " elements, the per-layer tensors hold ",
+            throw dtype_error(detail::concat("attention_source: view<", to_string(element_traits<T>::tag), ">: expected dtype ",
+                                             to_string(element_traits<T>::tag), ", the per-layer tensors hold ",
                                              to_string(first.dtype())));
         const auto& ptrs = std::get<detail::layer_pointers<T>>(bases_);
         const extents e = std::span<const index_t>(first.shape());
@@ -524,11 +536,11 @@ inline attention_source assemble_attention(array_set set, const attention_option
                 continue;
         } else {
             if (!split)
-                throw format_error(concat(source, ": holds ", all.size(), " tensors ", format_list(names),
+                throw format_error(concat(source, ": holds ", all.size(), " tensors ", short_name_list(names),
                                           " that are neither one attention tensor nor per-layer tensors named ",
                                           "<prefix><layer index>; choose one with attention_options::name"));
             if (have_common && prefix != common)
-                throw format_error(concat(source, ": tensors ", format_list(names), " have different prefixes ('", common,
+                throw format_error(concat(source, ": tensors ", short_name_list(names), " have different prefixes ('", common,
                                           "' and '", prefix, "'); choose one tensor or prefix with attention_options::name"));
             common = prefix;
             have_common = true;
@@ -537,7 +549,7 @@ inline attention_source assemble_attention(array_set set, const attention_option
     }
     if (layers.empty())
         throw argument_error(concat(source, ": no tensor named '", opt.name, "' and no per-layer tensors '", opt.name,
-                                    "<layer index>'; the file holds ", format_list(names)));
+                                    "<layer index>'; the file holds ", short_name_list(names)));
     std::sort(layers.begin(), layers.end());
     for (std::size_t i = 0; i < layers.size(); ++i) {
         if (i > 0 && layers[i].first == layers[i - 1].first)
@@ -546,8 +558,9 @@ inline attention_source assemble_attention(array_set set, const attention_option
         if (layers[i].first != static_cast<index_t>(i)) {
             std::vector<index_t> found;
             for (const auto& l : layers) found.push_back(l.first);
+            if (found.size() > 12) found.resize(12);
             throw format_error(concat(source, ": per-layer tensors must number the layers 0, 1, 2, ... without gaps; layer ",
-                                      i, " is missing (found layers ", format_list(found), ")"));
+                                      i, " is missing (found layers ", format_list(found), layers.size() > 12 ? " ...)" : ")"));
         }
     }
     std::vector<array> ordered;

@@ -191,10 +191,11 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
 }
 
 /// The uncompressed bytes of a member, CRC-checked: a subspan of `file` for stored members (no
-/// copy), or an inflated buffer (at most the declared size is ever written) for deflate members.
+/// copy), or an inflated buffer for deflate members. The buffer grows with what the stream really
+/// produces (never past the declared size), so memory follows the data, not the directory's claim.
 struct zip_payload {
     std::span<const std::byte> bytes;
-    std::shared_ptr<aligned_buffer> inflated; ///< set for deflate members
+    std::shared_ptr<const std::vector<std::byte>> inflated; ///< set for deflate members (16-byte aligned)
 };
 
 inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_member& m, std::string_view source) {
@@ -206,9 +207,11 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
     if (m.method == zip_stored) {
         out.bytes = raw;
     } else {
-        if (m.uncompressed_size > std::numeric_limits<std::size_t>::max() / 2)
+        if (m.uncompressed_size > std::numeric_limits<std::size_t>::max() / 4)
             throw fail("declared size ", m.uncompressed_size, " is too large");
-        out.inflated = std::make_shared<aligned_buffer>(static_cast<std::size_t>(m.uncompressed_size));
+        const auto declared = static_cast<std::size_t>(m.uncompressed_size);
+        auto buf = std::make_shared<std::vector<std::byte>>(
+            std::min(declared, std::max<std::size_t>(65536, 4 * raw.size())));
         z_stream zs{};
         if (::inflateInit2(&zs, -15) != Z_OK) throw io_error(concat(source, ": zlib inflateInit2 failed"));
         struct guard {
@@ -217,38 +220,40 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
         } g{&zs};
         const std::byte* in = raw.data();
         std::size_t in_left = raw.size();
-        std::byte* o = out.inflated->data();
-        std::size_t out_left = out.inflated->size();
+        std::size_t made_total = 0;
         for (;;) {
+            if (made_total == buf->size() && buf->size() < declared)
+                buf->resize(std::min(declared, buf->size() * 2));
             const auto ai = static_cast<uInt>(std::min<std::size_t>(in_left, UINT_MAX));
-            const auto ao = static_cast<uInt>(std::min<std::size_t>(out_left, UINT_MAX));
+            const auto ao = static_cast<uInt>(std::min<std::size_t>(buf->size() - made_total, UINT_MAX));
             // zlib does not write through next_in; the cast only satisfies its C signature
             zs.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in));
             zs.avail_in = ai;
-            zs.next_out = reinterpret_cast<Bytef*>(o);
+            Bytef none = 0; // zlib refuses a null next_out even when avail_out is 0
+            zs.next_out = ao == 0 ? &none : reinterpret_cast<Bytef*>(buf->data() + made_total);
             zs.avail_out = ao;
             const int ret = ::inflate(&zs, Z_NO_FLUSH);
             const std::size_t used = ai - zs.avail_in, made = ao - zs.avail_out;
             in += used;
             in_left -= used;
-            o += made;
-            out_left -= made;
+            made_total += made;
             if (ret == Z_STREAM_END) break;
             if (ret == Z_DATA_ERROR)
                 throw fail("corrupt deflate data (", zs.msg != nullptr ? zs.msg : "zlib data error", ")");
             if (ret == Z_MEM_ERROR) throw io_error(concat(source, ": member '", m.name, "': zlib is out of memory"));
             if (ret != Z_OK && ret != Z_BUF_ERROR) throw fail("zlib inflate failed with code ", ret);
             if (used == 0 && made == 0) {
-                if (out_left == 0)
-                    throw fail("inflates to more than its declared ", m.uncompressed_size, " bytes");
+                if (made_total == declared) throw fail("inflates to more than its declared ", declared, " bytes");
                 if (in_left == 0)
-                    throw fail("compressed data ends before the deflate stream does (", m.uncompressed_size - out_left,
-                               " of ", m.uncompressed_size, " bytes inflated)");
+                    throw fail("compressed data ends before the deflate stream does (", made_total, " of ", declared,
+                               " bytes inflated)");
             }
         }
-        if (out_left != 0)
-            throw fail("inflates to ", m.uncompressed_size - out_left, " bytes, the directory declares ", m.uncompressed_size);
-        out.bytes = out.inflated->bytes();
+        if (made_total != declared)
+            throw fail("inflates to ", made_total, " bytes, the directory declares ", declared);
+        buf->resize(made_total);
+        out.bytes = std::span<const std::byte>(buf->data(), buf->size());
+        out.inflated = std::move(buf);
     }
     const std::uint32_t crc = crc32_of(out.bytes);
     if (crc != m.crc32) {
