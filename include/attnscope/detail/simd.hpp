@@ -14,21 +14,23 @@
 // Every kernel is compiled into an inline namespace named after the instruction set, so
 // translation units built with different flags never share (and mix up) one definition.
 //
-// Accuracy: float, half and bfloat16 rows are widened to float lanes; each lane accumulates at
-// most 32 terms of a block before the block is folded into a double, so the relative error of the
-// sums stays near 1e-7 for any row length (float64 reference). ln p uses a degree-6 minimax
-// polynomial on [sqrt(1/2), sqrt(2)) (max relative error 1.0e-7 in float arithmetic; fitted by
-// benchmarks/tools/fit_log.py). It is finite for every finite p >= 0, including 0 and subnormals,
-// so p ln p is exactly 0 at p = 0 without a select; rows whose sum is below 2^-60 (where
-// subnormal weights could matter) are recomputed by the double loop. double rows use double
-// lanes and xsimd::log.
+// Accuracy (float64 reference, any row length): float, half and bfloat16 rows are widened to
+// float lanes. sum p is exact to ~1e-13 (Fast2Sum on an offset, errors kept: see pass_state), since
+// the entropy of a peaked row, ln s - S/s, inherits the absolute error of s. The other sums are
+// accumulated per lane over blocks of 32 terms, then folded into doubles: ~1e-7 relative. ln p uses
+// a degree-5 minimax polynomial for ln(1 + f) on [sqrt(1/2), sqrt(2)) (max relative error 3.4e-7
+// in float arithmetic; benchmarks/tools/fit_log.py), so sum p ln p is within ~4e-7 relative. The
+// log is finite for every finite p >= 0, including 0 and subnormals, so p ln p is exactly 0 at
+// p = 0 without a select; rows whose sum is below 2^-60 (where subnormal weights could matter) are
+// recomputed by the double loop. double rows use double lanes and xsimd::log.
 //
-// The kernels assume nothing about the values: NaN makes `sum` NaN, +-inf makes it non-finite,
+// The kernels assume nothing about the values: NaN or +-inf make `sum` non-finite (NaN or inf),
 // a negative weight makes `min` negative, so one pass also validates the row. `plogp` and
 // `distance` are meaningful only for rows without negative or non-finite weights.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -184,7 +186,12 @@ inline float float_at_least(double t) noexcept {
         return t == -std::numeric_limits<double>::infinity() ? -std::numeric_limits<float>::infinity()
                                                              : -std::numeric_limits<float>::max();
     float f = static_cast<float>(t);
-    if (static_cast<double>(f) < t) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+    if (static_cast<double>(f) < t) { // the next float up; f is finite here
+        if (f == 0.0f) return std::numeric_limits<float>::denorm_min();
+        auto u = std::bit_cast<std::uint32_t>(f);
+        u = f > 0.0f ? u + 1 : u - 1;
+        f = std::bit_cast<float>(u);
+    }
     return f;
 }
 
@@ -210,23 +217,13 @@ inline batch<float> log_nonneg(const batch<float>& x) noexcept {
     const ib e = (i - ib(0x3f3504f3)) >> 23;
     const fb m = xsimd::bitwise_cast<fb>(i - (e << 23));
     const fb f = m - fb(1.0f);
-    // ln(1 + f) = f - f^2/2 + f^3 q(f)
-#if defined(ATTNSCOPE_LOG_DEG5)
+    // ln(1 + f) = f - f^2/2 + f^3 q(f), q of degree 5 (benchmarks/tools/fit_log.py 5)
     fb q = fb(-1.019172473e-01f);
     q = xsimd::fma(q, f, fb(1.602437936e-01f));
     q = xsimd::fma(q, f, fb(-1.713712791e-01f));
     q = xsimd::fma(q, f, fb(1.992450363e-01f));
     q = xsimd::fma(q, f, fb(-2.498326692e-01f));
     q = xsimd::fma(q, f, fb(3.333424571e-01f));
-#else
-    fb q = fb(8.700430573e-02f);
-    q = xsimd::fma(q, f, fb(-1.426748622e-01f));
-    q = xsimd::fma(q, f, fb(1.491476922e-01f));
-    q = xsimd::fma(q, f, fb(-1.657758477e-01f));
-    q = xsimd::fma(q, f, fb(1.996306370e-01f));
-    q = xsimd::fma(q, f, fb(-2.500133704e-01f));
-    q = xsimd::fma(q, f, fb(3.333391074e-01f));
-#endif
     const fb z = f * f;
     const fb l1p = xsimd::fma(z, xsimd::fma(f, q, fb(-0.5f)), f);
     return xsimd::fma(xsimd::to_float(e), fb(0.693147180559945309f), l1p);
@@ -337,24 +334,62 @@ struct loader<half> {
 };
 #endif
 
-/// Lane k of batch j of a step holds element offset(j, k) of the step.
+/// 0, 1, 2, ... as C (for lane offsets).
+template <class C>
+struct iota_table {
+    alignas(64) static constexpr C values[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+                                                 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                                 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+};
+
+/// Element offset, within a step, of lane k of batch j: 2k + j when interleaved, else k + jN.
+template <class T>
+inline std::size_t lane_offset(int j, std::size_t k) noexcept {
+    using L = loader<T>;
+    return L::interleaved ? 2 * k + static_cast<std::size_t>(j) : k + static_cast<std::size_t>(j) * L::N;
+}
+
+/// The lane offsets of batch j as a batch.
 template <class T>
 inline batch<typename loader<T>::C> lane_offsets(int j) noexcept {
     using L = loader<T>;
     using C = typename L::C;
-    alignas(64) C tmp[L::N];
-    for (std::size_t k = 0; k < L::N; ++k)
-        tmp[k] = L::interleaved ? static_cast<C>(2 * k + static_cast<std::size_t>(j)) : static_cast<C>(k + static_cast<std::size_t>(j) * L::N);
-    return batch<C>::load_aligned(tmp);
+    static_assert(L::N <= 32, "lane table too small");
+    const auto iota = batch<C>::load_aligned(iota_table<C>::values);
+    return L::interleaved ? iota * batch<C>(C(2)) + batch<C>(static_cast<C>(j))
+                          : iota + batch<C>(static_cast<C>(static_cast<std::size_t>(j) * L::N));
+}
+
+/// Largest lane (a pairwise tree: short dependency chains). NaN lanes are skipped on x86.
+template <class C>
+inline C hmax(const batch<C>& x) noexcept {
+    constexpr std::size_t n = batch<C>::size;
+    alignas(64) C v[n];
+    x.store_aligned(v);
+    for (std::size_t w = n / 2; w >= 1; w /= 2)
+        for (std::size_t k = 0; k < w; ++k) v[k] = v[k + w] > v[k] ? v[k + w] : v[k];
+    return v[0];
+}
+
+/// Smallest lane (a pairwise tree).
+template <class C>
+inline C hmin(const batch<C>& x) noexcept {
+    constexpr std::size_t n = batch<C>::size;
+    alignas(64) C v[n];
+    x.store_aligned(v);
+    for (std::size_t w = n / 2; w >= 1; w /= 2)
+        for (std::size_t k = 0; k < w; ++k) v[k] = v[k + w] < v[k] ? v[k + w] : v[k];
+    return v[0];
 }
 
 /// Vector state of one pass over contiguous elements: two independent accumulator sets (one per
 /// batch of a step of 2N elements).
 ///
 /// Sums are accumulated in compute lanes over a block of 32 steps, then folded into doubles.
-/// The maximum is tracked per lane within a group of 8 steps (one max per batch); at the end of
-/// the group the lanes fold into a running per-lane maximum that remembers the group where each
-/// lane last grew. The first key holding the maximum is then found by rescanning one group.
+/// The maximum is tracked per lane within a group of 8 steps; at the end of the group each lane
+/// folds into a running maximum that remembers the group where the lane last grew. The first key
+/// holding the maximum is then found among the 8 elements of that group the best lane saw.
 template <unsigned What, class T>
 struct pass_state {
     using L = loader<T>;
@@ -369,24 +404,33 @@ struct pass_state {
     static constexpr index_t segment = std::is_same_v<C, float> ? (index_t{1} << 22) : (index_t{1} << 40);
 
     static constexpr bool has(unsigned w) noexcept { return (What & w) != 0; }
+    // sum p decides the entropy of peaked rows: H = ln s - S/s inherits the absolute error of s,
+    // and a float lane holding a weight near 1 rounds away every small weight added to it. So
+    // float lanes sum p on top of an offset of 2 (t = s + p with |s| >= |p|: Fast2Sum) and keep
+    // the rounding error of every addition, (t - s) - p, which is exact; the errors are summed
+    // per block and subtracted in double. s is then exact to about 1e-7 of the rounding errors
+    // (1e-13 of s), for three more adds per vector.
+    static constexpr bool exact_sum = std::is_same_v<C, float>;
+    static constexpr C sum_offset = C(2);
 
-    // (value-initialised: the members a pass does not use stay zero instead of indeterminate)
-    vb sum[2]{}, plogp[2]{}, sumsq[2]{}, dist[2]{}, below[2]{}, vmin[2]{};
-    vb gmax[2]{};        // per-lane max of the current group
-    vb rmax{}, rgroup{}; // per-lane max of the segment so far, and the offset of the group where it grew
-    vb dpos[2]{};        // a - k step for the lanes of the current step (distance)
-    vb dstep{};          // -2N step
-    vb thr{};
+    // (left uninitialised: a pass sets up exactly the members it uses, in start_*)
+    vb sum[2], sum_err[2], plogp[2], sumsq[2], dist[2], below[2], vmin[2];
+    vb gmax[2];           // per-lane max of the current group
+    vb rmax[2], rgroup[2]; // per-lane max of the segment so far, offset of the group where it grew
+    vb dpos[2];           // a - k step for the lanes of the current step (distance)
+    vb dstep;             // -2N step
+    vb thr;
 
     static vb zero() noexcept { return vb(C(0)); }
     static vb minus_inf() noexcept { return vb(-std::numeric_limits<C>::infinity()); }
 
     void start_segment(index_t k_first, const sum_params& par) noexcept {
-        if constexpr (has(want_max)) {
-            rmax = minus_inf();
-            rgroup = vb(C(-1));
-        }
         for (int j = 0; j < 2; ++j) {
+            if constexpr (has(want_max)) {
+                rmax[j] = minus_inf();
+                rgroup[j] = vb(C(-1));
+            }
+            if constexpr (has(want_sum)) sum[j] = exact_sum ? vb(sum_offset) : zero();
             if constexpr (has(want_min)) vmin[j] = vb(std::numeric_limits<C>::infinity());
             if constexpr (has(want_below)) below[j] = zero();
             if constexpr (has(want_distance)) {
@@ -399,7 +443,7 @@ struct pass_state {
     }
     void start_block() noexcept {
         for (int j = 0; j < 2; ++j) {
-            if constexpr (has(want_sum)) sum[j] = zero();
+            if constexpr (has(want_sum) && exact_sum) sum_err[j] = zero();
             if constexpr (has(want_plogp)) plogp[j] = zero();
             if constexpr (has(want_sumsq)) sumsq[j] = zero();
             if constexpr (has(want_distance)) dist[j] = zero();
@@ -411,7 +455,15 @@ struct pass_state {
 
     template <bool Masked>
     void add(int j, const vb& x, const mb& valid) noexcept {
-        if constexpr (has(want_sum)) sum[j] += x;
+        if constexpr (has(want_sum)) {
+            if constexpr (exact_sum) {
+                const vb t = sum[j] + x;
+                sum_err[j] += (t - sum[j]) - x;
+                sum[j] = t;
+            } else {
+                sum[j] += x;
+            }
+        }
         if constexpr (has(want_plogp)) plogp[j] = xsimd::fma(x, log_nonneg(x), plogp[j]);
         if constexpr (has(want_sumsq)) sumsq[j] = xsimd::fma(x, x, sumsq[j]);
         if constexpr (has(want_distance)) {
@@ -440,15 +492,17 @@ struct pass_state {
 
     void end_group(index_t offset) noexcept {
         if constexpr (has(want_max)) {
-            const vb m = xsimd::max(gmax[0], gmax[1]);
-            const mb gt = m > rmax;
-            rmax = xsimd::select(gt, m, rmax);
-            rgroup = xsimd::select(gt, vb(static_cast<C>(offset)), rgroup);
+            const vb off(static_cast<C>(offset));
+            for (int j = 0; j < 2; ++j) {
+                const mb gt = gmax[j] > rmax[j];
+                rmax[j] = xsimd::select(gt, gmax[j], rmax[j]);
+                rgroup[j] = xsimd::select(gt, off, rgroup[j]);
+            }
         }
     }
 
     void fold_block(row_sums& r) const noexcept {
-        if constexpr (has(want_sum)) r.sum += static_cast<double>(xsimd::hadd(sum[0] + sum[1]));
+        if constexpr (has(want_sum) && exact_sum) r.sum -= static_cast<double>(xsimd::hadd(sum_err[0] + sum_err[1]));
         if constexpr (has(want_plogp)) r.plogp += static_cast<double>(xsimd::hadd(plogp[0] + plogp[1]));
         if constexpr (has(want_sumsq)) r.sumsq += static_cast<double>(xsimd::hadd(sumsq[0] + sumsq[1]));
         if constexpr (has(want_distance)) r.distance += static_cast<double>(xsimd::hadd(dist[0] + dist[1]));
@@ -456,50 +510,46 @@ struct pass_state {
 
     /// Folds the segment [0, n) of p, whose p[0] is local key `k_first`, into r.
     void fold_segment(const T* p, index_t n, index_t k_first, row_sums& r) const noexcept {
+        if constexpr (has(want_sum)) {
+            // lanes minus the offset are exact (Sterbenz), and so is their float sum below 2
+            const vb off = exact_sum ? vb(sum_offset) : zero();
+            r.sum += static_cast<double>(xsimd::hadd((sum[0] - off) + (sum[1] - off)));
+        }
         if constexpr (has(want_max)) {
-            alignas(64) C v[N];
-            alignas(64) C g[N];
-            rmax.store_aligned(v);
-            rgroup.store_aligned(g);
-            C best = -std::numeric_limits<C>::infinity();
-            C first_group = C(-1);
-            for (std::size_t k = 0; k < N; ++k) {
-                if (g[k] < C(0)) continue;
-                if (v[k] > best || (v[k] == best && g[k] < first_group)) {
-                    best = v[k];
-                    first_group = g[k];
+            const C best = hmax(xsimd::max(rmax[0], rmax[1])); // lanes never grown hold -inf
+            if (static_cast<double>(best) > r.max) {
+                // every lane holding `best` saw it first within its group: look at its 8 elements there
+                const vb vbest(best);
+                index_t first = -1;
+                for (int j = 0; j < 2; ++j) {
+                    if (!xsimd::any(rmax[j] == vbest)) continue;
+                    alignas(64) C v[N];
+                    alignas(64) C g[N];
+                    rmax[j].store_aligned(v);
+                    rgroup[j].store_aligned(g);
+                    for (std::size_t k = 0; k < N; ++k) {
+                        if (v[k] != best) continue;
+                        const index_t at = static_cast<index_t>(g[k]) + static_cast<index_t>(lane_offset<T>(j, k));
+                        for (index_t i = at; i < std::min(n, at + group) && (first < 0 || i < first); i += step)
+                            if (static_cast<C>(widen(p[i])) == best) {
+                                first = i;
+                                break;
+                            }
+                    }
                 }
-            }
-            if (first_group >= C(0) && static_cast<double>(best) > r.max) {
-                const index_t at = first_in_group(p, n, static_cast<index_t>(first_group), best);
-                if (at >= 0) {
+                if (first >= 0) {
                     r.max = static_cast<double>(best);
-                    r.argmax = k_first + at;
+                    r.argmax = k_first + first;
                 }
             }
         }
         if constexpr (has(want_min)) {
-            alignas(64) C v[N];
-            xsimd::min(vmin[0], vmin[1]).store_aligned(v);
-            for (std::size_t k = 0; k < N; ++k) r.min = static_cast<double>(v[k]) < r.min ? static_cast<double>(v[k]) : r.min;
+            const double m = static_cast<double>(hmin(xsimd::min(vmin[0], vmin[1])));
+            r.min = m < r.min ? m : r.min;
         }
         if constexpr (has(want_below)) r.below += static_cast<index_t>(xsimd::hadd(below[0] + below[1]));
     }
 
-    /// The first offset in [g0, min(n, g0 + group)) whose element equals m, or -1.
-    static index_t first_in_group(const T* p, index_t n, index_t g0, C m) noexcept {
-        const index_t end = std::min(n, g0 + group);
-        const vb vm(m);
-        index_t i = g0;
-        for (; i + step <= end; i += step) {
-            vb a, b;
-            L::load(p + i, a, b);
-            if (xsimd::any(a == vm) || xsimd::any(b == vm)) break;
-        }
-        for (; i < end; ++i)
-            if (static_cast<C>(widen(p[i])) == m) return i;
-        return -1;
-    }
 };
 
 /// Accumulates n contiguous elements into r; p[0] is local key `k0`.
@@ -519,39 +569,55 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
             st.thr = vb(par.threshold);
     }
     const mb none{};
+    // steps per group and per block: constant trip counts, so the loops unroll and their exits
+    // are predicted; without want_max a group is a whole block
+    constexpr index_t group_steps = (What & want_max) != 0 ? S::group / step : S::block / step;
+    constexpr index_t groups_per_block = S::block / step / group_steps;
     for (index_t s0 = 0; s0 < n; s0 += S::segment) {
         const index_t sn = std::min(S::segment, n - s0);
         const T* q = p + s0;
         st.start_segment(k0 + s0, par);
+        st.start_block();
+        const index_t full_groups = sn / (group_steps * step);
         index_t i = 0;
-        while (i < sn) {
-            st.start_block();
-            const index_t block_end = std::min(sn, i + S::block);
-            while (i < block_end) {
-                st.start_group();
-                const index_t group_start = i;
-                const index_t group_end = std::min(block_end, i + S::group);
-                for (; i + step <= group_end; i += step) {
-                    vb a, b;
-                    L::load(q + i, a, b);
-                    st.template add<false>(0, a, none);
-                    st.template add<false>(1, b, none);
-                }
-                if (i < group_end) { // the row's last, partial step: zero-padded, lanes past the end masked
-                    T tmp[S::step];
-                    std::memset(static_cast<void*>(tmp), 0, sizeof(tmp));
-                    std::memcpy(static_cast<void*>(tmp), q + i, static_cast<std::size_t>(group_end - i) * sizeof(T));
-                    vb a, b;
-                    L::load(tmp, a, b);
-                    const vb left(static_cast<C>(group_end - i));
-                    st.template add<true>(0, a, lane_offsets<T>(0) < left);
-                    st.template add<true>(1, b, lane_offsets<T>(1) < left);
-                    i = group_end;
-                }
-                st.end_group(group_start);
+        for (index_t g = 0; g < full_groups; ++g) {
+            st.start_group();
+            const index_t group_start = i;
+            for (index_t u = 0; u < group_steps; ++u, i += step) {
+                vb a, b;
+                L::load(q + i, a, b);
+                st.template add<false>(0, a, none);
+                st.template add<false>(1, b, none);
             }
-            st.fold_block(r);
+            st.end_group(group_start);
+            if ((g + 1) % groups_per_block == 0) {
+                st.fold_block(r);
+                st.start_block();
+            }
         }
+        if (i < sn) { // the last, partial group
+            st.start_group();
+            const index_t group_start = i;
+            for (; i + step <= sn; i += step) {
+                vb a, b;
+                L::load(q + i, a, b);
+                st.template add<false>(0, a, none);
+                st.template add<false>(1, b, none);
+            }
+            if (i < sn) { // the last, partial step: zero-padded, lanes past the end masked
+                T tmp[S::step];
+                std::memset(static_cast<void*>(tmp), 0, sizeof(tmp));
+                std::memcpy(static_cast<void*>(tmp), q + i, static_cast<std::size_t>(sn - i) * sizeof(T));
+                vb a, b;
+                L::load(tmp, a, b);
+                const vb left(static_cast<C>(sn - i));
+                st.template add<true>(0, a, lane_offsets<T>(0) < left);
+                st.template add<true>(1, b, lane_offsets<T>(1) < left);
+                i = sn;
+            }
+            st.end_group(group_start);
+        }
+        st.fold_block(r);
         st.fold_segment(q, sn, k0 + s0, r);
     }
 }
@@ -566,31 +632,34 @@ row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, c
     row_sums r;
     if (end <= begin) return r;
     r.count = end - begin;
+    auto run = [&](index_t b, index_t e, const sum_params& q) {
+        if (b >= e) return;
+        if (stride == 1) {
+            sums_contiguous<what, T>(data + b, e - b, b, q, r);
+        } else {
+            constexpr index_t chunk = 1024;
+            T buf[chunk];
+            for (index_t k = b; k < e; k += chunk) {
+                const index_t m = std::min(chunk, e - k);
+                const T* src = data + k * stride;
+                for (index_t i = 0; i < m; ++i) buf[i] = src[i * stride];
+                sums_contiguous<what, T>(buf, m, k, q, r);
+            }
+        }
+    };
     if constexpr ((what & want_distance) != 0 && std::is_same_v<typename loader<T>::C, float>) {
-        // float lanes hold |a - k step| exactly only below 2^24
+        // float lanes hold a - k step exactly only below 2^24; otherwise the distance takes doubles
         const double lim = 0x1p24;
-        const double a = static_cast<double>(par.distance_offset);
-        const double s = static_cast<double>(par.distance_step);
-        if (std::fabs(a - static_cast<double>(begin) * s) >= lim || std::fabs(a - static_cast<double>(end) * s) >= lim ||
-            std::fabs(s) * static_cast<double>(std::min<index_t>(end - begin, pass_state<what, T>::segment)) >= lim)
-        {
+        const double a = static_cast<double>(par.distance_offset), st = static_cast<double>(par.distance_step);
+        if (!(std::fabs(a - static_cast<double>(begin) * st) < lim && std::fabs(a - static_cast<double>(end) * st) < lim &&
+              std::fabs(st) * static_cast<double>(std::min<index_t>(end - begin, pass_state<what, T>::segment) +
+                                                 2 * pass_state<what, T>::step) < lim)) {
             row_sums out = sums_dense<(What & ~unsigned{want_distance})>(data, stride, begin, end, par);
             out.distance = sums_dense_scalar<want_distance>(data, stride, begin, end, par).distance;
             return out;
         }
     }
-    if (stride == 1) {
-        sums_contiguous<what, T>(data + begin, end - begin, begin, par, r);
-    } else {
-        constexpr index_t chunk = 1024;
-        T buf[chunk];
-        for (index_t k = begin; k < end; k += chunk) {
-            const index_t m = std::min(chunk, end - k);
-            const T* src = data + k * stride;
-            for (index_t i = 0; i < m; ++i) buf[i] = src[i * stride];
-            sums_contiguous<what, T>(buf, m, k, par, r);
-        }
-    }
+    run(begin, end, par);
     if constexpr ((what & want_plogp) != 0 && std::is_same_v<typename loader<T>::C, float>) {
         // subnormal weights are approximated by ln(2^-127 (1 + f)); only tiny rows notice
         if (r.sum >= 0.0 && r.sum < 0x1p-60) r.plogp = sums_dense_scalar<want_plogp>(data, stride, begin, end).plogp;
