@@ -233,3 +233,21 @@ TEST_CASE("rows after a failure stop early; rows before it all run", "[parallel]
         for (as::index_t r = 1501; r < 2000; ++r) REQUIRE(ran[static_cast<std::size_t>(r)] == 0);
     }
 }
+
+TEST_CASE("parallel_for_parts passes the part index with its range", "[parallel]") {
+    const as::index_t n = 1000;
+    for (unsigned t : {1u, 3u, 8u}) {
+        const unsigned parts = as::part_count(n, as::threads{t}, 10);
+        CHECK(parts == std::min(t, 100u));
+        std::vector<std::pair<as::index_t, as::index_t>> seen(parts, {-1, -1});
+        as::parallel_for_parts(n, as::threads{t}, [&](unsigned p, as::index_t b, as::index_t e) { seen[p] = {b, e}; }, 10);
+        for (unsigned p = 0; p < parts; ++p) CHECK(seen[p] == as::partition(n, parts, p));
+    }
+    CHECK(as::part_count(0, as::threads{4}) == 0u);
+    CHECK(as::part_count(5, as::threads{4}, 2) == 3u);
+    CHECK_THROWS_WITH(as::parallel_for_parts(n, as::threads{4},
+                                             [](unsigned p, as::index_t, as::index_t) {
+                                                 if (p >= 2) throw std::runtime_error("part " + std::to_string(p));
+                                             }),
+                      contains("part 2"));
+}

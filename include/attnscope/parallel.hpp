@@ -162,6 +162,39 @@ inline unsigned part_count(index_t n, const execution& ex, index_t grain) noexce
 
 } // namespace detail
 
+/// The number of parts parallel_for_parts / parallel_for_ranges split [0, n) into:
+/// min(concurrency, ceil(n / grain)), 0 when n <= 0.
+///   const unsigned parts = as::part_count(rows, as::threads::all(), 64);
+inline unsigned part_count(index_t n, const execution& ex, index_t grain = 1) noexcept {
+    return detail::part_count(n, ex, grain);
+}
+
+/// Calls f(part, begin, end) for part in [0, part_count(n, ex, grain)), where [begin, end) is
+/// partition(n, parts, part); parts run concurrently. Per-part state (e.g. counters merged in part
+/// order afterwards) is how results that are not per-row stay independent of the schedule. If
+/// parts throw, the caller gets the exception of the first throwing part.
+///   std::vector<long> counts(as::part_count(n, ex));
+///   as::parallel_for_parts(n, ex, [&](unsigned p, as::index_t b, as::index_t e) { counts[p] = count(b, e); });
+template <class F>
+void parallel_for_parts(index_t n, const execution& ex, F&& f, index_t grain = 1) {
+    if (n < 0) throw argument_error(detail::concat("parallel_for_parts: n must be >= 0, got ", n));
+    const unsigned parts = detail::part_count(n, ex, grain);
+    if (parts <= 1) {
+        if (parts == 1) f(0u, index_t{0}, n);
+        return;
+    }
+    detail::failure_slot failures(parts);
+    detail::run_parts(ex, parts, [&](unsigned p) noexcept {
+        const auto [b, e] = partition(n, parts, p);
+        try {
+            f(p, b, e);
+        } catch (...) {
+            failures.record(p, std::current_exception());
+        }
+    });
+    failures.rethrow_first();
+}
+
 /// Calls f(begin, end) on contiguous ranges covering [0, n), at most one range per task and none
 /// shorter than `grain` (unless n is). Results must not depend on how [0, n) is split. The ranges
 /// are the static partition of [0, n) into min(concurrency, ceil(n / grain)) parts.
@@ -170,21 +203,7 @@ inline unsigned part_count(index_t n, const execution& ex, index_t grain) noexce
 template <class F>
 void parallel_for_ranges(index_t n, const execution& ex, F&& f, index_t grain = 1) {
     if (n < 0) throw argument_error(detail::concat("parallel_for_ranges: n must be >= 0, got ", n));
-    const unsigned parts = detail::part_count(n, ex, grain);
-    if (parts <= 1) {
-        if (parts == 1) f(index_t{0}, n);
-        return;
-    }
-    detail::failure_slot failures(parts);
-    detail::run_parts(ex, parts, [&](unsigned p) noexcept {
-        const auto [b, e] = partition(n, parts, p);
-        try {
-            f(b, e);
-        } catch (...) {
-            failures.record(p, std::current_exception());
-        }
-    });
-    failures.rethrow_first();
+    parallel_for_parts(n, ex, [&f](unsigned, index_t b, index_t e) { f(b, e); }, grain);
 }
 
 /// Calls f(i) for every i in [0, n), split statically over the execution's tasks; each task runs
