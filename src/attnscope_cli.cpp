@@ -116,9 +116,10 @@ constexpr std::string_view report_description =
     "                             per-(layer, head) grid of each metric, the mean over batch and query\n"
     "                             rows: labelled CSV (rows L0.., columns H0..), float64 npy, JSON\n"
     "                             sidecar (axes, unit, range) and a layer x head heatmap\n"
-    "  patterns.svg (+ .figure.json, patterns/*.npy)\n"
-    "                             gallery of every head's attention pattern (example 0), for inputs\n"
-    "                             with at most --gallery-limit heads and 256 tokens\n"
+    "  patterns/patterns.svg, patterns/patterns.json (figure manifest), patterns/patterns_p<i>.npy/.csv\n"
+    "                             gallery of every head's [query, key] pattern (example 0), for\n"
+    "                             inputs with at most --gallery-limit heads and 256 tokens; render\n"
+    "                             the manifest with examples/plot_figure.py for a PNG\n"
     "  <metric>.npy               per-row values of every metric (with --per-row)\n"
     "  summary.json               input, shape, dtype, validity options, row counts, per-metric\n"
     "                             ranges and the files written\n"
@@ -137,8 +138,6 @@ constexpr std::string_view report_epilog =
     "  attnscope report batch.npy -o out/batch --causal --key-lengths 48,32 --metrics entropy,sink_mass\n";
 
 cli::arg_parser report_parser() {
-    std::string metric_names;
-    for (const auto& m : metric_table) metric_names += (metric_names.empty() ? "" : ",") + std::string(m.name);
     cli::arg_parser p("attnscope report", "INPUT -o DIR [options]");
     p.section("Output")
         .option("output", 'o', "DIR", "the report directory to create (required); its parent directories are created")
@@ -168,7 +167,8 @@ cli::arg_parser report_parser() {
         .flag("learned-sinks", 0,
               "rows may sum to less than 1 by design (a learned sink took the rest); adds the learned_sink_mass metric")
         .section("Metrics")
-        .option("metrics", 'm', "LIST", "comma-separated grid metrics to write, or 'all'", metric_names)
+        .option("metrics", 'm', "LIST", "comma-separated grid metrics to write (names above), or 'all'",
+                "all; learned_sink_mass only with --learned-sinks")
         .flag("bits", 0, "entropy in bits instead of nats")
         .option("sink-keys", 0, "LIST", "key positions whose attention mass is the sink_mass metric", "0")
         .option("sparsity-threshold", 0, "X",
@@ -189,6 +189,7 @@ cli::arg_parser report_parser() {
 std::string report_help() {
     std::string d(report_description);
     for (const auto& m : metric_table) d += fmt::format("  {:<20} {}\n", m.name, m.help);
+    d.pop_back(); // help() adds the blank line
     return report_parser().help(d, report_epilog);
 }
 

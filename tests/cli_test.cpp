@@ -5,6 +5,8 @@
 
 #include <attnscope/attnscope.hpp>
 #include <attnscope/io/npy.hpp>
+#include <attnscope/io/npz.hpp>
+#include <attnscope/io/safetensors.hpp>
 #include <attnscope/reduce/entropy.hpp>
 
 #include <sys/wait.h>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <xtensor/xview.hpp>
 
 #ifndef ATTNSCOPE_CLI
 #define ATTNSCOPE_CLI "attnscope-not-built" // tests/cli.cmake disables this test then
@@ -199,6 +202,52 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
         CHECK(s["rows"]["first_skipped"]["layer"] == 1);
         CHECK(s["rows"]["first_skipped"]["query"] == 5);
     }
+}
+
+TEST_CASE("attnscope report reads npz and per-layer safetensors, and threads do not change the result", "[cli]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_formats");
+    const auto src = as::io::load_npy(sample);
+    const xt::xarray<double> all = src.to_xarray(); // [4, 4, 48, 48], the float32 values as float64
+    const auto reference = as::row_entropy(as::make_view(all.data(), as::extents{4, 4, 48, 48}).with(as::causal()));
+
+    // npz with one member, and safetensors with one [batch, head, query, key] tensor per layer
+    as::io::write_npz(scratch / "attn.npz", std::map<std::string, xt::xarray<double>>{{"attn", all}});
+    std::map<std::string, xt::xarray<double>> layers;
+    for (std::size_t l = 0; l < 4; ++l) {
+        xt::xarray<double> one = xt::view(all, l);
+        one.reshape({1, 4, 48, 48});
+        layers["attentions." + std::to_string(l)] = one;
+    }
+    as::io::write_safetensors(scratch / "attn.safetensors", layers);
+
+    for (const char* name : {"attn.npz", "attn.safetensors"}) {
+        INFO(name);
+        const fs::path dir = scratch / (std::string("out_") + name);
+        const auto r = run_cli({"report", (scratch / name).string(), "-o", dir.string(), "--causal", "-m", "entropy"}, scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto ent = as::io::load_npy(dir / "entropy.npy");
+        const auto e = ent.elements<double>();
+        REQUIRE(e.size() == reference.values.size());
+        for (std::size_t i = 0; i < e.size(); ++i) REQUIRE(e[i] == Approx(reference.values.data()[i]).epsilon(1e-12));
+        const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+        CHECK(s["input"]["dtype"] == "float64");
+        if (std::string(name) == "attn.safetensors") CHECK(s["input"]["shape"] == nlohmann::json({1, 4, 4, 48, 48}));
+    }
+
+    // One thread and three threads write the same bytes.
+    const auto r1 = run_cli({"report", sample.string(), "-o", (scratch / "t1").string(), "--causal", "--threads", "1"}, scratch);
+    const auto r3 = run_cli({"report", sample.string(), "-o", (scratch / "t3").string(), "--causal", "--threads", "3"}, scratch);
+    REQUIRE(r1.status == 0);
+    REQUIRE(r3.status == 0);
+    for (const char* f : {"entropy.npy", "head_entropy.csv", "head_sink_mass.npy", "head_attention_distance.csv"})
+        CHECK(attnscope_test::read_text(scratch / "t1" / f) == attnscope_test::read_text(scratch / "t3" / f));
+    // The pattern gallery: one panel per head, and a manifest naming them.
+    const auto fig = nlohmann::json::parse(attnscope_test::read_text(scratch / "t1" / "patterns" / "patterns.json"));
+    CHECK(fig["format"] == "attnscope.figure");
+    CHECK(fig["panels"].size() == 16);
+    CHECK(fs::exists(scratch / "t1" / "patterns" / "patterns.svg"));
+    CHECK(fs::exists(scratch / "t1" / "patterns" / "patterns_p15.npy"));
 }
 
 TEST_CASE("attnscope report refuses an existing directory unless --force, then replaces it", "[cli]") {
