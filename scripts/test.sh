@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages), builds and runs the whole
-# test suite with ctest, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# test suite with ctest, then again under AddressSanitizer + UndefinedBehaviorSanitizer, then runs
+# each file-parser fuzz target briefly.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +21,8 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DATTNSCOPE_SANITIZE=ON -DATTN
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE no_sanitize
+
+echo "== fuzz the file parsers briefly (libFuzzer, clang++)"
+bash scripts/fuzz.sh "${ATTNSCOPE_FUZZ_SECONDS:-10}"
 
 echo "== all tests passed"
