@@ -419,7 +419,7 @@ struct side_inputs {
     fs::path tokens_path;
 };
 
-bool gs_has_values(const as::labeled_array& a) {
+bool has_finite(const as::labeled_array& a) {
     return std::any_of(a.values.begin(), a.values.end(), [](double x) { return std::isfinite(x); });
 }
 
@@ -437,14 +437,17 @@ std::vector<std::string> token_ticks(const std::vector<std::string>* tokens, as:
 }
 
 /// One panel per (layer, head) of example 0: its [query, key] weights, keys that do not count NaN.
+/// Empty (no panel) when example 0 has no valid row or key.
 template <class V>
-as::io::figure pattern_gallery(const V& v, const report_options& o, const side_inputs& in, const std::vector<as::index_t>& key_lengths) {
+as::io::figure pattern_gallery(const V& v, const report_options& o, const side_inputs& in, const std::vector<as::index_t>& key_lengths,
+                               const std::vector<as::index_t>& query_lengths) {
     const as::index_t L = v.extent(as::axis::layer), H = v.extent(as::axis::head), Q = v.extent(as::axis::query),
                       K = v.extent(as::axis::key);
-    const as::index_t valid_q = key_lengths.empty() || Q != K ? Q : std::min(Q, key_lengths[0]);
+    const as::index_t valid_q = query_lengths.empty() ? Q : std::min(Q, query_lengths[0]);
     const as::index_t valid_k = key_lengths.empty() ? K : std::min(K, key_lengths[0]);
-    const std::vector<std::string>* tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
     as::io::figure fig;
+    if (valid_q <= 0 || valid_k <= 0) return fig;
+    const std::vector<std::string>* tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
     fig.title = fmt::format("attention patterns of {}{}", o.input.filename().string(), v.has(as::axis::batch) ? " (example 0)" : "");
     fig.columns = static_cast<std::size_t>(H);
     fig.style.cmap = as::io::colormap::blues();
@@ -575,7 +578,7 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
 
     // Files.
     progress.set_stage("writing files", 1);
-    bool provenance_files_note = false;
+    bool gallery_written = false;
     const nlohmann::json provenance = provenance_json(o, res, key_lengths, query_lengths);
     auto add = [&](const std::string& name) { res.files.push_back(name); return dir / name; };
     as::io::write_npy(add("entropy.npy"), rows[0]);
@@ -598,7 +601,7 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
         hopt.title = std::string(info(metrics[i].kind).title) + (grid.unit.empty() ? "" : " (" + grid.unit + ")");
         hopt.x_label = "head";
         hopt.y_label = "layer";
-        if (gs_has_values(grid)) as::io::write_svg_heatmap(add(stem + ".svg"), grid, hopt);
+        if (has_finite(grid)) as::io::write_svg_heatmap(add(stem + ".svg"), grid, hopt);
         const auto rs = as::io::summarize_values(rows[i].values);
         const auto gs = as::io::summarize_values(grid.values);
         metric_summary[name] = {
@@ -609,7 +612,7 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
             {"per_row_nan", rs.nan_count},
             {"grid_range", gs.min ? nlohmann::json{{"min", *gs.min}, {"max", *gs.max}} : nlohmann::json(nullptr)},
             {"grid_mean", as::mean(grid).values.data()[0]},
-            {"files", gs_has_values(grid) ? nlohmann::json{stem + ".csv", stem + ".npy", stem + ".json", stem + ".svg"}
+            {"files", has_finite(grid) ? nlohmann::json{stem + ".csv", stem + ".npy", stem + ".json", stem + ".svg"}
                                           : nlohmann::json{stem + ".csv", stem + ".npy", stem + ".json"}},
         };
         res.grids.emplace_back(name, std::move(grid));
@@ -619,18 +622,21 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
     // The gallery of every head's pattern (example 0), when it stays legible.
     if (o.gallery_limit > 0 && ext[1] * ext[2] <= o.gallery_limit && v.extent(as::axis::query) <= 256 && K <= 256) {
         progress.set_stage("pattern gallery", 1);
-        const auto fig = pattern_gallery(v, o, in, key_lengths);
-        fs::create_directory(dir / "patterns");
-        as::io::write_figure_bundle(dir / "patterns", "patterns", fig,
-                                    [](const fs::path& p, const as::labeled_array& m) { as::io::write_npy(p, m); });
-        res.files.push_back("patterns/patterns.svg");
-        res.files.push_back("patterns/patterns.json");
-        provenance_files_note = true;
+        const auto fig = pattern_gallery(v, o, in, key_lengths, query_lengths);
+        const bool drawable = std::any_of(fig.panels.begin(), fig.panels.end(), [](const as::io::panel& p) { return has_finite(p.data); });
+        if (drawable) {
+            fs::create_directory(dir / "patterns");
+            as::io::write_figure_bundle(dir / "patterns", "patterns", fig,
+                                        [](const fs::path& p, const as::labeled_array& m) { as::io::write_npy(p, m); });
+            res.files.push_back("patterns/patterns.svg");
+            res.files.push_back("patterns/patterns.json");
+            gallery_written = true;
+        }
         progress.done.fetch_add(1);
     }
 
     nlohmann::json summary = provenance;
-    if (provenance_files_note)
+    if (gallery_written)
         summary["gallery"] = {{"svg", "patterns/patterns.svg"},
                               {"manifest", "patterns/patterns.json"},
                               {"matrices", "patterns/patterns_p<i>.npy and .csv, panel i = layer * heads + head"},
