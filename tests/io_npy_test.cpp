@@ -315,6 +315,21 @@ TEST_CASE("npy hostile headers: each defect has its error type and message", "[i
                contains("'<c8'"));
     CHECK_THAT(error_of<as::dtype_error>(npy_with_header("{'descr': 'float32', 'fortran_order': False, 'shape': (2, 3)}", 24)),
                contains("unsupported npy dtype"));
+    {
+        // '|u2' and '>u2' hold bfloat16 bits only with the option; '>' data is byte-swapped
+        auto b = npy_with_header("{'descr': '>u2', 'fortran_order': False, 'shape': (1, 2), }", 4);
+        b[b.size() - 4] = std::byte{0x3f};
+        b[b.size() - 3] = std::byte{0x80}; // 1.0
+        b[b.size() - 2] = std::byte{0xbf};
+        b[b.size() - 1] = std::byte{0x00}; // -0.5
+        CHECK_THAT(error_of<as::dtype_error>(b), contains("u2_as_bfloat16"));
+        const auto a = aio::load_npy_bytes(b, {.u2_as_bfloat16 = true});
+        CHECK(a.at({0, 0}) == 1.0);
+        CHECK(a.at({0, 1}) == -0.5);
+        CHECK(aio::load_npy_bytes(npy_with_header("{'descr': '|u2', 'fortran_order': False, 'shape': (1, 2), }", 4),
+                                  {.u2_as_bfloat16 = true})
+                  .dtype() == as::dtype::bf16);
+    }
     CHECK_THAT(error_of<as::format_error>(npy_with_header(good, 23)), contains("truncated npy data"));
     CHECK_THAT(error_of<as::format_error>(npy_with_header(good, 25)), contains("npy data too long"));
     // messages name the source
