@@ -251,3 +251,55 @@ TEST_CASE("parallel_for_parts passes the part index with its range", "[parallel]
                                              }),
                       contains("part 2"));
 }
+
+// ---------------------------------------------------------------- reducers on threads
+
+#include <attnscope/reduce/concentration.hpp>
+#include <attnscope/reduce/entropy.hpp>
+#include <attnscope/reduce/positional.hpp>
+
+#include "test_util.hpp"
+
+TEST_CASE("compute_rows on threads: bit-identical values and report, first bad row reported", "[parallel][reduce]") {
+    const std::vector<as::index_t> shape{2, 3, 4, 37, 53};
+    auto x = attnscope_test::random_tensor(shape, 5);
+    // a few rows that do not sum to 1, to exercise the report under bad_row::skip
+    for (std::size_t r : {7u, 300u, 301u, 700u}) x[r * 53 + 3] += 0.5;
+    const auto buf = attnscope_test::convert<float>(x);
+    const auto v = as::make_view(std::span<const float>(buf), as::extents{2, 3, 4, 37, 53});
+    auto run = [&](const as::execution& ex, as::row_report& rep) {
+        return as::compute_rows(v, {.on_bad_row = as::bad_row::skip, .report = &rep, .parallel = ex}, as::entropy_metric{},
+                                as::max_weight_metric{}, as::argmax_metric{}, as::hoyer_metric{},
+                                as::attention_distance_metric{}, as::sparsity_metric{0.02});
+    };
+    as::row_report rep1;
+    const auto one = run(as::execution{}, rep1);
+    CHECK(rep1.skipped == 4);
+    REQUIRE(rep1.first_bad.has_value());
+    for (unsigned t : {2u, 3u, 7u}) {
+        INFO("threads " << t);
+        as::row_report rep;
+        const auto many = run(as::threads{t}, rep);
+        for (std::size_t m = 0; m < one.size(); ++m) {
+            REQUIRE(many[m].values.size() == one[m].values.size());
+            for (std::size_t i = 0; i < one[m].values.size(); ++i) {
+                const double a = one[m].values.data()[i], b = many[m].values.data()[i];
+                REQUIRE((a == b || (std::isnan(a) && std::isnan(b))));
+            }
+        }
+        CHECK(rep.rows == rep1.rows);
+        CHECK(rep.computed == rep1.computed);
+        CHECK(rep.skipped == rep1.skipped);
+        CHECK(rep.first_bad == rep1.first_bad);
+        CHECK(rep.first_reason == rep1.first_reason);
+    }
+    // bad_row::error: the first bad row in row order, whatever the thread count
+    std::string serial_msg;
+    try {
+        (void)as::row_entropy(v);
+    } catch (const as::value_error& e) {
+        serial_msg = e.what();
+    }
+    REQUIRE_FALSE(serial_msg.empty());
+    for (unsigned t : {2u, 5u}) CHECK_THROWS_WITH(as::row_entropy(v, {}, {.parallel = as::threads{t}}), serial_msg);
+}

@@ -92,12 +92,12 @@ TEMPLATE_TEST_CASE("compute_rows: one pass, several metrics, causal and padded r
     CHECK(cnt.unit == "keys");
     h.check();
 
-    CHECK(naive::first_mismatch(values_of(h), naive::expected(x, shape, r, naive::entropy)) == -1);
+    CHECK(naive::first_mismatch(values_of(h), naive::expected(x, shape, r, naive::entropy), naive::kernel_rel<TestType>(1e-9)) == -1);
     CHECK(naive::first_mismatch(values_of(g), naive::expected(x, shape, r, naive::gini)) == -1);
     CHECK(naive::first_mismatch(values_of(km), naive::expected(x, shape, r, [](const naive::row& w) {
                                     return naive::key_mass(w, {0, 3});
                                 })) == -1);
-    CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape, r, naive::distance)) == -1);
+    CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape, r, naive::distance), naive::kernel_rel<TestType>(1e-9)) == -1);
     CHECK(naive::first_mismatch(values_of(cnt), naive::expected(x, shape, r, [](const naive::row& w) {
                                     return w.w.empty() ? naive::nan : static_cast<double>(w.w.size());
                                 })) == -1);

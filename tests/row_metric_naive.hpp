@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace naive {
@@ -203,6 +204,14 @@ std::vector<double> expected(const std::vector<double>& x, const std::vector<ind
 }
 
 /// Whether two values agree within |a - b| <= rel |b| + abs, NaN matching NaN.
+/// The relative tolerance of a metric over element type T against these double loops: f32, f16 and
+/// bf16 rows run through float lanes (detail/simd.hpp; the contract is 1e-6 of a float64
+/// reference), f64 rows through double lanes, which keep `f64_rel`.
+template <class T>
+constexpr double kernel_rel(double f64_rel) {
+    return std::is_same_v<T, double> ? f64_rel : 1e-6;
+}
+
 inline bool close(double a, double b, double rel = 1e-9, double abs = 1e-12) {
     if (std::isnan(b)) return std::isnan(a);
     return std::abs(a - b) <= rel * std::abs(b) + abs;

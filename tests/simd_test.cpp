@@ -53,7 +53,7 @@ naive_sums naive(const T* data, index_t stride, index_t begin, index_t end, cons
         const double x = static_cast<double>(as::widen(data[k * stride]));
         r.sum += x;
         if (x > 0) r.plogp += x * std::log(x);
-        r.sumsq += x * x;
+        r.sumsq += (x - par.sumsq_center) * (x - par.sumsq_center);
         r.distance += x * std::abs(static_cast<double>(par.distance_offset - k * par.distance_step));
         if (x > r.max) {
             r.max = x;
@@ -151,6 +151,7 @@ TEMPLATE_TEST_CASE("simd: every sum matches a naive double loop", "[simd]", floa
             // a sub-range, a far query with a key step, a threshold between representable values
             par.distance_offset = 3 * k + 11;
             par.distance_step = 2;
+            par.sumsq_center = 1.0 / static_cast<double>(k); // centred squares
             par.threshold = 0.7 / static_cast<double>(k) + 1e-13;
             check_all(row.data, row.stride, k / 3, k - k / 5, par);
         }

@@ -120,7 +120,7 @@ namespace attnscope::detail::simd {
 enum sum_flags : unsigned {
     want_sum = 1u << 0,      ///< sum p
     want_plogp = 1u << 1,    ///< sum p ln p (0 ln 0 = 0); implies want_sum
-    want_sumsq = 1u << 2,    ///< sum p^2
+    want_sumsq = 1u << 2,    ///< sum (p - c)^2, c = sum_params::sumsq_center (0: sum p^2)
     want_max = 1u << 3,      ///< max p and the first key holding it
     want_min = 1u << 4,      ///< min p
     want_below = 1u << 5,    ///< #{k : p_k < threshold}
@@ -128,13 +128,16 @@ enum sum_flags : unsigned {
     want_all = (1u << 7) - 1u,
 };
 
-/// Parameters of the sums that need one: the threshold of want_below and the line of
+/// Parameters of the sums that need one: the threshold of want_below, the line of
 /// want_distance (a = query position - key origin, step = key step, for
-/// sum_k p_k |query_position - (origin + k step)| with k the local key index).
+/// sum_k p_k |query_position - (origin + k step)| with k the local key index), and the centre of
+/// want_sumsq (centred at the mean, sum (p - c)^2 keeps its accuracy where sum p^2 - s^2/n would
+/// cancel: nearly uniform rows).
 struct sum_params {
     double threshold = 0.0;
     index_t distance_offset = 0;
     index_t distance_step = 1;
+    double sumsq_center = 0.0;
 };
 
 /// What one pass over a row returns; fields not asked for keep their initial values.
@@ -162,7 +165,7 @@ row_sums sums_dense_scalar(const T* data, index_t stride, index_t begin, index_t
         const double x = static_cast<double>(widen(data[k * stride]));
         if constexpr ((what & want_sum) != 0) r.sum += x;
         if constexpr ((what & want_plogp) != 0) r.plogp += x > 0.0 ? x * std::log(x) : 0.0;
-        if constexpr ((what & want_sumsq) != 0) r.sumsq += x * x;
+        if constexpr ((what & want_sumsq) != 0) r.sumsq += (x - par.sumsq_center) * (x - par.sumsq_center);
         if constexpr ((what & want_distance) != 0) {
             const double d = static_cast<double>(par.distance_offset) - static_cast<double>(k) * static_cast<double>(par.distance_step);
             r.distance += x * std::fabs(d);
@@ -420,6 +423,7 @@ struct pass_state {
     vb dpos[2];           // a - k step for the lanes of the current step (distance)
     vb dstep;             // -2N step
     vb thr;
+    vb center;            // of want_sumsq
 
     static vb zero() noexcept { return vb(C(0)); }
     static vb minus_inf() noexcept { return vb(-std::numeric_limits<C>::infinity()); }
@@ -435,11 +439,14 @@ struct pass_state {
             if constexpr (has(want_below)) below[j] = zero();
             if constexpr (has(want_distance)) {
                 const auto s = static_cast<C>(par.distance_step);
-                dpos[j] = xsimd::fma(lane_offsets<T>(j), vb(-s),
-                                     vb(static_cast<C>(par.distance_offset - k_first * par.distance_step)));
+                // in double, not index_t (no overflow) nor C (a and k step may be large, their
+                // difference is below 2^24 for float rows: sums_dense checks)
+                const double d0 = static_cast<double>(par.distance_offset) -
+                                  static_cast<double>(k_first) * static_cast<double>(par.distance_step);
+                dpos[j] = xsimd::fma(lane_offsets<T>(j), vb(-s), vb(static_cast<C>(d0)));
             }
         }
-        if constexpr (has(want_distance)) dstep = vb(static_cast<C>(-step * par.distance_step));
+        if constexpr (has(want_distance)) dstep = vb(-static_cast<C>(step) * static_cast<C>(par.distance_step));
     }
     void start_block() noexcept {
         for (int j = 0; j < 2; ++j) {
@@ -465,7 +472,11 @@ struct pass_state {
             }
         }
         if constexpr (has(want_plogp)) plogp[j] = xsimd::fma(x, log_nonneg(x), plogp[j]);
-        if constexpr (has(want_sumsq)) sumsq[j] = xsimd::fma(x, x, sumsq[j]);
+        if constexpr (has(want_sumsq)) {
+            vb d = x - center;
+            if constexpr (Masked) d = xsimd::select(valid, d, zero());
+            sumsq[j] = xsimd::fma(d, d, sumsq[j]);
+        }
         if constexpr (has(want_distance)) {
             dist[j] = xsimd::fma(x, xsimd::abs(dpos[j]), dist[j]);
             dpos[j] += dstep;
@@ -568,6 +579,7 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
         else
             st.thr = vb(par.threshold);
     }
+    if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
     const mb none{};
     // steps per group and per block: constant trip counts, so the loops unroll and their exits
     // are predicted; without want_max a group is a whole block

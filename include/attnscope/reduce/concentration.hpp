@@ -19,6 +19,8 @@ namespace attnscope {
 /// The largest weight of the row:  max_k q_k.
 ///   auto [m] = as::compute_rows(v, as::max_weight_metric{});
 struct max_weight_metric {
+    /// Read from the validation pass on dense rows (row_summary::sums).
+    static constexpr unsigned dense_sums = detail::simd::want_max;
     std::string_view name() const noexcept { return "max_weight"; }
     std::string quantity() const { return "max weight"; }
     std::string unit() const { return "fraction"; }
@@ -27,7 +29,8 @@ struct max_weight_metric {
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const auto m = k.dense ? detail::max_dense(row.data, row.stride, k.begin, k.end)
+        const auto m = k.dense ? (s.has_sums(dense_sums) ? detail::max_result{s.sums.max, s.sums.argmax}
+                                                          : detail::max_dense(row.data, row.stride, k.begin, k.end))
                                : detail::max_masked(row.data, row.stride, k);
         return m.value / s.sum;
     }
@@ -37,6 +40,8 @@ struct max_weight_metric {
 /// view; the first one on ties, as numpy.argmax).
 ///   auto [a] = as::compute_rows(v, as::argmax_metric{});
 struct argmax_metric {
+    /// Read from the validation pass on dense rows (row_summary::sums).
+    static constexpr unsigned dense_sums = detail::simd::want_max;
     std::string_view name() const noexcept { return "argmax"; }
     std::string quantity() const { return "argmax key index"; }
     std::string unit() const { return "index"; }
@@ -45,7 +50,8 @@ struct argmax_metric {
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const auto m = k.dense ? detail::max_dense(row.data, row.stride, k.begin, k.end)
+        const auto m = k.dense ? (s.has_sums(dense_sums) ? detail::max_result{s.sums.max, s.sums.argmax}
+                                                          : detail::max_dense(row.data, row.stride, k.begin, k.end))
                                : detail::max_masked(row.data, row.stride, k);
         return static_cast<double>(m.index);
     }
@@ -184,6 +190,8 @@ struct gini_metric {
 ///   (sqrt(n) - ||q||_1 / ||q||_2) / (sqrt(n) - 1).
 ///   auto [hs] = as::compute_rows(v, as::hoyer_metric{});
 struct hoyer_metric {
+    /// Read from the validation pass on dense rows (row_summary::sums).
+    static constexpr unsigned dense_sums = detail::simd::want_sumsq;
     std::string_view name() const noexcept { return "hoyer"; }
     std::string quantity() const { return "Hoyer sparseness"; }
     std::string unit() const { return ""; }
@@ -193,17 +201,34 @@ struct hoyer_metric {
         const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
         if (s.count == 1) return 0.0;
-        double sq = k.dense ? detail::sum_squares_dense(row.data, row.stride, k.begin, k.end)
-                            : detail::sum_squares_masked(row.data, row.stride, k);
-        double l1 = s.sum;
-        if (!(sq >= 1e-200)) { // squares underflow (tiny sums under bad_row::renormalize): rescale by s
-            auto [buf, n] = detail::gather_row(row);
-            sq = 0.0;
-            for (index_t i = 0; i < n; ++i) sq += (buf[i] / s.sum) * (buf[i] / s.sum);
-            l1 = 1.0;
+        // u = n sum (q - 1/n)^2 = n ||q||_2^2 - 1, computed centred (no cancellation on nearly
+        // uniform rows, where the metric is near 0); then ||q||_1 / ||q||_2 = sqrt(n / (1 + u))
+        const double n = static_cast<double>(s.count);
+        double u = 0.0;
+        if (k.dense && s.sum > 1e-100 && s.sum < 1e100) {
+            // centred at 1/n by the validation pass; far from s = 1 (renormalised rows) at s/n
+            double center = 1.0 / n, sq = 0.0;
+            if (s.has_sums(dense_sums) && std::abs(s.sum - 1.0) <= 1e-2) {
+                sq = s.sums.sumsq;
+            } else {
+                if (std::abs(s.sum - 1.0) > 1e-2) center = s.sum / n;
+                detail::simd::sum_params par;
+                par.sumsq_center = center;
+                sq = detail::simd::sums_dense<detail::simd::want_sumsq>(row.data, row.stride, k.begin, k.end, par).sumsq;
+            }
+            const double shift = s.sum - n * center; // sum (p - c)^2 = V + shift^2 / n
+            u = n * (sq - shift * shift / n) / (s.sum * s.sum);
+        } else { // per-key rules, or sums whose squares would under/overflow: q = p / s in double
+            auto [buf, cnt] = detail::gather_row(row);
+            for (index_t i = 0; i < cnt; ++i) {
+                const double d = buf[i] / s.sum - 1.0 / n;
+                u += d * d;
+            }
+            u *= n;
         }
-        const double rn = std::sqrt(static_cast<double>(s.count));
-        const double h = (rn - l1 / std::sqrt(sq)) / (rn - 1.0);
+        u = std::max(u, 0.0);
+        const double rn = std::sqrt(n), r1 = std::sqrt(1.0 + u);
+        const double h = rn * (u / (r1 * (1.0 + r1))) / (rn - 1.0); // (sqrt n - sqrt(n / (1 + u))) / (sqrt n - 1)
         return std::clamp(h, 0.0, 1.0);
     }
 };

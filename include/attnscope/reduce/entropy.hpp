@@ -33,6 +33,8 @@ struct entropy_options {
 ///   auto [h] = as::compute_rows(v, as::entropy_metric{{.unit = as::entropy_unit::bits}});
 struct entropy_metric {
     entropy_options options{};
+    /// Read from the validation pass on dense rows (row_summary::sums).
+    static constexpr unsigned dense_sums = detail::simd::want_plogp;
 
     std::string_view name() const noexcept { return "entropy"; }
     std::string quantity() const {
@@ -53,7 +55,7 @@ struct entropy_metric {
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const double plogp = k.dense ? detail::plogp_dense(row.data, row.stride, k.begin, k.end)
+        const double plogp = k.dense ? (s.has_sums(dense_sums) ? s.sums.plogp : detail::plogp_dense(row.data, row.stride, k.begin, k.end))
                                      : detail::plogp_masked(row.data, row.stride, k);
         double h = 0.0;
         index_t outcomes = s.count;

@@ -93,6 +93,8 @@ struct key_mass_metric {
 /// Mean attention distance of the row in tokens:  sum_k q_k |pos(q) - pos(k)|.
 ///   auto [d] = as::compute_rows(v, as::attention_distance_metric{});
 struct attention_distance_metric {
+    /// Read from the validation pass on dense rows (row_summary::sums).
+    static constexpr unsigned dense_sums = detail::simd::want_distance;
     std::string_view name() const noexcept { return "attention_distance"; }
     std::string quantity() const { return "mean attention distance"; }
     std::string unit() const { return "tokens"; }
@@ -101,9 +103,10 @@ struct attention_distance_metric {
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const double d = k.dense ? detail::distance_dense(row.data, row.stride, k.begin, k.end, k.query_position,
-                                                          k.key_origin, k.key_step)
-                                 : detail::distance_masked(row.data, row.stride, k);
+        const double d = !k.dense              ? detail::distance_masked(row.data, row.stride, k)
+                         : s.has_sums(dense_sums) ? s.sums.distance
+                                                  : detail::distance_dense(row.data, row.stride, k.begin, k.end,
+                                                                           k.query_position, k.key_origin, k.key_step);
         return d / s.sum;
     }
 };

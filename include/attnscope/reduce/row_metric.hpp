@@ -40,8 +40,10 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "../detail/simd.hpp"
 #include "../element.hpp"
 #include "../error.hpp"
+#include "../parallel.hpp"
 #include "../result.hpp"
 #include "../view.hpp"
 #include "detail/row_kernels.hpp"
@@ -73,6 +75,9 @@ struct row_options {
     std::optional<double> tolerance{}; ///< |s - 1| allowed; default 1e-3 (f32/f64) or 1e-2 (f16/bf16)
     bool allow_sink = false;         ///< learned sinks: accept 0 < s <= 1 + tol
     row_report* report = nullptr;    ///< optional out-parameter, overwritten by each pass
+    /// Rows spread over threads (`as::threads{4}`, `as::threads::all()`) or a user executor; the
+    /// default is the caller's thread. Values are bit-identical for any thread count.
+    execution parallel{};
 };
 
 /// The default sum tolerance of an element type: 1e-2 for 16-bit storage, 1e-3 otherwise.
@@ -90,6 +95,15 @@ struct row_summary {
     index_t query_position = 0; ///< token position of the query (q + past, or query_positions[q])
     row_index index{};        ///< local [batch, layer, head, query] index of the row in the view
     index_t example = 0;      ///< original batch index (what per-example inputs are indexed by)
+    /// On dense rows, the sums of the validation pass (detail/simd.hpp): every metric's
+    /// `dense_sums` bits are computed there, in one pass (see compute_rows). `sums_have` says which
+    /// are valid (0 on rows with a per-key validity rule, and when summarize_row was not asked).
+    /// sums.sumsq is centred: sum_k (p_k - 1/n)^2; sums.distance uses the row's query position.
+    detail::simd::row_sums sums{};
+    unsigned sums_have = 0;
+
+    /// Whether the validation pass computed all the sums in `bits` (detail::simd::want_*).
+    constexpr bool has_sums(unsigned bits) const noexcept { return (sums_have & bits) == bits; }
 };
 
 /// A per-row metric: a small object with a name, quantity, unit, and a call operator mapping a
@@ -154,15 +168,27 @@ double sum_tolerance(const row_options& opt, std::string_view caller = "row_opti
 /// Validates one row (see the header comment) and fills `out`; applies the bad-row policy, updating
 /// `report` when given. Throws value_error under bad_row::error. For reducers built on row metrics;
 /// `example` is the original batch index of the row (what per-example key sets are indexed by).
+/// `Sums` (detail::simd::want_* bits, e.g. the union of the metrics' `dense_sums`) are computed in
+/// the same pass on dense rows and left in out.sums.
 ///   as::row_summary s;
 ///   const auto st = as::summarize_row(row, ri, ri.batch, opt, as::sum_tolerance<float>(opt), s);
 ///   if (st == as::row_status::ok) value = as::entropy_metric{}(row, s);
-template <class T>
+template <unsigned Sums = 0, class T>
 row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
                          double tolerance, row_summary& out, row_report* report = nullptr,
                          std::string_view caller = "compute_rows") {
-    const detail::row_scan sc = row.keys.dense ? detail::scan_dense(row.data, row.stride, row.keys.begin, row.keys.end)
-                                               : detail::scan_masked(row.data, row.stride, row.keys);
+    detail::row_scan sc;
+    if (row.keys.dense) {
+        constexpr unsigned what = Sums | detail::simd::want_sum | detail::simd::want_min;
+        auto par = detail::distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
+        if (row.keys.end > row.keys.begin) par.sumsq_center = 1.0 / static_cast<double>(row.keys.end - row.keys.begin);
+        out.sums = detail::simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
+        out.sums_have = (what & detail::simd::want_plogp) != 0 ? (what | detail::simd::want_sum) : what;
+        sc = {out.sums.sum, out.sums.min, out.sums.count};
+    } else {
+        sc = detail::scan_masked(row.data, row.stride, row.keys);
+        out.sums_have = 0;
+    }
     out.sum = sc.sum;
     out.count = sc.count;
     out.query_position = row.keys.query_position;
@@ -257,10 +283,34 @@ labeled_array empty_result(const std::vector<std::size_t>& shape, const std::vec
 
 namespace detail {
 
+/// The detail::simd::want_* bits a metric reads from row_summary::sums (its `dense_sums`), or 0.
+template <class M>
+constexpr unsigned dense_sums_of() noexcept {
+    if constexpr (requires { M::dense_sums; })
+        return static_cast<unsigned>(M::dense_sums);
+    else
+        return 0u;
+}
+
+/// Adds `part` (the report of a later range of rows) to `acc`.
+inline void merge_report(row_report& acc, const row_report& part) {
+    acc.rows += part.rows;
+    acc.computed += part.computed;
+    acc.empty += part.empty;
+    acc.skipped += part.skipped;
+    acc.renormalized += part.renormalized;
+    if (!acc.first_bad && part.first_bad) {
+        acc.first_bad = part.first_bad;
+        acc.first_reason = part.first_reason;
+    }
+}
+
 template <class V, class... M>
 std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view caller, const V& v, const row_options& opt,
                                                           const M&... metrics) {
     using T = typename V::element_type;
+    // one pass per row computes what every metric reads from the summary
+    constexpr unsigned sums = (dense_sums_of<M>() | ... | 0u);
     const double tol = sum_tolerance<T>(opt, caller);
     const auto shape = detail::row_result_shape(v);
     const auto labels = detail::row_result_axes(v);
@@ -273,22 +323,49 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
 
     const index_t B = v.extent(axis::batch), L = v.extent(axis::layer), H = v.extent(axis::head),
                   Q = v.extent(axis::query);
-    row_summary s;
-    for (index_t b = 0; b < B; ++b) {
-        const index_t example = detail::original_index(v, axis::batch, b);
-        for (index_t l = 0; l < L; ++l)
-            for (index_t h = 0; h < H; ++h)
-                for (index_t q = 0; q < Q; ++q) {
-                    if (!v.row_counts(b, q)) continue;
-                    ++rep->rows;
-                    const row_index ri{b, l, h, q};
-                    const auto row = v.row(ri);
-                    if (summarize_row(row, ri, example, opt, tol, s, rep, caller) != row_status::ok) continue;
-                    ++rep->computed;
-                    const auto lin = static_cast<std::size_t>(((b * L + l) * H + h) * Q + q);
+    const index_t rows = B * L * H * Q; // the result array holds them, so this does not overflow
+    // rows in [begin, end) of the linear [b, l, h, q] order, counted into `part`
+    auto run = [&](index_t begin, index_t end, row_report& part) {
+        if (begin >= end) return;
+        index_t q = begin % Q, h = begin / Q % H, l = begin / (Q * H) % L, b = begin / (Q * H * L);
+        index_t example = detail::original_index(v, axis::batch, b);
+        row_summary s;
+        for (index_t lin = begin; lin < end; ++lin) {
+            if (v.row_counts(b, q)) {
+                ++part.rows;
+                const row_index ri{b, l, h, q};
+                const auto row = v.row(ri);
+                if (summarize_row<sums>(row, ri, example, opt, tol, s, &part, caller) == row_status::ok) {
+                    ++part.computed;
+                    const auto at = static_cast<std::size_t>(lin);
                     std::size_t i = 0;
-                    ((dst[i++][lin] = static_cast<double>(metrics(row, s))), ...);
+                    ((dst[i++][at] = static_cast<double>(metrics(row, s))), ...);
                 }
+            }
+            if (++q == Q) {
+                q = 0;
+                if (++h == H) {
+                    h = 0;
+                    if (++l == L) {
+                        l = 0;
+                        ++b;
+                        if (lin + 1 < end) example = detail::original_index(v, axis::batch, b);
+                    }
+                }
+            }
+        }
+    };
+    // at least ~64K weights per task: smaller inputs are not worth a thread
+    const index_t k = std::max<index_t>(v.extent(axis::key), 1);
+    const index_t grain = std::max<index_t>(1, (index_t{1} << 16) / k);
+    const unsigned parts = attnscope::part_count(rows, opt.parallel, grain);
+    if (parts <= 1) {
+        run(0, rows, *rep);
+    } else {
+        std::vector<row_report> reports(parts);
+        attnscope::parallel_for_parts(
+            rows, opt.parallel, [&](unsigned p, index_t b, index_t e) { run(b, e, reports[p]); }, grain);
+        for (const auto& r : reports) merge_report(*rep, r);
     }
     return out;
 }

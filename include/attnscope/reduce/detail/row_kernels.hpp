@@ -3,9 +3,11 @@
 // Every kernel comes in two forms:
 //   *_dense(data, stride, begin, end, ...)  every key in [begin, end) counts; no per-key test
 //   *_masked(data, stride, keys, ...)       keys in [keys.begin, keys.end) count when keys.counts(k)
-// They read element k at data[k * stride], widen it to double and accumulate in double. They assume
-// the row was validated (finite, non-negative weights; see row_metric.hpp) unless said otherwise.
-// They are deliberately plain loops so that they can later be vectorised and fused one by one.
+// The masked forms read element k at data[k * stride], widen it to double and accumulate in double.
+// The dense forms run the vectorised kernels of detail/simd.hpp (float lanes for f32/f16/bf16 with
+// sums folded into doubles: ~1e-7 relative, the row sum near exact; double lanes for f64), and
+// compute_rows fuses them into the validation pass (row_summary::sums). They assume the row was
+// validated (finite, non-negative weights; see row_metric.hpp) unless said otherwise.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <limits>
 #include <vector>
 
+#include "../../detail/simd.hpp"
 #include "../../element.hpp"
 #include "../../view.hpp"
 
@@ -44,14 +47,8 @@ struct row_scan {
 
 template <class T>
 row_scan scan_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
-    row_scan r;
-    for (index_t k = begin; k < end; ++k) {
-        const double x = load(data, stride, k);
-        r.sum += x;
-        r.min = x < r.min ? x : r.min;
-    }
-    r.count = end > begin ? end - begin : 0;
-    return r;
+    const auto s = simd::sums_dense<simd::want_sum | simd::want_min>(data, stride, begin, end);
+    return {s.sum, s.min, s.count};
 }
 
 template <class T>
@@ -72,12 +69,7 @@ row_scan scan_masked(const T* data, index_t stride, const key_rule& keys) noexce
 /// sum_k p_k log p_k over the keys (0 log 0 = 0).
 template <class T>
 double plogp_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
-    double acc = 0.0;
-    for (index_t k = begin; k < end; ++k) {
-        const double x = load(data, stride, k);
-        if (x > 0.0) acc += x * std::log(x);
-    }
-    return acc;
+    return simd::sums_dense<simd::want_plogp>(data, stride, begin, end).plogp;
 }
 
 template <class T>
@@ -94,12 +86,7 @@ double plogp_masked(const T* data, index_t stride, const key_rule& keys) noexcep
 /// sum_k p_k^2 over the keys.
 template <class T>
 double sum_squares_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
-    double acc = 0.0;
-    for (index_t k = begin; k < end; ++k) {
-        const double x = load(data, stride, k);
-        acc += x * x;
-    }
-    return acc;
+    return simd::sums_dense<simd::want_sumsq>(data, stride, begin, end).sumsq;
 }
 
 template <class T>
@@ -116,9 +103,9 @@ double sum_squares_masked(const T* data, index_t stride, const key_rule& keys) n
 /// Number of keys with p_k < threshold.
 template <class T>
 index_t count_below_dense(const T* data, index_t stride, index_t begin, index_t end, double threshold) noexcept {
-    index_t n = 0;
-    for (index_t k = begin; k < end; ++k) n += load(data, stride, k) < threshold ? 1 : 0;
-    return n;
+    simd::sum_params par;
+    par.threshold = threshold;
+    return simd::sums_dense<simd::want_below>(data, stride, begin, end, par).below;
 }
 
 template <class T>
@@ -139,15 +126,8 @@ struct max_result {
 
 template <class T>
 max_result max_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
-    max_result m;
-    for (index_t k = begin; k < end; ++k) {
-        const double x = load(data, stride, k);
-        if (x > m.value) {
-            m.value = x;
-            m.index = k;
-        }
-    }
-    return m;
+    const auto s = simd::sums_dense<simd::want_max>(data, stride, begin, end);
+    return {s.max, s.argmax};
 }
 
 template <class T>
@@ -193,16 +173,22 @@ inline double* scratch(index_t n) {
 
 // ---------------------------------------------------------------- positional
 
+/// The simd::sum_params of sum_k p_k |qpos - (origin + k step)|: a = qpos - origin (saturated:
+/// positions far outside 64-bit range do not occur in real views, and saturation keeps it defined).
+inline simd::sum_params distance_params(index_t qpos, index_t origin, index_t step) noexcept {
+    simd::sum_params par;
+    index_t a = 0;
+    if (__builtin_sub_overflow(qpos, origin, &a)) a = qpos < origin ? std::numeric_limits<index_t>::min() / 2 : std::numeric_limits<index_t>::max() / 2;
+    par.distance_offset = a;
+    par.distance_step = step;
+    return par;
+}
+
 /// sum_k p_k |qpos - pos(k)| where, on the dense path, pos(k) = origin + k * step.
 template <class T>
 double distance_dense(const T* data, index_t stride, index_t begin, index_t end, index_t qpos, index_t origin,
                       index_t step) noexcept {
-    double acc = 0.0;
-    for (index_t k = begin; k < end; ++k) {
-        const index_t d = qpos - (origin + k * step);
-        acc += load(data, stride, k) * static_cast<double>(d < 0 ? -d : d);
-    }
-    return acc;
+    return simd::sums_dense<simd::want_distance>(data, stride, begin, end, distance_params(qpos, origin, step)).distance;
 }
 
 template <class T>
