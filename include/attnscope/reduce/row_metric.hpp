@@ -21,6 +21,13 @@
 //                         those and renormalise the rest, use bad_row::skip with tolerance = infinity.
 // Rows that do not count (padded query rows) and rows with no valid key are NaN in every output and
 // never an error.
+//
+// Speed: on dense rows (no per-key validity rule) the validation pass is the vectorised kernel of
+// detail/simd.hpp, and it also computes every sum the metrics declare in `dense_sums` (entropy's
+// sum p ln p, the maximum, the centred squares, the attention distance), so compute_rows reads
+// each row once whatever the metrics (sparsity, which needs the sum first, adds a count over the
+// cached row). row_options::parallel spreads rows over threads; values are bit-identical for any
+// thread count and the first bad row in row order is the one reported.
 #pragma once
 
 #include <array>
@@ -108,6 +115,8 @@ struct row_summary {
 
 /// A per-row metric: a small object with a name, quantity, unit, and a call operator mapping a
 /// validated row (with its summary) to a double. T is the element type it is checked against.
+/// Optionally `static constexpr unsigned dense_sums` (detail::simd::want_* bits): compute_rows then
+/// computes those sums in its validation pass and the metric reads them from row_summary::sums.
 ///   static_assert(as::row_metric<as::entropy_metric>);
 ///   auto [h, m] = as::compute_rows(v, {}, as::entropy_metric{}, as::max_weight_metric{});
 template <class M, class T = float>
@@ -383,6 +392,7 @@ labeled_array compute_one(std::string_view caller, const V& v, const M& metric, 
 /// do not count, have no valid key, or were skipped as bad are NaN.
 ///   auto [h, mx] = as::compute_rows(v, {}, as::entropy_metric{}, as::max_weight_metric{});
 ///   double x = h.values(2, 1, 7);             // layer 2, head 1, query 7
+///   auto [h4] = as::compute_rows(v, {.parallel = as::threads{4}}, as::entropy_metric{});
 template <attention_view_like V, class... M>
     requires(sizeof...(M) > 0 && (row_metric<M, typename V::element_type> && ...))
 std::array<labeled_array, sizeof...(M)> compute_rows(const V& v, const row_options& opt, const M&... metrics) {
