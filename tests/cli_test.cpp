@@ -324,6 +324,10 @@ TEST_CASE("attnscope report: every bad input exits 1 with one line naming the pr
     cases.push_back({"bad_metric", {"--metrics", "entropy,perplexity"}, "perplexity"});
     cases.push_back({"bad_threads", {"--threads", "many"}, "--threads"});
     cases.push_back({"bad_lengths", {"--key-lengths", "48,48"}, "key_lengths"});
+    attnscope_test::write_text(scratch / "broken_tokens.json", "[\"<s>\", \"a\"");
+    cases.push_back({"bad_tokens_json", {"--tokens", (scratch / "broken_tokens.json").string()}, "broken_tokens.json"});
+    attnscope_test::write_text(scratch / "short_tokens.json", "[\"<s>\", \"a\"]");
+    cases.push_back({"short_tokens", {"--tokens", (scratch / "short_tokens.json").string()}, "2 tokens"});
 
     for (const auto& c : cases) {
         INFO(c.name);
