@@ -185,6 +185,33 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
         const auto b = as::io::load_npy(scratch / "bits" / "entropy.npy");
         CHECK(b.at({2, 1, 30}) == Approx(n.at({2, 1, 30}) / std::log(2.0)).epsilon(1e-12));
     }
+    SECTION("--window (with renormalised rows: the sample was not made with a window) keeps rows within log(window)") {
+        const fs::path dir = scratch / "window";
+        const auto r = run_cli({"report", sample.string(), "-o", dir.string(), "--causal", "--window", "4", "-m", "entropy",
+                                "--on-bad-row", "renormalize"},
+                               scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto ent = as::io::load_npy(dir / "entropy.npy");
+        for (double h : ent.elements<double>()) CHECK(h <= std::log(4.0) + 1e-12);
+        const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+        CHECK(s["validity"]["window"] == 4);
+        CHECK(s["rows"]["renormalized"].get<int>() > 0);
+    }
+    SECTION("--learned-sinks accepts rows summing below 1 and reports 1 - sum") {
+        auto t = load_sample();
+        for (as::index_t k = 0; k < 48; ++k) t.at(3, 0, 9, k) *= 0.5f;
+        const fs::path in = scratch / "sink.npy";
+        as::io::write_npy(in, t.values.data(), t.shape);
+        const fs::path dir = scratch / "sinks";
+        const auto r = run_cli({"report", in.string(), "-o", dir.string(), "--causal", "--learned-sinks", "--per-row"}, scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto m = as::io::load_npy(dir / "learned_sink_mass.npy");
+        CHECK(m.at({3, 0, 9}) == Approx(0.5).epsilon(1e-6));
+        CHECK(m.at({3, 0, 10}) == Approx(0.0).margin(1e-6));
+        CHECK(fs::exists(dir / "head_learned_sink_mass.csv"));
+    }
     SECTION("--on-bad-row skip turns a NaN row into NaN and counts it") {
         auto t = load_sample();
         t.at(1, 2, 5, 3) = std::nanf("");
