@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Row entropy with numpy, scipy and torch (CPU, 1 thread) on the tensor attnscope_bench wrote.
 
-Timing: one warm-up, then the best of --repeats runs (time.perf_counter). GB/s = input bytes /
-best seconds. Prints progress on stderr and one JSON object as its last stdout line:
+Timing: one warm-up, then the best of --repeats runs in process CPU time (time.process_time: the
+libraries run on one thread, and other processes' time slices on a shared machine do not count,
+as for the C++ single-thread cases). GB/s = input bytes / best seconds. Prints progress on stderr and one JSON object as its last stdout line:
   numpy_gbps, scipy_entr_gbps, torch_gbps (null when torch is missing, with torch_error),
   torch_version, numpy_version, peak_rss_mb, and each library's max relative error against a
   float64 reference computed here.
@@ -20,9 +21,9 @@ def best_of(repeats, f):
     f()
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         f()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 

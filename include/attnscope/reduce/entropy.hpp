@@ -66,7 +66,14 @@ struct entropy_metric {
         } else {
             h = std::log(s.sum) - plogp / s.sum;
         }
-        const double log_n = std::log(static_cast<double>(outcomes));
+        // rows of one view mostly share n: remember the last log (per thread, so metrics stay const)
+        thread_local index_t cached_n = -1;
+        thread_local double cached_log_n = 0.0;
+        if (outcomes != cached_n) {
+            cached_n = outcomes;
+            cached_log_n = std::log(static_cast<double>(outcomes));
+        }
+        const double log_n = cached_log_n;
         h = std::clamp(h, 0.0, log_n);
         switch (options.unit) {
         case entropy_unit::nats: return h;

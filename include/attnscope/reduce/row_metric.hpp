@@ -191,9 +191,10 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
         constexpr unsigned what = Sums | detail::simd::want_sum | detail::simd::want_min;
         auto par = detail::distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
         if (row.keys.end > row.keys.begin) par.sumsq_center = 1.0 / static_cast<double>(row.keys.end - row.keys.begin);
-        out.sums = detail::simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
+        const auto sums = detail::simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
+        sc = {sums.sum, sums.min, sums.count};
+        out.sums = sums;
         out.sums_have = (what & detail::simd::want_plogp) != 0 ? (what | detail::simd::want_sum) : what;
-        sc = {out.sums.sum, out.sums.min, out.sums.count};
     } else {
         sc = detail::scan_masked(row.data, row.stride, row.keys);
         out.sums_have = 0;
