@@ -123,3 +123,16 @@ TEST_CASE("views are cheap values", "[view]") {
     STATIC_REQUIRE(std::is_trivially_copyable_v<as::attention_view<as::half>>);
     STATIC_REQUIRE(as::attention_view_like<as::attention_view<double>>);
 }
+
+TEST_CASE("empty views over a null pointer are valid and reach nothing", "[view]") {
+    auto v = as::make_view(static_cast<const float*>(nullptr), as::extents{2, 0});
+    CHECK(v.row_count() == 2);
+    CHECK(v.extent(as::axis::key) == 0);
+    const auto r = v.row({0, 0, 0, 1});
+    CHECK(r.size == 0);
+    CHECK(r.data == nullptr);
+    int rows = 0;
+    v.for_each_row([&](as::row_index, const auto& row) { rows += row.size == 0 ? 1 : 0; });
+    CHECK(rows == 2);
+    CHECK_THROWS_AS(as::make_view(static_cast<const float*>(nullptr), as::extents{2, 3}), as::argument_error);
+}

@@ -366,8 +366,9 @@ public:
         const index_t qo = ax_[idx(axis::query)].original(r.query);
         const T* base = layer_bases_.empty() ? data_ + lo * ax_[idx(axis::layer)].stride
                                              : layer_bases_[static_cast<std::size_t>(lo)];
-        out.data = base + bo * ax_[idx(axis::batch)].stride + ho * ax_[idx(axis::head)].stride +
-                   qo * ax_[idx(axis::query)].stride + kb.origin * kb.stride;
+        const index_t offset = bo * ax_[idx(axis::batch)].stride + ho * ax_[idx(axis::head)].stride +
+                               qo * ax_[idx(axis::query)].stride + kb.origin * kb.stride;
+        out.data = base != nullptr ? base + offset : nullptr; // an empty view may have no data at all
         out.stride = kb.stride * kb.step;
         out.size = kb.extent;
         out.keys = key_rule_for(bo, qo);
