@@ -259,6 +259,10 @@ report_options parse_report(const cli::parsed_args& a) {
 // metric in a single pass over the rows (unselected slots cost one branch per row).
 
 struct selected_metric {
+    /// The row sums compute_rows fuses into its validation pass for entropy, max weight and distance.
+    static constexpr unsigned dense_sums =
+        as::entropy_metric::dense_sums | as::max_weight_metric::dense_sums | as::attention_distance_metric::dense_sums;
+
     metric_kind kind = metric_kind::entropy;
     bool enabled = false;
     as::entropy_metric entropy{};
