@@ -364,3 +364,31 @@ TEST_CASE("simd: float_at_least rounds thresholds up to floats", "[simd]") {
     CHECK(simd::float_at_least(-std::numeric_limits<double>::infinity()) == -std::numeric_limits<float>::infinity());
     CHECK(std::isnan(simd::float_at_least(std::nan(""))));
 }
+
+// A user's storage type (element_traits specialised outside attnscope): no vector loader, so the
+// kernels take the reference loop, with the same results.
+namespace {
+struct fixed_point16 { // value = bits / 65536
+    std::uint16_t bits = 0;
+};
+} // namespace
+template <>
+struct attnscope::element_traits<fixed_point16> {
+    static constexpr dtype tag = dtype::f32;
+    using wide = float;
+    static float widen(fixed_point16 x) noexcept { return static_cast<float>(x.bits) / 65536.0f; }
+};
+
+TEST_CASE("simd: element types without a vector loader use the reference loop", "[simd]") {
+    std::vector<fixed_point16> row(300);
+    for (std::size_t i = 0; i < row.size(); ++i) row[i].bits = static_cast<std::uint16_t>((i * 7919u) % 400u);
+    simd::sum_params par;
+    par.threshold = 0.003;
+    par.distance_offset = 150;
+    const auto got = simd::sums_dense<simd::want_all>(row.data(), 1, 0, 300, par);
+    const auto want = naive(row.data(), 1, 0, 300, par);
+    check_close(got.sum, want.sum, 1e-12, "sum");
+    check_close(got.plogp, want.plogp, 1e-12, "plogp");
+    CHECK(got.argmax == want.argmax);
+    CHECK(got.below == want.below);
+}

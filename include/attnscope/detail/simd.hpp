@@ -634,12 +634,9 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     }
 }
 
-/// Every sum asked for by `What` over the keys [begin, end) of a dense row whose key k sits at
-/// data[k * stride] (any stride, including negative ones).
-///   auto s = sums_dense<want_sum | want_plogp>(row.data, row.stride, row.keys.begin, row.keys.end);
-///   double entropy = std::log(s.sum) - s.plogp / s.sum;
+/// sums_dense for the element types with a vector loader.
 template <unsigned What, class T>
-row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par) noexcept {
     constexpr unsigned what = (What & want_plogp) ? (What | want_sum) : What;
     row_sums r;
     if (end <= begin) return r;
@@ -666,7 +663,7 @@ row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, c
         if (!(std::fabs(a - static_cast<double>(begin) * st) < lim && std::fabs(a - static_cast<double>(end) * st) < lim &&
               std::fabs(st) * static_cast<double>(std::min<index_t>(end - begin, pass_state<what, T>::segment) +
                                                  2 * pass_state<what, T>::step) < lim)) {
-            row_sums out = sums_dense<(What & ~unsigned{want_distance})>(data, stride, begin, end, par);
+            row_sums out = sums_dense_vectorised<(What & ~unsigned{want_distance}), T>(data, stride, begin, end, par);
             out.distance = sums_dense_scalar<want_distance>(data, stride, begin, end, par).distance;
             return out;
         }
@@ -678,6 +675,20 @@ row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, c
     }
     return r;
 }
+
+/// Every sum asked for by `What` over the keys [begin, end) of a dense row whose key k sits at
+/// data[k * stride] (any stride, including negative ones).
+///   auto s = sums_dense<want_sum | want_plogp>(row.data, row.stride, row.keys.begin, row.keys.end);
+///   double entropy = std::log(s.sum) - s.plogp / s.sum;
+template <unsigned What, class T>
+row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    if constexpr (!requires { loader<T>::N; }) { // a user's element type (element_traits): the reference loop
+        return sums_dense_scalar<What>(data, stride, begin, end, par);
+    } else {
+        return sums_dense_vectorised<What, T>(data, stride, begin, end, par);
+    }
+}
+
 
 #else // no SIMD unit: the reference loop
 
