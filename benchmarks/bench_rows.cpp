@@ -296,6 +296,11 @@ int main(int argc, char** argv) {
                                  as::sink_mass_metric{});
     }), bytes, elems);
 
+    std::array<as::labeled_array, 6> fused6;
+    const auto fused6_1 = add("attnscope compute_rows, 6 (no sparsity)", t1, bench::measure(reps, [&] {
+        fused6 = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::hoyer_metric{},
+                                  as::attention_distance_metric{}, as::sink_mass_metric{});
+    }), bytes, elems);
     add("attnscope compute_rows, 7 metrics fused", tn, bench::measure(reps, [&] {
         fused = as::compute_rows(v, {.parallel = all}, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
                                  as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{},
@@ -428,6 +433,7 @@ int main(int argc, char** argv) {
     out["scipy_entr_gbps"] = num_or_null(pyres, "scipy_entr_gbps");
     out["kernel_entropy_1t_gbps"] = kernel1.gbps();
     out["fused_1t_gbps"] = fused1.gbps();
+    out["fused_no_sparsity_over_entropy"] = fused6_1.seconds / ent1.seconds;
     out["entropy_1t_over_read_1t"] = ent1.gbps() / read1.gbps();
     out["entropy_mt_over_read_mt"] = entn.gbps() / readn.gbps();
     out["entropy_1t_over_numpy"] = pyres.contains("numpy_gbps") ? json(ent1.gbps() / pyres["numpy_gbps"].get<double>()) : json(nullptr);
