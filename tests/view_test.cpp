@@ -136,3 +136,9 @@ TEST_CASE("empty views over a null pointer are valid and reach nothing", "[view]
     CHECK(rows == 2);
     CHECK_THROWS_AS(as::make_view(static_cast<const float*>(nullptr), as::extents{2, 3}), as::argument_error);
 }
+
+TEST_CASE("an empty 4-D view over a null pointer reaches nothing on any row", "[view]") {
+    auto v = as::make_view(static_cast<const float*>(nullptr), as::extents{3, 2, 4, 0});
+    CHECK(v.row({0, 2, 1, 3}).data == nullptr);
+    CHECK(v.row({0, 2, 1, 3}).size == 0);
+}

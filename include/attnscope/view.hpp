@@ -359,20 +359,18 @@ public:
     /// The row at a local [batch, layer, head, query] index (0 on absent axes).
     attention_row<T> row(row_index r) const noexcept {
         const auto& kb = ax_[idx(axis::key)];
-        attention_row<T> out;
         const index_t bo = ax_[idx(axis::batch)].original(r.batch);
         const index_t lo = ax_[idx(axis::layer)].original(r.layer);
         const index_t ho = ax_[idx(axis::head)].original(r.head);
         const index_t qo = ax_[idx(axis::query)].original(r.query);
-        const T* base = layer_bases_.empty() ? data_ + lo * ax_[idx(axis::layer)].stride
-                                             : layer_bases_[static_cast<std::size_t>(lo)];
-        const index_t offset = bo * ax_[idx(axis::batch)].stride + ho * ax_[idx(axis::head)].stride +
-                               qo * ax_[idx(axis::query)].stride + kb.origin * kb.stride;
-        out.data = base != nullptr ? base + offset : nullptr; // an empty view may have no data at all
-        out.stride = kb.stride * kb.step;
-        out.size = kb.extent;
-        out.keys = key_rule_for(bo, qo);
-        return out;
+        const bool layered = !layer_bases_.empty();
+        const T* base = layered ? layer_bases_[static_cast<std::size_t>(lo)] : data_;
+        const index_t offset = (layered ? 0 : lo * ax_[idx(axis::layer)].stride) + bo * ax_[idx(axis::batch)].stride +
+                               ho * ax_[idx(axis::head)].stride + qo * ax_[idx(axis::query)].stride +
+                               kb.origin * kb.stride;
+        // built in one expression: constructing the key rule in place avoids a copy per row
+        return attention_row<T>{base != nullptr ? base + offset : nullptr, // an empty view may have no data
+                                kb.stride * kb.step, kb.extent, key_rule_for(bo, qo)};
     }
 
     /// One element widened to double, at a local index.
