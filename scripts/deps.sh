@@ -3,8 +3,8 @@
 # attnscope_install_deps demo    -> the above plus numpy/matplotlib for the optional PNG figures
 attnscope_install_deps() {
   local want=(g++ cmake make pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev libfmt-dev
-              nlohmann-json3-dev zlib1g-dev catch2 libbenchmark-dev clang libclang-rt-14-dev python3-numpy)
-  if [ "${1:-build}" = demo ]; then want+=(python3-matplotlib); fi
+              nlohmann-json3-dev zlib1g-dev catch2 libbenchmark-dev clang libclang-rt-14-dev python3-numpy python3-scipy python3-matplotlib)
+  # demo: the same set (python3-matplotlib renders the PNG figures)
   local missing=()
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
