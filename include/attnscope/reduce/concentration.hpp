@@ -16,6 +16,18 @@
 
 namespace attnscope {
 
+namespace detail {
+/// The row's largest valid weight and its first key: from the validation pass when it computed
+/// them (dense rows), otherwise by one scan.
+template <class T>
+max_result row_max(const attention_row<T>& row, const row_summary& s) {
+    const auto& k = row.keys;
+    if (!k.dense) return max_masked(row.data, row.stride, k);
+    if (s.has_sums(simd::want_max)) return max_result{s.sums.max, s.sums.argmax};
+    return max_dense(row.data, row.stride, k.begin, k.end);
+}
+} // namespace detail
+
 /// The largest weight of the row:  max_k q_k.
 ///   auto [m] = as::compute_rows(v, as::max_weight_metric{});
 struct max_weight_metric {
@@ -27,11 +39,8 @@ struct max_weight_metric {
 
     template <class T>
     double operator()(const attention_row<T>& row, const row_summary& s) const {
-        const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const auto m = k.dense ? (s.has_sums(dense_sums) ? detail::max_result{s.sums.max, s.sums.argmax}
-                                                          : detail::max_dense(row.data, row.stride, k.begin, k.end))
-                               : detail::max_masked(row.data, row.stride, k);
+        const auto m = detail::row_max(row, s);
         return m.value / s.sum;
     }
 };
@@ -48,11 +57,8 @@ struct argmax_metric {
 
     template <class T>
     double operator()(const attention_row<T>& row, const row_summary& s) const {
-        const auto& k = row.keys;
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const auto m = k.dense ? (s.has_sums(dense_sums) ? detail::max_result{s.sums.max, s.sums.argmax}
-                                                          : detail::max_dense(row.data, row.stride, k.begin, k.end))
-                               : detail::max_masked(row.data, row.stride, k);
+        const auto m = detail::row_max(row, s);
         return static_cast<double>(m.index);
     }
 };
