@@ -14,6 +14,13 @@ if(ATTNSCOPE_SYSTEM_PYTHON AND TARGET io_svg_test AND TARGET io_figure_test)
   add_test(NAME io_plot_figure
     COMMAND ${ATTNSCOPE_SYSTEM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/io_check_outputs.py plot ${CMAKE_CURRENT_BINARY_DIR}/io_out
             ${PROJECT_SOURCE_DIR}/examples/plot_figure.py)
+  # Every test that writes under io_out/ (scratch_dir) and the two that scan it share one lock, so
+  # ctest -j never runs a scan while another test rewrites the directory.
+  foreach(writer io_csv_test io_json_test io_svg_test io_figure_test)
+    if(TEST ${writer})
+      set_tests_properties(${writer} PROPERTIES RESOURCE_LOCK attnscope_io_out_dir)
+    endif()
+  endforeach()
   set_tests_properties(io_svg_xml io_plot_figure PROPERTIES FIXTURES_REQUIRED attnscope_io_out SKIP_RETURN_CODE 77
-                       LABELS "io;python")
+                       LABELS "io;python" RESOURCE_LOCK attnscope_io_out_dir)
 endif()
