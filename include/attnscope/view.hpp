@@ -359,18 +359,34 @@ public:
     /// The row at a local [batch, layer, head, query] index (0 on absent axes).
     attention_row<T> row(row_index r) const noexcept {
         const auto& kb = ax_[idx(axis::key)];
-        const index_t bo = ax_[idx(axis::batch)].original(r.batch);
-        const index_t lo = ax_[idx(axis::layer)].original(r.layer);
-        const index_t ho = ax_[idx(axis::head)].original(r.head);
-        const index_t qo = ax_[idx(axis::query)].original(r.query);
+        const T* p = plane(r.batch, r.layer, r.head);
+        // built in one expression: constructing the key rule in place avoids a copy per row
+        return attention_row<T>{p != nullptr ? p + query_offset(r.query) : nullptr, // an empty view may have no data
+                                kb.stride * kb.step, kb.extent, keys(r.batch, r.query)};
+    }
+
+    // Row access in parts, for loops over many rows (compute_rows): a row's data is
+    // plane(b, l, h) + query_offset(q), and its key rule keys(b, q) is shared by every layer and head.
+    /// Where the [query, key] plane of local (b, l, h) starts: the element of original query 0 and
+    /// original key 0 (null for a view without data).
+    const T* plane(index_t b, index_t l, index_t h) const noexcept {
+        const index_t lo = ax_[idx(axis::layer)].original(l);
         const bool layered = !layer_bases_.empty();
         const T* base = layered ? layer_bases_[static_cast<std::size_t>(lo)] : data_;
-        const index_t offset = (layered ? 0 : lo * ax_[idx(axis::layer)].stride) + bo * ax_[idx(axis::batch)].stride +
-                               ho * ax_[idx(axis::head)].stride + qo * ax_[idx(axis::query)].stride +
-                               kb.origin * kb.stride;
-        // built in one expression: constructing the key rule in place avoids a copy per row
-        return attention_row<T>{base != nullptr ? base + offset : nullptr, // an empty view may have no data
-                                kb.stride * kb.step, kb.extent, key_rule_for(bo, qo)};
+        if (base == nullptr) return nullptr;
+        const index_t offset = (layered ? 0 : lo * ax_[idx(axis::layer)].stride) +
+                               ax_[idx(axis::batch)].original(b) * ax_[idx(axis::batch)].stride +
+                               ax_[idx(axis::head)].original(h) * ax_[idx(axis::head)].stride;
+        return base + offset;
+    }
+    /// Element offset, within a plane, of local key 0 of local query q.
+    index_t query_offset(index_t q) const noexcept {
+        const auto& kb = ax_[idx(axis::key)];
+        return ax_[idx(axis::query)].original(q) * ax_[idx(axis::query)].stride + kb.origin * kb.stride;
+    }
+    /// Which keys count in the rows of local (b, q), whatever the layer and head.
+    key_rule keys(index_t b, index_t q) const noexcept {
+        return key_rule_for(ax_[idx(axis::batch)].original(b), ax_[idx(axis::query)].original(q));
     }
 
     /// One element widened to double, at a local index.
@@ -439,8 +455,10 @@ private:
             if (k.window > 0) lo = std::max<index_t>(0, k.query_position - k.window + 1);
         }
         // translate [lo, hi) to local indices
-        k.begin = lo <= kb.origin ? 0 : detail::ceil_div(lo - kb.origin, kb.step);
-        k.end = hi <= kb.origin ? 0 : std::min(kb.extent, detail::ceil_div(hi - kb.origin, kb.step));
+        // (a division per row only on stepped key slices)
+        auto local = [&kb](index_t o) { return kb.step == 1 ? o - kb.origin : detail::ceil_div(o - kb.origin, kb.step); };
+        k.begin = lo <= kb.origin ? 0 : local(lo);
+        k.end = hi <= kb.origin ? 0 : std::min(kb.extent, local(hi));
         if (k.end < k.begin) k.end = k.begin;
         k.dense = !positional && !masked;
         if (positional) {

@@ -57,10 +57,11 @@
 #endif
 #endif
 
-#if defined(ATTNSCOPE_SIMD_XSIMD) && (defined(__x86_64__) || defined(__i386__) || defined(_M_X64)) && \
-    (defined(__F16C__) || defined(__AVX512F__))
+#if defined(ATTNSCOPE_SIMD_XSIMD) && (defined(__x86_64__) || defined(__i386__) || defined(_M_X64))
 #include <immintrin.h>
+#if defined(__F16C__) || defined(__AVX512F__)
 #define ATTNSCOPE_SIMD_F16C 1
+#endif
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -123,7 +124,7 @@ enum sum_flags : unsigned {
     want_sumsq = 1u << 2,    ///< sum (p - c)^2, c = sum_params::sumsq_center (0: sum p^2)
     want_max = 1u << 3,      ///< max p and the first key holding it
     want_min = 1u << 4,      ///< min p
-    want_below = 1u << 5,    ///< #{k : p_k < threshold}
+    want_below = 1u << 5,    ///< #{k : p_k < threshold} and #{k : p_k < threshold_hi}
     want_distance = 1u << 6, ///< sum p_k |a - k step|
     want_all = (1u << 7) - 1u,
 };
@@ -135,6 +136,10 @@ enum sum_flags : unsigned {
 /// cancel: nearly uniform rows).
 struct sum_params {
     double threshold = 0.0;
+    /// A second threshold of want_below (counted into row_sums::below_hi); NaN: the same as
+    /// `threshold`. Two counts bracket #{p_k < t s} for every s in a range in one pass (sparsity
+    /// before the row sum s is known).
+    double threshold_hi = std::numeric_limits<double>::quiet_NaN();
     index_t distance_offset = 0;
     index_t distance_step = 1;
     double sumsq_center = 0.0;
@@ -150,6 +155,7 @@ struct row_sums {
     index_t argmax = -1; ///< local key index of the first maximum, -1 when no key is > -inf
     double min = std::numeric_limits<double>::infinity();
     index_t below = 0;
+    index_t below_hi = 0; ///< the count under sum_params::threshold_hi
     index_t count = 0; ///< number of keys read (end - begin)
 };
 
@@ -176,7 +182,10 @@ row_sums sums_dense_scalar(const T* data, index_t stride, index_t begin, index_t
                 r.argmax = k;
             }
         if constexpr ((what & want_min) != 0) r.min = x < r.min ? x : r.min;
-        if constexpr ((what & want_below) != 0) r.below += x < par.threshold ? 1 : 0;
+        if constexpr ((what & want_below) != 0) {
+            r.below += x < par.threshold ? 1 : 0;
+            r.below_hi += x < (std::isnan(par.threshold_hi) ? par.threshold : par.threshold_hi) ? 1 : 0;
+        }
     }
     return r;
 }
@@ -386,10 +395,62 @@ inline C hmin(const batch<C>& x) noexcept {
     return v[0];
 }
 
-/// Vector state of one pass over contiguous elements: two independent accumulator sets (one per
-/// batch of a step of 2N elements).
+// (__m128 and friends carry vector attributes that template arguments drop: harmless here)
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+/// The number of true lanes of a mask, when the instruction set can move a mask to a scalar
+/// register in one instruction (AVX-512 mask registers, SSE/AVX movemask): counting then costs no
+/// vector instruction but the compare.
+template <class C>
+inline constexpr bool has_mask_count = [] {
+#if defined(__SSE2__) || defined(__AVX512F__)
+    using R = typename xsimd::batch_bool<C, arch>::register_type;
+    return std::is_integral_v<R> || std::is_same_v<R, __m128> || std::is_same_v<R, __m128d>
+#if defined(__AVX__)
+           || std::is_same_v<R, __m256> || std::is_same_v<R, __m256d>
+#endif
+        ;
+#else
+    return false;
+#endif
+}();
+
+template <class C>
+inline index_t mask_count(const xsimd::batch_bool<C, arch>& m) noexcept {
+#if defined(__SSE2__) || defined(__AVX512F__)
+    using R = typename xsimd::batch_bool<C, arch>::register_type;
+    const R bits = m;
+    if constexpr (std::is_integral_v<R>)
+        return std::popcount(static_cast<unsigned>(bits));
+    else if constexpr (std::is_same_v<R, __m128>)
+        return std::popcount(static_cast<unsigned>(_mm_movemask_ps(bits)));
+    else if constexpr (std::is_same_v<R, __m128d>)
+        return std::popcount(static_cast<unsigned>(_mm_movemask_pd(bits)));
+#if defined(__AVX__)
+    else if constexpr (std::is_same_v<R, __m256>)
+        return std::popcount(static_cast<unsigned>(_mm256_movemask_ps(bits)));
+    else if constexpr (std::is_same_v<R, __m256d>)
+        return std::popcount(static_cast<unsigned>(_mm256_movemask_pd(bits)));
+#endif
+#endif
+    static_assert(has_mask_count<C>, "mask_count: no scalar mask on this instruction set");
+    return 0;
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+/// Vector state of one pass over contiguous elements.
 ///
-/// Sums are accumulated in compute lanes over a block of 32 steps, then folded into doubles.
+/// Sums are accumulated in compute lanes over a block of 16 steps, then folded into doubles. Both
+/// batches of a step add to one accumulator set (32 terms per lane and block), but for the squares
+/// (one set per batch): the chains (one add of 3-4 cycles per batch) are short next to the work of
+/// a step, the registers saved keep every accumulator of a fused pass in registers, and a sum comes
+/// out the same whichever other sums the pass takes.
+/// Counts below a threshold go to scalar counters where masks move to scalar registers (no vector
+/// instruction but the compare), otherwise to per-lane counters.
 /// The maximum is tracked per lane within a group of 8 steps; at the end of the group each lane
 /// folds into a running maximum that remembers the group where the lane last grew. The first key
 /// holding the maximum is then found among the 8 elements of that group the best lane saw.
@@ -402,11 +463,12 @@ struct pass_state {
     static constexpr std::size_t N = L::N;
     static constexpr index_t step = static_cast<index_t>(2 * N);
     static constexpr index_t group = 8 * step;
-    static constexpr index_t block = 32 * step;
+    static constexpr index_t block = 16 * step;
     // Segment: group offsets and per-lane counts stay exact in C.
     static constexpr index_t segment = std::is_same_v<C, float> ? (index_t{1} << 22) : (index_t{1} << 40);
 
     static constexpr bool has(unsigned w) noexcept { return (What & w) != 0; }
+    static constexpr bool scalar_count = has_mask_count<C>;
     // sum p decides the entropy of peaked rows: H = ln s - S/s inherits the absolute error of s,
     // and a float lane holding a weight near 1 rounds away every small weight added to it. So
     // float lanes sum p on top of an offset of 2 (t = s + p with |s| >= |p|: Fast2Sum) and keep
@@ -417,13 +479,16 @@ struct pass_state {
     static constexpr C sum_offset = C(2);
 
     // (left uninitialised: a pass sets up exactly the members it uses, in start_*)
-    vb sum[2], sum_err[2], plogp[2], sumsq[2], dist[2], below[2], vmin[2];
-    vb gmax[2];           // per-lane max of the current group
+    vb sum, sum_err, plogp, dist, vmin; // one set for both batches of a step
+    vb sumsq[2];                        // one per batch (see fold_block)
+    vb below, below_hi;             // per-lane counts (without scalar_count)
+    index_t nbelow, nbelow_hi;      // scalar counts (with scalar_count)
+    vb gmax[2];            // per-lane max of the current group
     vb rmax[2], rgroup[2]; // per-lane max of the segment so far, offset of the group where it grew
-    vb dpos[2];           // a - k step for the lanes of the current step (distance)
-    vb dstep;             // -2N step
-    vb thr;
-    vb center;            // of want_sumsq
+    vb dpos[2];            // a - k step for the lanes of the current step (distance)
+    vb dstep;              // -2N step
+    vb thr, thr_hi;
+    vb center; // of want_sumsq
 
     static vb zero() noexcept { return vb(C(0)); }
     static vb minus_inf() noexcept { return vb(-std::numeric_limits<C>::infinity()); }
@@ -434,9 +499,6 @@ struct pass_state {
                 rmax[j] = minus_inf();
                 rgroup[j] = vb(C(-1));
             }
-            if constexpr (has(want_sum)) sum[j] = exact_sum ? vb(sum_offset) : zero();
-            if constexpr (has(want_min)) vmin[j] = vb(std::numeric_limits<C>::infinity());
-            if constexpr (has(want_below)) below[j] = zero();
             if constexpr (has(want_distance)) {
                 const auto s = static_cast<C>(par.distance_step);
                 // in double, not index_t (no overflow) nor C (a and k step may be large, their
@@ -446,15 +508,17 @@ struct pass_state {
                 dpos[j] = xsimd::fma(lane_offsets<T>(j), vb(-s), vb(static_cast<C>(d0)));
             }
         }
+        if constexpr (has(want_sum)) sum = exact_sum ? vb(sum_offset) : zero();
+        if constexpr (has(want_min)) vmin = vb(std::numeric_limits<C>::infinity());
+        if constexpr (has(want_below) && !scalar_count) below = below_hi = zero();
+        if constexpr (has(want_below) && scalar_count) nbelow = nbelow_hi = 0;
         if constexpr (has(want_distance)) dstep = vb(-static_cast<C>(step) * static_cast<C>(par.distance_step));
     }
     void start_block() noexcept {
-        for (int j = 0; j < 2; ++j) {
-            if constexpr (has(want_sum) && exact_sum) sum_err[j] = zero();
-            if constexpr (has(want_plogp)) plogp[j] = zero();
-            if constexpr (has(want_sumsq)) sumsq[j] = zero();
-            if constexpr (has(want_distance)) dist[j] = zero();
-        }
+        if constexpr (has(want_sum) && exact_sum) sum_err = zero();
+        if constexpr (has(want_plogp)) plogp = zero();
+        if constexpr (has(want_sumsq)) sumsq[0] = sumsq[1] = zero();
+        if constexpr (has(want_distance)) dist = zero();
     }
     void start_group() noexcept {
         if constexpr (has(want_max)) gmax[0] = gmax[1] = minus_inf();
@@ -464,21 +528,21 @@ struct pass_state {
     void add(int j, const vb& x, const mb& valid) noexcept {
         if constexpr (has(want_sum)) {
             if constexpr (exact_sum) {
-                const vb t = sum[j] + x;
-                sum_err[j] += (t - sum[j]) - x;
-                sum[j] = t;
+                const vb t = sum + x;
+                sum_err += (t - sum) - x;
+                sum = t;
             } else {
-                sum[j] += x;
+                sum += x;
             }
         }
-        if constexpr (has(want_plogp)) plogp[j] = xsimd::fma(x, log_nonneg(x), plogp[j]);
+        if constexpr (has(want_plogp)) plogp = xsimd::fma(x, log_nonneg(x), plogp);
         if constexpr (has(want_sumsq)) {
             vb d = x - center;
             if constexpr (Masked) d = xsimd::select(valid, d, zero());
             sumsq[j] = xsimd::fma(d, d, sumsq[j]);
         }
         if constexpr (has(want_distance)) {
-            dist[j] = xsimd::fma(x, xsimd::abs(dpos[j]), dist[j]);
+            dist = xsimd::fma(x, xsimd::abs(dpos[j]), dist);
             dpos[j] += dstep;
         }
         if constexpr (has(want_max)) {
@@ -490,14 +554,23 @@ struct pass_state {
         }
         if constexpr (has(want_min)) {
             if constexpr (Masked)
-                vmin[j] = xsimd::min(xsimd::select(valid, x, vb(std::numeric_limits<C>::infinity())), vmin[j]);
+                vmin = xsimd::min(xsimd::select(valid, x, vb(std::numeric_limits<C>::infinity())), vmin);
             else
-                vmin[j] = xsimd::min(x, vmin[j]);
+                vmin = xsimd::min(x, vmin);
         }
         if constexpr (has(want_below)) {
-            mb lt = x < thr;
-            if constexpr (Masked) lt = lt & valid;
-            below[j] = xsimd::select(lt, below[j] + vb(C(1)), below[j]);
+            mb lt = x < thr, lt_hi = x < thr_hi;
+            if constexpr (Masked) {
+                lt = lt & valid;
+                lt_hi = lt_hi & valid;
+            }
+            if constexpr (scalar_count) {
+                nbelow += mask_count<C>(lt);
+                nbelow_hi += mask_count<C>(lt_hi);
+            } else {
+                below = xsimd::select(lt, below + vb(C(1)), below);
+                below_hi = xsimd::select(lt_hi, below_hi + vb(C(1)), below_hi);
+            }
         }
     }
 
@@ -513,10 +586,12 @@ struct pass_state {
     }
 
     void fold_block(row_sums& r) const noexcept {
-        if constexpr (has(want_sum) && exact_sum) r.sum -= static_cast<double>(xsimd::hadd(sum_err[0] + sum_err[1]));
-        if constexpr (has(want_plogp)) r.plogp += static_cast<double>(xsimd::hadd(plogp[0] + plogp[1]));
+        if constexpr (has(want_sum) && exact_sum) r.sum -= static_cast<double>(xsimd::hadd(sum_err));
+        if constexpr (has(want_plogp)) r.plogp += static_cast<double>(xsimd::hadd(plogp));
+        // a square near 1 in a lane would round away up to 31 tiny squares after it (a one-hot row:
+        // 31 / n^2 relative); one accumulator per batch halves that to 15 / n^2
         if constexpr (has(want_sumsq)) r.sumsq += static_cast<double>(xsimd::hadd(sumsq[0] + sumsq[1]));
-        if constexpr (has(want_distance)) r.distance += static_cast<double>(xsimd::hadd(dist[0] + dist[1]));
+        if constexpr (has(want_distance)) r.distance += static_cast<double>(xsimd::hadd(dist));
     }
 
     /// Folds the segment [0, n) of p, whose p[0] is local key `k_first`, into r.
@@ -524,7 +599,7 @@ struct pass_state {
         if constexpr (has(want_sum)) {
             // lanes minus the offset are exact (Sterbenz), and so is their float sum below 2
             const vb off = exact_sum ? vb(sum_offset) : zero();
-            r.sum += static_cast<double>(xsimd::hadd((sum[0] - off) + (sum[1] - off)));
+            r.sum += static_cast<double>(xsimd::hadd(sum - off));
         }
         if constexpr (has(want_max)) {
             const C best = hmax(xsimd::max(rmax[0], rmax[1])); // lanes never grown hold -inf
@@ -555,12 +630,19 @@ struct pass_state {
             }
         }
         if constexpr (has(want_min)) {
-            const double m = static_cast<double>(hmin(xsimd::min(vmin[0], vmin[1])));
+            const double m = static_cast<double>(hmin(vmin));
             r.min = m < r.min ? m : r.min;
         }
-        if constexpr (has(want_below)) r.below += static_cast<index_t>(xsimd::hadd(below[0] + below[1]));
+        if constexpr (has(want_below)) {
+            if constexpr (scalar_count) {
+                r.below += nbelow;
+                r.below_hi += nbelow_hi;
+            } else {
+                r.below += static_cast<index_t>(xsimd::hadd(below));
+                r.below_hi += static_cast<index_t>(xsimd::hadd(below_hi));
+            }
+        }
     }
-
 };
 
 /// Accumulates n contiguous elements into r; p[0] is local key `k0`.
@@ -574,10 +656,14 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     constexpr index_t step = S::step;
     S st;
     if constexpr ((What & want_below) != 0) {
-        if constexpr (std::is_same_v<C, float>)
+        const double hi = std::isnan(par.threshold_hi) ? par.threshold : par.threshold_hi;
+        if constexpr (std::is_same_v<C, float>) {
             st.thr = vb(float_at_least(par.threshold));
-        else
+            st.thr_hi = vb(float_at_least(hi));
+        } else {
             st.thr = vb(par.threshold);
+            st.thr_hi = vb(hi);
+        }
     }
     if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
     const mb none{};

@@ -108,6 +108,13 @@ struct sparsity_metric {
     }
     std::string unit() const { return "fraction"; }
 
+    /// Counted in the validation pass on dense rows: #{p < t s_lo} and #{p < t s_hi} bracket the
+    /// count before s is known; when they agree (no weight between the two) no second pass is needed.
+    static constexpr unsigned dense_sums = detail::simd::want_below;
+    attnscope::below_request below_request() const noexcept {
+        return {threshold, kind == threshold_kind::relative_to_uniform};
+    }
+
     template <class T>
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         const auto& k = row.keys;
@@ -116,8 +123,14 @@ struct sparsity_metric {
         // q_k < t  <=>  p_k < t * s: one multiplication per row instead of a division per key
         const double t = kind == threshold_kind::absolute ? threshold : threshold / static_cast<double>(s.count);
         const double raw = t * s.sum;
-        const index_t below = k.dense ? detail::count_below_dense(row.data, row.stride, k.begin, k.end, raw)
-                                      : detail::count_below_masked(row.data, row.stride, k, raw);
+        index_t below = 0;
+        // t s_lo <= t s <= t s_hi (rounding is monotonic), so equal counts under the ends are the count
+        if (k.dense && s.has_sums(dense_sums) && s.below_t == t && s.sum >= s.below_s_lo && s.sum <= s.below_s_hi &&
+            s.sums.below == s.sums.below_hi)
+            below = s.sums.below;
+        else
+            below = k.dense ? detail::count_below_dense(row.data, row.stride, k.begin, k.end, raw)
+                            : detail::count_below_masked(row.data, row.stride, k, raw);
         return static_cast<double>(below) / static_cast<double>(s.count);
     }
 };

@@ -108,6 +108,11 @@ struct row_summary {
     /// sums.sumsq is centred: sum_k (p_k - 1/n)^2; sums.distance uses the row's query position.
     detail::simd::row_sums sums{};
     unsigned sums_have = 0;
+    /// With want_below in sums_have: the threshold t (on the renormalised row q = p / s) whose
+    /// counts the pass took, sums.below = #{p < t s_lo} and sums.below_hi = #{p < t s_hi}. For
+    /// s_lo <= s <= s_hi they bracket #{q < t} (see sparsity_metric), NaN when none was asked.
+    double below_t = std::numeric_limits<double>::quiet_NaN();
+    double below_s_lo = 0.0, below_s_hi = 0.0;
 
     /// Whether the validation pass computed all the sums in `bits` (detail::simd::want_*).
     constexpr bool has_sums(unsigned bits) const noexcept { return (sums_have & bits) == bits; }
@@ -174,6 +179,13 @@ double sum_tolerance(const row_options& opt, std::string_view caller = "row_opti
     return detail::resolve_tolerance(opt, default_sum_tolerance<T>(), caller);
 }
 
+/// A count below a threshold the validation pass should take for a metric (its `below_request()`):
+/// t = threshold, or threshold / n (n = the row's valid keys) with `over_n`; NaN asks nothing.
+struct below_request {
+    double threshold = std::numeric_limits<double>::quiet_NaN();
+    bool over_n = false;
+};
+
 /// Validates one row (see the header comment) and fills `out`; applies the bad-row policy, updating
 /// `report` when given. Throws value_error under bad_row::error. For reducers built on row metrics;
 /// `example` is the original batch index of the row (what per-example key sets are indexed by).
@@ -182,52 +194,40 @@ double sum_tolerance(const row_options& opt, std::string_view caller = "row_opti
 ///   as::row_summary s;
 ///   const auto st = as::summarize_row(row, ri, ri.batch, opt, as::sum_tolerance<float>(opt), s);
 ///   if (st == as::row_status::ok) value = as::entropy_metric{}(row, s);
-template <unsigned Sums = 0, class T>
-row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
-                         double tolerance, row_summary& out, row_report* report = nullptr,
-                         std::string_view caller = "compute_rows") {
-    detail::row_scan sc;
-    if (row.keys.dense) {
-        constexpr unsigned what = Sums | detail::simd::want_sum | detail::simd::want_min;
-        auto par = detail::distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
-        if (row.keys.end > row.keys.begin) par.sumsq_center = 1.0 / static_cast<double>(row.keys.end - row.keys.begin);
-        const auto sums = detail::simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
-        sc = {sums.sum, sums.min, sums.count};
-        out.sums = sums;
-        out.sums_have = (what & detail::simd::want_plogp) != 0 ? (what | detail::simd::want_sum) : what;
-    } else {
-        sc = detail::scan_masked(row.data, row.stride, row.keys);
-        out.sums_have = 0;
+namespace detail {
+
+/// Why a row failed the value or sum rules (empty: it did not), and the renormalisation count.
+template <class T>
+std::string bad_row_reason(const attention_row<T>& row, double sum, double min, index_t count, const row_options& opt,
+                           double tolerance, row_report* report) {
+    if (!std::isfinite(sum) || !(min >= 0.0)) {
+        std::string reason = detail::first_bad_value(row);
+        if (reason.empty()) reason = detail::concat("its weights sum to ", detail::format_value(sum), " (rule: the sum must be finite)");
+        return reason;
     }
-    out.sum = sc.sum;
-    out.count = sc.count;
-    out.query_position = row.keys.query_position;
-    out.index = index;
-    out.example = example;
-    if (sc.count == 0) {
-        if (report) ++report->empty;
-        return row_status::empty;
+    if (opt.on_bad_row == bad_row::renormalize) {
+        if (!(sum > 0.0))
+            return detail::concat("the weights of its ", count, " valid keys sum to 0 (rule: bad_row::renormalize needs a positive sum)");
+        if (report && std::abs(sum - 1.0) > tolerance) ++report->renormalized;
+        return {};
     }
-    std::string reason;
-    if (!std::isfinite(sc.sum) || !(sc.min >= 0.0)) {
-        reason = detail::first_bad_value(row);
-        if (reason.empty()) reason = detail::concat("its weights sum to ", detail::format_value(sc.sum), " (rule: the sum must be finite)");
-    } else if (opt.on_bad_row == bad_row::renormalize) {
-        if (!(sc.sum > 0.0))
-            reason = detail::concat("the weights of its ", sc.count, " valid keys sum to 0 (rule: bad_row::renormalize needs a positive sum)");
-        else if (report && std::abs(sc.sum - 1.0) > tolerance)
-            ++report->renormalized;
-    } else if (opt.allow_sink) {
-        if (!(sc.sum > 0.0 && sc.sum <= 1.0 + tolerance))
-            reason = detail::concat("the weights of its ", sc.count, " valid keys sum to ", detail::format_value(sc.sum),
-                                    " (rule: with allow_sink the sum must lie in (0, ", detail::format_value(1.0 + tolerance),
-                                    "], tolerance ", detail::format_value(tolerance), ")");
-    } else if (!(std::abs(sc.sum - 1.0) <= tolerance && sc.sum > 0.0)) {
-        reason = detail::concat("the weights of its ", sc.count, " valid keys sum to ", detail::format_value(sc.sum),
-                                " (rule: |sum - 1| <= ", detail::format_value(tolerance),
-                                ", row_options.tolerance; set allow_sink for learned sinks, or bad_row::renormalize)");
+    if (opt.allow_sink) {
+        if (!(sum > 0.0 && sum <= 1.0 + tolerance))
+            return detail::concat("the weights of its ", count, " valid keys sum to ", detail::format_value(sum),
+                                  " (rule: with allow_sink the sum must lie in (0, ", detail::format_value(1.0 + tolerance),
+                                  "], tolerance ", detail::format_value(tolerance), ")");
+        return {};
     }
-    if (reason.empty()) return row_status::ok;
+    if (!(std::abs(sum - 1.0) <= tolerance && sum > 0.0))
+        return detail::concat("the weights of its ", count, " valid keys sum to ", detail::format_value(sum),
+                              " (rule: |sum - 1| <= ", detail::format_value(tolerance),
+                              ", row_options.tolerance; set allow_sink for learned sinks, or bad_row::renormalize)");
+    return {};
+}
+
+/// Applies the bad-row policy to a row that broke a rule: throws, or records it and returns bad.
+[[gnu::noinline]] inline row_status reject_row(const row_index& index, std::string reason, const row_options& opt,
+                                                 row_report* report, std::string_view caller) {
     if (opt.on_bad_row != bad_row::skip)
         throw value_error(detail::concat(caller, ": attention row ", detail::format_row_index(index),
                                          " (local index) is not a probability row: ", reason,
@@ -236,10 +236,72 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
         ++report->skipped;
         if (!report->first_bad) {
             report->first_bad = index;
-            report->first_reason = reason;
+            report->first_reason = std::move(reason);
         }
     }
     return row_status::bad;
+}
+
+} // namespace detail
+
+template <unsigned Sums = 0, class T>
+row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
+                         double tolerance, row_summary& out, row_report* report = nullptr,
+                         std::string_view caller = "compute_rows", const below_request& below = {}) {
+    namespace simd = detail::simd;
+    double sum = 0.0, min = 0.0;
+    index_t count = 0;
+    if (row.keys.dense) {
+        constexpr unsigned what = Sums | simd::want_sum | simd::want_min;
+        simd::sum_params par;
+        const index_t n = row.keys.end > row.keys.begin ? row.keys.end - row.keys.begin : 0;
+        if constexpr ((what & simd::want_distance) != 0)
+            par = detail::distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
+        if constexpr ((what & simd::want_sumsq) != 0)
+            if (n > 0) par.sumsq_center = 1.0 / static_cast<double>(n);
+        if constexpr ((what & simd::want_below) != 0) {
+            // #{q < t} = #{p < t s}: before s is known, count under t s_lo and t s_hi, the ends of
+            // the sums the row may have and pass with; equal counts settle it for any s between
+            const double t = n > 0 ? (below.over_n ? below.threshold / static_cast<double>(n) : below.threshold)
+                                   : std::numeric_limits<double>::quiet_NaN();
+            double lo = 0.0, hi = std::numeric_limits<double>::infinity();
+            if (opt.on_bad_row != bad_row::renormalize) {
+                hi = 1.0 + tolerance;
+                if (!opt.allow_sink) lo = 1.0 - tolerance;
+            }
+            out.below_t = t >= 0.0 ? t : std::numeric_limits<double>::quiet_NaN();
+            out.below_s_lo = lo;
+            out.below_s_hi = hi;
+            par.threshold = t >= 0.0 ? t * lo : 0.0;
+            par.threshold_hi = t >= 0.0 ? t * hi : 0.0;
+        }
+        out.sums = simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
+        out.sums_have = (what & simd::want_plogp) != 0 ? (what | simd::want_sum) : what;
+        sum = out.sums.sum;
+        min = out.sums.min;
+        count = out.sums.count;
+    } else {
+        const auto sc = detail::scan_masked(row.data, row.stride, row.keys);
+        out.sums_have = 0;
+        sum = sc.sum;
+        min = sc.min;
+        count = sc.count;
+    }
+    out.sum = sum;
+    out.count = count;
+    out.query_position = row.keys.query_position;
+    out.index = index;
+    out.example = example;
+    if (count == 0) {
+        if (report) ++report->empty;
+        return row_status::empty;
+    }
+    // the common case in a few comparisons; reasons, renormalisation counts and errors out of line
+    if (opt.on_bad_row != bad_row::renormalize && !opt.allow_sink && std::abs(sum - 1.0) <= tolerance && sum > 0.0 && min >= 0.0)
+        return row_status::ok;
+    std::string reason = detail::bad_row_reason(row, sum, min, count, opt, tolerance, report);
+    if (reason.empty()) return row_status::ok;
+    return detail::reject_row(index, std::move(reason), opt, report, caller);
 }
 
 namespace detail {
@@ -315,12 +377,91 @@ inline void merge_report(row_report& acc, const row_report& part) {
     }
 }
 
+/// The rows of one (batch, layer, head) of a view, query by query, for loops over many rows. On an
+/// attention_view the per-(batch, query) state is computed once per batch and shared by every
+/// layer and head: whether the row counts, its key rule and its offset in the [query, key] plane.
+/// Other view types go through their row() and row_counts().
+///   row_walker<V> w(v);  w.start(b, l, h);  if (w.counts(q)) use(w.row({b, l, h, q}));
+template <class V>
+class row_walker {
+public:
+    using T = typename V::element_type;
+    static constexpr bool cached = requires(const V& v) {
+        v.plane(index_t{}, index_t{}, index_t{});
+        v.query_offset(index_t{});
+        { v.keys(index_t{}, index_t{}) } -> std::same_as<key_rule>;
+        v.axis_info(axis::key);
+    };
+
+    explicit row_walker(const V& v) : v_(v) {}
+
+    /// Moves to the plane of local (b, l, h).
+    void start(index_t b, index_t l, index_t h) {
+        b_ = b;
+        if constexpr (cached) {
+            if (b != cached_b_) fill(b);
+            plane_ = v_.plane(b, l, h);
+        }
+    }
+    /// Whether row q of the current plane counts.
+    bool counts(index_t q) const noexcept {
+        if constexpr (cached)
+            return counts_[static_cast<std::size_t>(q)] != 0;
+        else
+            return v_.row_counts(b_, q);
+    }
+    /// Row q of the current plane (ri names it: [b, l, h, q] as given to start).
+    attention_row<T> row(const row_index& ri) const noexcept {
+        if constexpr (cached) {
+            const auto qi = static_cast<std::size_t>(ri.query);
+            return attention_row<T>{plane_ != nullptr ? plane_ + offsets_[qi] : nullptr, key_stride_, key_extent_, rules_[qi]};
+        } else {
+            return v_.row(ri);
+        }
+    }
+
+private:
+    void fill(index_t b) {
+        const index_t Q = v_.extent(axis::query);
+        const auto n = static_cast<std::size_t>(Q);
+        counts_.resize(n);
+        offsets_.resize(n);
+        rules_.resize(n);
+        for (index_t q = 0; q < Q; ++q) {
+            const auto qi = static_cast<std::size_t>(q);
+            counts_[qi] = v_.row_counts(b, q) ? 1 : 0;
+            offsets_[qi] = v_.query_offset(q);
+            rules_[qi] = v_.keys(b, q);
+        }
+        const auto& kb = v_.axis_info(axis::key);
+        key_stride_ = kb.stride * kb.step;
+        key_extent_ = kb.extent;
+        cached_b_ = b;
+    }
+
+    const V& v_;
+    index_t b_ = 0, cached_b_ = -1;
+    const T* plane_ = nullptr;
+    index_t key_stride_ = 1, key_extent_ = 0;
+    std::vector<std::uint8_t> counts_;
+    std::vector<index_t> offsets_;
+    std::vector<key_rule> rules_;
+};
+
 template <class V, class... M>
 std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view caller, const V& v, const row_options& opt,
                                                           const M&... metrics) {
     using T = typename V::element_type;
     // one pass per row computes what every metric reads from the summary
     constexpr unsigned sums = (dense_sums_of<M>() | ... | 0u);
+    // the count below a threshold the pass takes: the first metric's that asks for one
+    below_request below;
+    (
+        [&] {
+            if constexpr (requires { metrics.below_request(); })
+                if (std::isnan(below.threshold)) below = metrics.below_request();
+        }(),
+        ...);
     const double tol = sum_tolerance<T>(opt, caller);
     const auto shape = detail::row_result_shape(v);
     const auto labels = detail::row_result_axes(v);
@@ -337,15 +478,17 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
     // rows in [begin, end) of the linear [b, l, h, q] order, counted into `part`
     auto run = [&](index_t begin, index_t end, row_report& part) {
         if (begin >= end) return;
+        row_walker<V> rows_of(v);
         index_t q = begin % Q, h = begin / Q % H, l = begin / (Q * H) % L, b = begin / (Q * H * L);
+        rows_of.start(b, l, h);
         index_t example = detail::original_index(v, axis::batch, b);
         row_summary s;
         for (index_t lin = begin; lin < end; ++lin) {
-            if (v.row_counts(b, q)) {
+            if (rows_of.counts(q)) {
                 ++part.rows;
                 const row_index ri{b, l, h, q};
-                const auto row = v.row(ri);
-                if (summarize_row<sums>(row, ri, example, opt, tol, s, &part, caller) == row_status::ok) {
+                const auto row = rows_of.row(ri);
+                if (summarize_row<sums>(row, ri, example, opt, tol, s, &part, caller, below) == row_status::ok) {
                     ++part.computed;
                     const auto at = static_cast<std::size_t>(lin);
                     std::size_t i = 0;
@@ -362,6 +505,7 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
                         if (lin + 1 < end) example = detail::original_index(v, axis::batch, b);
                     }
                 }
+                if (lin + 1 < end) rows_of.start(b, l, h);
             }
         }
     };
