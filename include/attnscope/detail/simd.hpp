@@ -127,6 +127,8 @@ enum sum_flags : unsigned {
     want_below = 1u << 5,    ///< #{k : p_k < threshold} and #{k : p_k < threshold_hi}
     want_distance = 1u << 6, ///< sum p_k |a - k step|
     want_all = (1u << 7) - 1u,
+    /// (internal) every a - k step of want_distance is >= 0 (a causal row): no |.| needed
+    distance_nonneg = 1u << 7,
 };
 
 /// Parameters of the sums that need one: the threshold of want_below, the line of
@@ -376,6 +378,13 @@ inline batch<typename loader<T>::C> lane_offsets(int j) noexcept {
 /// Largest lane (a pairwise tree: short dependency chains). NaN lanes are skipped on x86.
 template <class C>
 inline C hmax(const batch<C>& x) noexcept {
+#if defined(__AVX512F__)
+    // in registers (max_ps skips a NaN first operand, as the tree below does)
+    if constexpr (std::is_same_v<C, float> && batch<C>::size == 16)
+        return _mm512_reduce_max_ps(x);
+    else if constexpr (std::is_same_v<C, double> && batch<C>::size == 8)
+        return _mm512_reduce_max_pd(x);
+#endif
     constexpr std::size_t n = batch<C>::size;
     alignas(64) C v[n];
     x.store_aligned(v);
@@ -387,6 +396,12 @@ inline C hmax(const batch<C>& x) noexcept {
 /// Smallest lane (a pairwise tree).
 template <class C>
 inline C hmin(const batch<C>& x) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<C, float> && batch<C>::size == 16)
+        return _mm512_reduce_min_ps(x);
+    else if constexpr (std::is_same_v<C, double> && batch<C>::size == 8)
+        return _mm512_reduce_min_pd(x);
+#endif
     constexpr std::size_t n = batch<C>::size;
     alignas(64) C v[n];
     x.store_aligned(v);
@@ -451,9 +466,9 @@ inline index_t mask_count(const xsimd::batch_bool<C, arch>& m) noexcept {
 /// out the same whichever other sums the pass takes.
 /// Counts below a threshold go to scalar counters where masks move to scalar registers (no vector
 /// instruction but the compare), otherwise to per-lane counters.
-/// The maximum is tracked per lane within a group of 8 steps; at the end of the group each lane
+/// The maximum is tracked per lane within a group of 16 steps; at the end of the group each lane
 /// folds into a running maximum that remembers the group where the lane last grew. The first key
-/// holding the maximum is then found among the 8 elements of that group the best lane saw.
+/// holding the maximum is then found among the 16 elements of that group the best lane saw.
 template <unsigned What, class T>
 struct pass_state {
     using L = loader<T>;
@@ -462,7 +477,7 @@ struct pass_state {
     using mb = xsimd::batch_bool<C, arch>;
     static constexpr std::size_t N = L::N;
     static constexpr index_t step = static_cast<index_t>(2 * N);
-    static constexpr index_t group = 8 * step;
+    static constexpr index_t group = 16 * step;
     static constexpr index_t block = 16 * step;
     // Segment: group offsets and per-lane counts stay exact in C.
     static constexpr index_t segment = std::is_same_v<C, float> ? (index_t{1} << 22) : (index_t{1} << 40);
@@ -542,7 +557,10 @@ struct pass_state {
             sumsq[j] = xsimd::fma(d, d, sumsq[j]);
         }
         if constexpr (has(want_distance)) {
-            dist = xsimd::fma(x, xsimd::abs(dpos[j]), dist);
+            if constexpr (has(distance_nonneg))
+                dist = xsimd::fma(x, dpos[j], dist);
+            else
+                dist = xsimd::fma(x, xsimd::abs(dpos[j]), dist);
             dpos[j] += dstep;
         }
         if constexpr (has(want_max)) {
@@ -604,7 +622,7 @@ struct pass_state {
         if constexpr (has(want_max)) {
             const C best = hmax(xsimd::max(rmax[0], rmax[1])); // lanes never grown hold -inf
             if (static_cast<double>(best) > r.max) {
-                // every lane holding `best` saw it first within its group: look at its 8 elements there
+                // every lane holding `best` saw it first within its group: look at its 16 elements there
                 const vb vbest(best);
                 index_t first = -1;
                 for (int j = 0; j < 2; ++j) {
@@ -727,10 +745,10 @@ row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, ind
     row_sums r;
     if (end <= begin) return r;
     r.count = end - begin;
-    auto run = [&](index_t b, index_t e, const sum_params& q) {
+    auto run_as = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
         if (b >= e) return;
         if (stride == 1) {
-            sums_contiguous<what, T>(data + b, e - b, b, q, r);
+            sums_contiguous<W, T>(data + b, e - b, b, q, r);
         } else {
             constexpr index_t chunk = 1024;
             T buf[chunk];
@@ -738,9 +756,20 @@ row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, ind
                 const index_t m = std::min(chunk, e - k);
                 const T* src = data + k * stride;
                 for (index_t i = 0; i < m; ++i) buf[i] = src[i * stride];
-                sums_contiguous<what, T>(buf, m, k, q, r);
+                sums_contiguous<W, T>(buf, m, k, q, r);
             }
         }
+    };
+    auto run = [&](index_t b, index_t e, const sum_params& q) {
+        if constexpr ((what & want_distance) != 0) {
+            // a - k step is linear in k: >= 0 at both ends means >= 0 everywhere (causal rows)
+            const double a = static_cast<double>(q.distance_offset), st = static_cast<double>(q.distance_step);
+            if (a - static_cast<double>(b) * st >= 0.0 && a - static_cast<double>(e - 1) * st >= 0.0) {
+                run_as.template operator()<what | distance_nonneg>(b, e, q);
+                return;
+            }
+        }
+        run_as.template operator()<what>(b, e, q);
     };
     if constexpr ((what & want_distance) != 0 && std::is_same_v<typename loader<T>::C, float>) {
         // float lanes hold a - k step exactly only below 2^24; otherwise the distance takes doubles
