@@ -141,6 +141,67 @@ TEST_CASE("concentration arguments are checked", "[concentration][errors]") {
     CHECK_THROWS_AS(as::compute_rows(v, as::sparsity_metric{std::nan("")}), as::argument_error);
 }
 
+TEST_CASE("sparsity counted in the validation pass: weights next to t s count exactly", "[concentration][edge]") {
+    // The pass counts p < t s_lo and p < t s_hi before the row sum s is known; rows whose weights
+    // sit between the two are counted again. Here every row sums to s = 1 + 4e-4 (within the
+    // default tolerance) and holds weights just below, at and just above t s, and inside and outside
+    // the bracket [t (1 - 1e-3), t (1 + 1e-3)), in float and double storage.
+    const double t = 0.01, s = 1.0 + 4e-4, raw = t * s;
+    const std::vector<double> near{raw * (1 - 1e-6), raw, raw * (1 + 1e-6), t * (1 - 2e-3), t * (1 + 2e-3), t, 0.0};
+    const int K = 64;
+    std::vector<std::vector<double>> rows;
+    for (std::size_t a = 0; a < near.size(); ++a) {
+        for (int copies : {0, 1, 5}) {
+            std::vector<double> r(static_cast<std::size_t>(K), 0.0);
+            double used = 0.0;
+            for (int c = 0; c < copies; ++c) used += r[static_cast<std::size_t>(c)] = near[a];
+            // the rest of the mass spread over the other keys, away from t s
+            const int rest = K - copies;
+            for (int k = copies; k < K; ++k) r[static_cast<std::size_t>(k)] = (s - used) / rest;
+            rows.push_back(std::move(r));
+        }
+    }
+    const auto n = static_cast<as::index_t>(rows.size());
+    auto check = [&](auto tag, as::row_options opt, double threshold, as::threshold_kind kind, double scale = 1.0) {
+        using T = decltype(tag);
+        std::vector<T> data;
+        for (const auto& r : rows)
+            for (double x : r) data.push_back(static_cast<T>(x * scale));
+        const auto v = as::make_view(std::span<const T>(data), as::extents{n, K});
+        const auto [h, fused] = as::compute_rows(v, opt, as::entropy_metric{}, as::sparsity_metric{threshold, kind});
+        const auto alone = as::compute_rows(v, opt, as::sparsity_metric{threshold, kind});
+        for (as::index_t i = 0; i < n; ++i) {
+            double sum = 0.0;
+            for (as::index_t k = 0; k < K; ++k) sum += static_cast<double>(data[static_cast<std::size_t>(i * K + k)]);
+            const double thr = kind == as::threshold_kind::absolute ? threshold : threshold / K;
+            // weights within rounding of t s (our sum and the library's may differ in the last bit)
+            // may go either way
+            double below = 0.0, tied = 0.0;
+            for (as::index_t k = 0; k < K; ++k) {
+                const double x = static_cast<double>(data[static_cast<std::size_t>(i * K + k)]);
+                const bool tie = std::abs(x - thr * sum) <= 1e-14 * thr * sum;
+                tied += tie ? 1 : 0;
+                below += !tie && x < thr * sum ? 1 : 0;
+            }
+            INFO("row " << i << ", sum " << sum);
+            CHECK(fused.values(i) == alone[0].values(i));
+            CHECK(fused.values(i) >= below / K);
+            CHECK(fused.values(i) <= (below + tied) / K);
+        }
+    };
+    for (const auto& opt : {as::row_options{}, as::row_options{.on_bad_row = as::bad_row::renormalize},
+                            as::row_options{.allow_sink = true}}) {
+        check(double{}, opt, t, as::threshold_kind::absolute);
+        check(float{}, opt, t, as::threshold_kind::absolute);
+        check(double{}, opt, t * K, as::threshold_kind::relative_to_uniform);
+        check(float{}, opt, t * K, as::threshold_kind::relative_to_uniform);
+    }
+    // sums far from 1: renormalised rows and learned sinks
+    check(float{}, {.on_bad_row = as::bad_row::renormalize}, t, as::threshold_kind::absolute, 0.5);
+    check(double{}, {.on_bad_row = as::bad_row::renormalize}, t, as::threshold_kind::absolute, 3.0);
+    check(float{}, {.allow_sink = true}, t, as::threshold_kind::absolute, 0.5);
+}
+
 TEST_CASE("hoyer stays defined for tiny renormalised sums", "[concentration][edge]") {
     std::vector<double> x{1e-170, 3e-170, 0.0};
     auto v = as::make_view(x.data(), as::extents{1, 3});
