@@ -175,6 +175,43 @@ TEST_CASE("transposed, strided and reversed layouts give the values of a contigu
         CHECK(naive::first_mismatch(values_of(d[m]), values_of(a[m]), 1e-12, 1e-15) == -1);
 }
 
+TEST_CASE("[.., key, query] storage (adjacent queries) is read by blocks of rows: the values of a contiguous copy", "[row_metric][layout]") {
+    // query stride 1, key stride Q: compute_rows copies 64 rows at a time; Q = 150 leaves a partial
+    // block, slices move the origin, causal rows end at different keys
+    const as::index_t L = 2, H = 2, Q = 150, K = 41;
+    const auto x = attnscope_test::random_tensor({L, H, Q, K}, 7);
+    std::vector<float> c(x.size()), t(x.size());
+    for (as::index_t p = 0; p < L * H; ++p)
+        for (as::index_t q = 0; q < Q; ++q)
+            for (as::index_t k = 0; k < K; ++k) {
+                const auto v = static_cast<float>(x[static_cast<std::size_t>((p * Q + q) * K + k)]);
+                c[static_cast<std::size_t>((p * Q + q) * K + k)] = v;
+                t[static_cast<std::size_t>((p * K + k) * Q + q)] = v;
+            }
+    const auto contiguous = as::make_view(c.data(), as::extents{L, H, Q, K});
+    const auto keys_queries = as::make_view(t.data(), as::extents{L, H, Q, K}, as::strides{H * K * Q, K * Q, 1, Q});
+    const auto metrics = [](const auto& v, as::row_options o) {
+        return as::compute_rows(v, o, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::sparsity_metric{0.05},
+                                as::topk_mass_metric{3}, as::hoyer_metric{}, as::attention_distance_metric{}, as::offset_score_metric{1},
+                                as::sink_mass_metric{});
+    };
+    const as::row_options opts[] = {{.tolerance = 1e-5, .allow_sink = true}, {.tolerance = 1e-5, .allow_sink = true, .parallel = as::threads{2}}};
+    for (const auto& o : opts) {
+        for (int variant = 0; variant < 3; ++variant) {
+            auto pick = [&](as::attention_view<float> v) {
+                if (variant == 1) v = v.with(as::causal(2));
+                if (variant == 2) v = v.slice(as::axis::query, 7, Q, 1).slice(as::axis::key, 3, K, 2).with(as::causal());
+                return v;
+            };
+            const auto a = metrics(pick(contiguous), o), b = metrics(pick(keys_queries), o);
+            for (std::size_t m = 0; m < a.size(); ++m) {
+                INFO("variant " << variant << ", metric " << a[m].quantity);
+                CHECK(naive::first_mismatch(values_of(b[m]), values_of(a[m]), 0, 0) == -1);
+            }
+        }
+    }
+}
+
 TEST_CASE("subviews keep positions: sliced, selected and fixed views give the matching sub-block", "[row_metric][subview]") {
     const std::vector<as::index_t> shape{2, 3, 4, 10, 10};
     naive::rules r;

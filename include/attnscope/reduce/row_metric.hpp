@@ -381,6 +381,11 @@ inline void merge_report(row_report& acc, const row_report& part) {
 /// attention_view the per-(batch, query) state is computed once per batch and shared by every
 /// layer and head: whether the row counts, its key rule and its offset in the [query, key] plane.
 /// Other view types go through their row() and row_counts().
+///
+/// Transposed layouts (keys strided, neighbouring queries adjacent: [.., key, query] storage) are
+/// read a block of 64 rows at a time into a scratch buffer (64 x K elements), so that every page
+/// is visited once for 64 rows instead of once per weight; the rows handed out are then contiguous
+/// copies (same values, same key indices).
 ///   row_walker<V> w(v);  w.start(b, l, h);  if (w.counts(q)) use(w.row({b, l, h, q}));
 template <class V>
 class row_walker {
@@ -401,6 +406,7 @@ public:
         if constexpr (cached) {
             if (b != cached_b_) fill(b);
             plane_ = v_.plane(b, l, h);
+            block_q0_ = -1;
         }
     }
     /// Whether row q of the current plane counts.
@@ -411,9 +417,14 @@ public:
             return v_.row_counts(b_, q);
     }
     /// Row q of the current plane (ri names it: [b, l, h, q] as given to start).
-    attention_row<T> row(const row_index& ri) const noexcept {
+    attention_row<T> row(const row_index& ri) {
         if constexpr (cached) {
             const auto qi = static_cast<std::size_t>(ri.query);
+            if (transposed_ && plane_ != nullptr) {
+                if (block_q0_ < 0 || ri.query < block_q0_ || ri.query >= block_q0_ + block_rows) load_block(ri.query);
+                const T* data = scratch_.data() + (ri.query - block_q0_) * key_extent_;
+                return attention_row<T>{data, 1, key_extent_, rules_[qi]};
+            }
             return attention_row<T>{plane_ != nullptr ? plane_ + offsets_[qi] : nullptr, key_stride_, key_extent_, rules_[qi]};
         } else {
             return v_.row(ri);
@@ -437,8 +448,36 @@ private:
         key_stride_ = kb.stride * kb.step;
         key_extent_ = kb.extent;
         cached_b_ = b;
+        const auto& qa = v_.axis_info(axis::query);
+        transposed_ = key_stride_ != 1 && key_extent_ > 0 && Q > 1 && qa.map == nullptr && qa.stride * qa.step == 1;
+        if (transposed_) scratch_.resize(static_cast<std::size_t>(block_rows * key_extent_));
     }
 
+    /// Copies rows [q0, q0 + 64) of the current plane (q0 = q rounded down) into the scratch rows.
+    void load_block(index_t q) {
+        const index_t Q = v_.extent(axis::query);
+        block_q0_ = q - q % block_rows;
+        const index_t n = std::min(block_rows, Q - block_q0_);
+        const T* first = plane_ + offsets_[static_cast<std::size_t>(block_q0_)]; // rows at first + i
+        T* out = scratch_.data();
+        const index_t K = key_extent_;
+        // by tiles of 16 keys x the block's rows: 16 short contiguous reads (a few lines each), then
+        // short contiguous writes, so that neither side walks a page-sized stride element by element
+        constexpr index_t tile = 16;
+        T t[tile][block_rows];
+        for (index_t k0 = 0; k0 < K; k0 += tile) {
+            const index_t m = std::min(tile, K - k0);
+            for (index_t kk = 0; kk < m; ++kk) {
+                const T* src = first + (k0 + kk) * key_stride_; // key k0 + kk of rows q0 .. q0 + n
+                if (k0 + kk + prefetch_keys < K) __builtin_prefetch(first + (k0 + kk + prefetch_keys) * key_stride_);
+                for (index_t i = 0; i < n; ++i) t[kk][i] = src[i];
+            }
+            for (index_t i = 0; i < n; ++i)
+                for (index_t kk = 0; kk < m; ++kk) out[i * K + k0 + kk] = t[kk][i];
+        }
+    }
+
+    static constexpr index_t block_rows = 64, prefetch_keys = 16;
     const V& v_;
     index_t b_ = 0, cached_b_ = -1;
     const T* plane_ = nullptr;
@@ -446,6 +485,9 @@ private:
     std::vector<std::uint8_t> counts_;
     std::vector<index_t> offsets_;
     std::vector<key_rule> rules_;
+    bool transposed_ = false;
+    index_t block_q0_ = -1;
+    std::vector<T> scratch_;
 };
 
 template <class V, class... M>
