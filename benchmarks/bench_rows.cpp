@@ -15,8 +15,9 @@
 //   naive_xtensor          -xt::sum(p * xt::log(p), {1}) on an xtensor adaptor (with xsimd)
 //   numpy, scipy, torch    benchmarks/python_baselines.py on the same data written to a .npy,
 //                          through /usr/bin/python3, torch on 1 CPU thread
-// The full run adds a sweep of the row length K (128 .. 131072, same number of elements) and of
-// the element type (f32, f16, bf16, f64) for row_entropy, and the peak RSS.
+// The full run adds a sweep of the row length K (128 .. 131072, same number of elements, with a
+// least-squares fit of the time per row, a + b K), of the element type (f32, f16, bf16, f64) and
+// a run on the same tensor stored [L, H, K, Q] (keys strided), all for row_entropy; and the peak RSS.
 //
 // Timing: our own harness (benchmarks/harness.hpp): one warm-up run, then best of N runs on
 // steady_clock. GB/s = input bytes / best seconds.
@@ -358,6 +359,8 @@ int main(int argc, char** argv) {
 
     // ------------------------------------------------------------------ full run: sweeps
     json sweep = json::array(), dtypes = json::array();
+    double transposed_gbps = 0.0;
+    bool transposed_identical = false;
     if (!quick) {
         std::cerr << "sweep over K (row_entropy, 1 thread)\n";
         const index_t total = index_t{1} << 25; // 32 Mi elements per K
@@ -396,6 +399,23 @@ int main(int argc, char** argv) {
         run_type("f16", as::half{});
         run_type("bf16", as::bfloat16{});
         run_type("f64", double{});
+
+        // the same tensor stored [L, H, K, Q] (keys strided by Q, neighbouring queries adjacent)
+        std::cerr << "[L, H, K, Q] layout (row_entropy, 1 thread)\n";
+        {
+            std::vector<float> tr(static_cast<std::size_t>(n));
+            for (index_t p = 0; p < L * H; ++p)
+                for (index_t q = 0; q < Q; ++q)
+                    for (index_t k = 0; k < K; ++k)
+                        tr[static_cast<std::size_t>((p * K + k) * Q + q)] = data[static_cast<std::size_t>((p * Q + q) * K + k)];
+            const auto vt = as::make_view(tr.data(), as::extents{L, H, Q, K}, as::strides{H * K * Q, K * Q, 1, Q});
+            as::labeled_array ht;
+            const auto t = bench::measure(slow_reps + 1, [&] { ht = as::row_entropy(vt); });
+            transposed_gbps = bytes / t.best_cpu / 1e9;
+            transposed_identical = std::equal(ht.values.begin(), ht.values.end(), h1.values.begin());
+            table.push_back({"attnscope row_entropy, [L, H, K, Q] storage", t1, t.best_cpu, t.median_cpu, bytes, elems});
+            std::cerr << "  " << fmt(transposed_gbps) << " GB/s\n";
+        }
     }
 
     // ------------------------------------------------------------------ report
@@ -412,11 +432,30 @@ int main(int argc, char** argv) {
     std::printf("\nmax relative error vs float64: row_entropy %.2e, kernel %.2e, fused entropy %.2e, naive Eigen %.2e, naive xtensor %.2e\n",
                 err, err_kernel, err_fused, err_eigen, err_xtensor);
     std::printf("row_entropy on %u threads bit-identical to 1 thread: %s\n", threads, mt_identical ? "yes" : "NO");
+    // time per row = a + b K, least squares over the sweep (a: the fixed cost of a row)
+    double fit_a = 0.0, fit_b = 0.0;
+    if (!quick && sweep.size() >= 2) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        const auto m = static_cast<double>(sweep.size());
+        for (const auto& p : sweep) {
+            const double k = static_cast<double>(p["K"].get<index_t>());
+            const double y = p["ns_per_element"].get<double>() * k; // ns per row
+            sx += k;
+            sy += y;
+            sxx += k * k;
+            sxy += k * y;
+        }
+        fit_b = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+        fit_a = (sy - fit_b * sx) / m;
+    }
     if (!quick) {
         std::printf("\nrow length sweep (row_entropy, 1 thread, 32 Mi elements each):\n");
         for (const auto& s : sweep)
             std::printf("  K %7lld: %7.2f GB/s  %6.3f ns/element  max rel err %.1e\n", static_cast<long long>(s["K"].get<index_t>()),
                         s["gbps"].get<double>(), s["ns_per_element"].get<double>(), s["max_rel_err"].get<double>());
+        std::printf("  time per row = %.1f ns + %.3f ns x K (least squares)\n", fit_a, fit_b);
+        std::printf("[L, H, K, Q] storage: %.2f GB/s, values bit-identical to the row-major run: %s\n", transposed_gbps,
+                    transposed_identical ? "yes" : "NO");
     }
     if (python && !pyres.contains("torch_gbps")) std::printf("\ntorch: not available (%s)\n", pyres.value("torch_error", std::string("no result")).c_str());
 
@@ -447,7 +486,11 @@ int main(int argc, char** argv) {
     out["quick"] = quick;
     if (!quick) {
         out["k_sweep"] = sweep;
+        out["k_fit_ns_per_row"] = fit_a;
+        out["k_fit_ns_per_element"] = fit_b;
         out["dtypes"] = dtypes;
+        out["transposed_layout_gbps"] = transposed_gbps;
+        out["transposed_layout_bit_identical"] = transposed_identical;
     }
     out["peak_rss_mb"] = peak_rss_mb(RUSAGE_SELF);
     out["python_peak_rss_mb"] = num_or_null(pyres, "peak_rss_mb");
