@@ -432,28 +432,30 @@ int main(int argc, char** argv) {
     std::printf("\nmax relative error vs float64: row_entropy %.2e, kernel %.2e, fused entropy %.2e, naive Eigen %.2e, naive xtensor %.2e\n",
                 err, err_kernel, err_fused, err_eigen, err_xtensor);
     std::printf("row_entropy on %u threads bit-identical to 1 thread: %s\n", threads, mt_identical ? "yes" : "NO");
-    // time per row = a + b K, least squares over the sweep (a: the fixed cost of a row)
+    // time per row = a + b K (a: the fixed cost of a row), least squares on the relative error (each
+    // point weighted by 1 / time^2, so that the long rows do not drown the intercept)
     double fit_a = 0.0, fit_b = 0.0;
     if (!quick && sweep.size() >= 2) {
-        double sx = 0, sy = 0, sxx = 0, sxy = 0;
-        const auto m = static_cast<double>(sweep.size());
+        double s0 = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (const auto& p : sweep) {
             const double k = static_cast<double>(p["K"].get<index_t>());
             const double y = p["ns_per_element"].get<double>() * k; // ns per row
-            sx += k;
-            sy += y;
-            sxx += k * k;
-            sxy += k * y;
+            const double w = 1.0 / (y * y);
+            s0 += w;
+            sx += w * k;
+            sy += w * y;
+            sxx += w * k * k;
+            sxy += w * k * y;
         }
-        fit_b = (m * sxy - sx * sy) / (m * sxx - sx * sx);
-        fit_a = (sy - fit_b * sx) / m;
+        fit_b = (s0 * sxy - sx * sy) / (s0 * sxx - sx * sx);
+        fit_a = (sy - fit_b * sx) / s0;
     }
     if (!quick) {
         std::printf("\nrow length sweep (row_entropy, 1 thread, 32 Mi elements each):\n");
         for (const auto& s : sweep)
             std::printf("  K %7lld: %7.2f GB/s  %6.3f ns/element  max rel err %.1e\n", static_cast<long long>(s["K"].get<index_t>()),
                         s["gbps"].get<double>(), s["ns_per_element"].get<double>(), s["max_rel_err"].get<double>());
-        std::printf("  time per row = %.1f ns + %.3f ns x K (least squares)\n", fit_a, fit_b);
+        std::printf("  time per row = %.1f ns + %.3f ns x K (least squares on relative error)\n", fit_a, fit_b);
         std::printf("[L, H, K, Q] storage: %.2f GB/s, values bit-identical to the row-major run: %s\n", transposed_gbps,
                     transposed_identical ? "yes" : "NO");
     }

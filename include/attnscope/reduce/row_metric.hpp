@@ -24,10 +24,13 @@
 //
 // Speed: on dense rows (no per-key validity rule) the validation pass is the vectorised kernel of
 // detail/simd.hpp, and it also computes every sum the metrics declare in `dense_sums` (entropy's
-// sum p ln p, the maximum, the centred squares, the attention distance), so compute_rows reads
-// each row once whatever the metrics (sparsity, which needs the sum first, adds a count over the
-// cached row). row_options::parallel spreads rows over threads; values are bit-identical for any
-// thread count and the first bad row in row order is the one reported.
+// sum p ln p, the maximum, the centred squares, the attention distance, and the counts under the
+// two ends t s_lo, t s_hi of a sparsity threshold t s, which settle #{p < t s} before s is known
+// unless a weight lies between them), so compute_rows reads each row once whatever the metrics.
+// compute_rows walks the rows plane by plane with the per-(batch, query) state computed once, and
+// reads [.., key, query] storage a block of 64 rows at a time. row_options::parallel spreads rows
+// over threads; values are bit-identical for any thread count and the first bad row in row order
+// is the one reported.
 #pragma once
 
 #include <array>
