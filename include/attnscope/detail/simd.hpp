@@ -453,6 +453,35 @@ inline index_t mask_count(const xsimd::batch_bool<C, arch>& m) noexcept {
     static_assert(has_mask_count<C>, "mask_count: no scalar mask on this instruction set");
     return 0;
 }
+
+/// Bit i set for every true lane i of a mask.
+template <class C>
+inline std::uint64_t mask_bits(const xsimd::batch_bool<C, arch>& m) noexcept {
+    constexpr std::size_t n = batch<C>::size;
+#if defined(__SSE2__) || defined(__AVX512F__)
+    if constexpr (has_mask_count<C>) {
+        using R = typename xsimd::batch_bool<C, arch>::register_type;
+        const R bits = m;
+        if constexpr (std::is_integral_v<R>)
+            return static_cast<std::uint64_t>(bits);
+        else if constexpr (std::is_same_v<R, __m128>)
+            return static_cast<std::uint64_t>(_mm_movemask_ps(bits));
+        else if constexpr (std::is_same_v<R, __m128d>)
+            return static_cast<std::uint64_t>(_mm_movemask_pd(bits));
+#if defined(__AVX__)
+        else if constexpr (std::is_same_v<R, __m256>)
+            return static_cast<std::uint64_t>(_mm256_movemask_ps(bits));
+        else if constexpr (std::is_same_v<R, __m256d>)
+            return static_cast<std::uint64_t>(_mm256_movemask_pd(bits));
+#endif
+    }
+#endif
+    alignas(64) C v[n];
+    xsimd::select(m, batch<C>(C(1)), batch<C>(C(0))).store_aligned(v);
+    std::uint64_t out = 0;
+    for (std::size_t k = 0; k < n; ++k) out |= v[k] != C(0) ? std::uint64_t{1} << k : 0;
+    return out;
+}
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -622,25 +651,33 @@ struct pass_state {
         if constexpr (has(want_max)) {
             const C best = hmax(xsimd::max(rmax[0], rmax[1])); // lanes never grown hold -inf
             if (static_cast<double>(best) > r.max) {
-                // every lane holding `best` saw it first within its group: look at its 16 elements there
+                // every lane holding `best` saw it first in the group it remembers, and no earlier
+                // group holds `best`: the first key holding it is in the earliest of those groups
                 const vb vbest(best);
-                index_t first = -1;
+                index_t from = n;
                 for (int j = 0; j < 2; ++j) {
-                    if (!xsimd::any(rmax[j] == vbest)) continue;
-                    alignas(64) C v[N];
+                    std::uint64_t lanes = mask_bits<C>(rmax[j] == vbest); // usually one
+                    if (lanes == 0) continue;
                     alignas(64) C g[N];
-                    rmax[j].store_aligned(v);
                     rgroup[j].store_aligned(g);
-                    for (std::size_t k = 0; k < N; ++k) {
-                        if (v[k] != best) continue;
-                        const index_t at = static_cast<index_t>(g[k]) + static_cast<index_t>(lane_offset<T>(j, k));
-                        for (index_t i = at; i < std::min(n, at + group) && (first < 0 || i < first); i += step)
-                            if (static_cast<C>(widen(p[i])) == best) {
-                                first = i;
-                                break;
-                            }
-                    }
+                    for (; lanes != 0; lanes &= lanes - 1)
+                        from = std::min(from, static_cast<index_t>(g[static_cast<std::size_t>(std::countr_zero(lanes))]));
                 }
+                index_t first = -1;
+                const index_t to = std::min(n, from + group);
+                index_t i = from;
+                for (; i + step <= to && first < 0; i += step) { // a vector scan of that group
+                    vb a, b;
+                    L::load(p + i, a, b);
+                    const std::uint64_t ma = mask_bits<C>(a == vbest), mb2 = mask_bits<C>(b == vbest);
+                    if ((ma | mb2) == 0) continue;
+                    index_t at = n;
+                    if (ma != 0) at = std::min(at, i + static_cast<index_t>(lane_offset<T>(0, static_cast<std::size_t>(std::countr_zero(ma)))));
+                    if (mb2 != 0) at = std::min(at, i + static_cast<index_t>(lane_offset<T>(1, static_cast<std::size_t>(std::countr_zero(mb2)))));
+                    first = at;
+                }
+                for (; i < to && first < 0; ++i)
+                    if (static_cast<C>(widen(p[i])) == best) first = i;
                 if (first >= 0) {
                     r.max = static_cast<double>(best);
                     r.argmax = k_first + first;
