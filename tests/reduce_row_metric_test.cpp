@@ -212,6 +212,46 @@ TEST_CASE("[.., key, query] storage (adjacent queries) is read by blocks of rows
     }
 }
 
+TEST_CASE("long query axes (the per-query state cached by chunks of queries) equal naive loops", "[row_metric][layout]") {
+    // Q = 4500 spans three chunks of the walker's per-query cache; the key rule changes with every
+    // query (positions cycle, a window, causal), example 1 is padded from query 3000, and the
+    // [.., key, query] copy of the same tensor crosses the chunk boundaries by blocks of 64 rows
+    const as::index_t B = 2, L = 2, Q = 4500, K = 24;
+    const std::vector<as::index_t> shape{B, L, 1, Q, K};
+    naive::rules r;
+    r.causal = true;
+    r.window = 6;
+    r.query_lengths = {Q, 3000};
+    for (as::index_t k = 0; k < K; ++k) r.key_positions.push_back(static_cast<std::int32_t>(k));
+    for (as::index_t q = 0; q < Q; ++q) r.query_positions.push_back(static_cast<std::int32_t>(q % 31));
+    const auto ref = naive::make_attention(shape, r, 23);
+    std::vector<float> c(ref.size()), t(ref.size());
+    for (as::index_t p = 0; p < B * L; ++p)
+        for (as::index_t q = 0; q < Q; ++q)
+            for (as::index_t k = 0; k < K; ++k) {
+                const auto v = static_cast<float>(ref[static_cast<std::size_t>((p * Q + q) * K + k)]);
+                c[static_cast<std::size_t>((p * Q + q) * K + k)] = v;
+                t[static_cast<std::size_t>((p * K + k) * Q + q)] = v;
+            }
+    const auto x = naive::widened(c);
+    const auto with_rules = [&](as::attention_view<float> v) {
+        return v.with(as::causal()).with(as::sliding_window(r.window)).with(as::query_lengths(r.query_lengths)).with(as::positions(r.key_positions, r.query_positions));
+    };
+    const auto contiguous = with_rules(as::make_view(c.data(), as::extents{B, L, 1, Q, K}));
+    const auto keys_queries = with_rules(as::make_view(t.data(), as::extents{B, L, 1, Q, K}, as::strides{L * K * Q, K * Q, K * Q, 1, Q}));
+    for (const auto& o : {as::row_options{}, as::row_options{.parallel = as::threads{2}}}) {
+        for (const auto* v : {&contiguous, &keys_queries}) {
+            as::row_report rep;
+            auto opt = o;
+            opt.report = &rep;
+            auto [h, d] = as::compute_rows(*v, opt, as::entropy_metric{}, as::attention_distance_metric{});
+            CHECK(naive::first_mismatch(values_of(h), naive::expected(x, shape, r, naive::entropy), naive::kernel_rel<float>(1e-9)) == -1);
+            CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape, r, naive::distance), naive::kernel_rel<float>(1e-9)) == -1);
+            CHECK(rep.rows == L * (Q + 3000));
+        }
+    }
+}
+
 TEST_CASE("subviews keep positions: sliced, selected and fixed views give the matching sub-block", "[row_metric][subview]") {
     const std::vector<as::index_t> shape{2, 3, 4, 10, 10};
     naive::rules r;

@@ -255,7 +255,8 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
     double sum = 0.0, min = 0.0;
     index_t count = 0;
     if (row.keys.dense) {
-        constexpr unsigned what = Sums | simd::want_sum | simd::want_min;
+        // validation needs the sign of the minimum only (unless a metric reads the minimum itself)
+        constexpr unsigned what = Sums | simd::want_sum | simd::want_min | ((Sums & simd::want_min) != 0 ? 0u : simd::min_sign_only);
         simd::sum_params par;
         const index_t n = row.keys.end > row.keys.begin ? row.keys.end - row.keys.begin : 0;
         if constexpr ((what & simd::want_distance) != 0)
@@ -279,7 +280,8 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
             par.threshold_hi = t >= 0.0 ? t * hi : 0.0;
         }
         out.sums = simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
-        out.sums_have = (what & simd::want_plogp) != 0 ? (what | simd::want_sum) : what;
+        constexpr unsigned have = (what & simd::min_sign_only) != 0 ? what & ~unsigned{simd::want_min | simd::min_sign_only} : what;
+        out.sums_have = (have & simd::want_plogp) != 0 ? (have | simd::want_sum) : have;
         sum = out.sums.sum;
         min = out.sums.min;
         count = out.sums.count;
@@ -383,7 +385,9 @@ inline void merge_report(row_report& acc, const row_report& part) {
 /// The rows of one (batch, layer, head) of a view, query by query, for loops over many rows. On an
 /// attention_view the per-(batch, query) state is computed once per batch and shared by every
 /// layer and head: whether the row counts, its key rule and its offset in the [query, key] plane.
-/// Other view types go through their row() and row_counts().
+/// The state is kept for a chunk of at most 2048 queries (~200 KB, so it stays in cache next to
+/// the rows); longer query axes refill it chunk by chunk in every plane, which costs what computing
+/// the state row by row would. Other view types go through their row() and row_counts().
 ///
 /// Transposed layouts (keys strided, neighbouring queries adjacent: [.., key, query] storage) are
 /// read a block of 64 rows at a time into a scratch buffer (64 x K elements), so that every page
@@ -407,22 +411,28 @@ public:
     void start(index_t b, index_t l, index_t h) {
         b_ = b;
         if constexpr (cached) {
-            if (b != cached_b_) fill(b);
+            if (b != cached_b_) {
+                setup(b);
+                fill(0);
+            }
             plane_ = v_.plane(b, l, h);
             block_q0_ = -1;
         }
     }
     /// Whether row q of the current plane counts.
-    bool counts(index_t q) const noexcept {
-        if constexpr (cached)
-            return counts_[static_cast<std::size_t>(q)] != 0;
-        else
+    bool counts(index_t q) {
+        if constexpr (cached) {
+            if (q < chunk_q0_ || q >= chunk_q0_ + chunk_n_) fill(q - q % chunk_rows);
+            return counts_[static_cast<std::size_t>(q - chunk_q0_)] != 0;
+        } else {
             return v_.row_counts(b_, q);
+        }
     }
     /// Row q of the current plane (ri names it: [b, l, h, q] as given to start).
     attention_row<T> row(const row_index& ri) {
         if constexpr (cached) {
-            const auto qi = static_cast<std::size_t>(ri.query);
+            if (ri.query < chunk_q0_ || ri.query >= chunk_q0_ + chunk_n_) fill(ri.query - ri.query % chunk_rows);
+            const auto qi = static_cast<std::size_t>(ri.query - chunk_q0_);
             if (transposed_ && plane_ != nullptr) {
                 if (block_q0_ < 0 || ri.query < block_q0_ || ri.query >= block_q0_ + block_rows) load_block(ri.query);
                 const T* data = scratch_.data() + (ri.query - block_q0_) * key_extent_;
@@ -435,18 +445,9 @@ public:
     }
 
 private:
-    void fill(index_t b) {
+    /// The state of batch b that does not depend on the query.
+    void setup(index_t b) {
         const index_t Q = v_.extent(axis::query);
-        const auto n = static_cast<std::size_t>(Q);
-        counts_.resize(n);
-        offsets_.resize(n);
-        rules_.resize(n);
-        for (index_t q = 0; q < Q; ++q) {
-            const auto qi = static_cast<std::size_t>(q);
-            counts_[qi] = v_.row_counts(b, q) ? 1 : 0;
-            offsets_[qi] = v_.query_offset(q);
-            rules_[qi] = v_.keys(b, q);
-        }
         const auto& kb = v_.axis_info(axis::key);
         key_stride_ = kb.stride * kb.step;
         key_extent_ = kb.extent;
@@ -456,12 +457,30 @@ private:
         if (transposed_) scratch_.resize(static_cast<std::size_t>(block_rows * key_extent_));
     }
 
+    /// The per-query state of queries [q0, q0 + chunk_rows) of the cached batch.
+    void fill(index_t q0) {
+        const index_t Q = v_.extent(axis::query);
+        chunk_q0_ = q0;
+        chunk_n_ = std::max<index_t>(0, std::min(chunk_rows, Q - q0));
+        const auto n = static_cast<std::size_t>(chunk_n_);
+        counts_.resize(n);
+        offsets_.resize(n);
+        rules_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const index_t q = q0 + static_cast<index_t>(i);
+            counts_[i] = v_.row_counts(cached_b_, q) ? 1 : 0;
+            offsets_[i] = v_.query_offset(q);
+            rules_[i] = v_.keys(cached_b_, q);
+        }
+    }
+
     /// Copies rows [q0, q0 + 64) of the current plane (q0 = q rounded down) into the scratch rows.
     void load_block(index_t q) {
         const index_t Q = v_.extent(axis::query);
         block_q0_ = q - q % block_rows;
         const index_t n = std::min(block_rows, Q - block_q0_);
-        const T* first = plane_ + offsets_[static_cast<std::size_t>(block_q0_)]; // rows at first + i
+        // rows at first + i (the chunk holds the whole block: chunk_rows is a multiple of block_rows)
+        const T* first = plane_ + offsets_[static_cast<std::size_t>(block_q0_ - chunk_q0_)];
         T* out = scratch_.data();
         const index_t K = key_extent_;
         // by tiles of 16 keys x the block's rows: 16 short contiguous reads (a few lines each), then
@@ -480,9 +499,11 @@ private:
         }
     }
 
-    static constexpr index_t block_rows = 64, prefetch_keys = 16;
+    static constexpr index_t block_rows = 64, prefetch_keys = 16, chunk_rows = 2048;
+    static_assert(chunk_rows % block_rows == 0);
     const V& v_;
     index_t b_ = 0, cached_b_ = -1;
+    index_t chunk_q0_ = 0, chunk_n_ = 0; // the queries whose state is cached
     const T* plane_ = nullptr;
     index_t key_stride_ = 1, key_extent_ = 0;
     std::vector<std::uint8_t> counts_;
