@@ -305,6 +305,45 @@ TEMPLATE_TEST_CASE("simd: bad values show in sum and min", "[simd]", float, doub
     }
 }
 
+TEMPLATE_TEST_CASE("simd: a sign-only minimum still flags every negative weight", "[simd]", float, double, as::half,
+                   as::bfloat16) {
+    // min_sign_only lets the pass leave the minimum to the logarithm where a negative weight makes
+    // it NaN (AVX-512); min must still be the true minimum when a weight is < 0, >= 0 otherwise,
+    // and -0 is a valid weight (plogp as for +0)
+    using T = TestType;
+    constexpr unsigned fast = simd::want_sum | simd::want_plogp | simd::want_min | simd::min_sign_only;
+    constexpr unsigned full = simd::want_sum | simd::want_plogp | simd::want_min;
+    for (index_t k : {5, 40, 1000}) {
+        auto values = softmax_row(k, 11);
+        strided_row<T> clean(values, 1);
+        const auto a = simd::sums_dense<fast>(clean.data, 1, 0, k), b = simd::sums_dense<full>(clean.data, 1, 0, k);
+        CHECK(a.min >= 0.0);
+        CHECK(a.sum == b.sum);
+        CHECK(a.plogp == b.plogp);
+        for (index_t at : {index_t{0}, k / 2, k - 1}) {
+            auto v = values;
+            v[static_cast<std::size_t>(at)] = -0.125;
+            strided_row<T> neg(v, 1);
+            CHECK(simd::sums_dense<fast>(neg.data, 1, 0, k).min == -0.125);
+            v[static_cast<std::size_t>(at)] = -1e-30; // flushed to -0 by half and bfloat16
+            strided_row<T> tiny(v, 1);
+            const double tiny_min = simd::sums_dense<full>(tiny.data, 1, 0, k).min;
+            CHECK(simd::sums_dense<fast>(tiny.data, 1, 0, k).min == tiny_min);
+            v[static_cast<std::size_t>(at)] = -0.0;
+            strided_row<T> negzero(v, 1);
+            v[static_cast<std::size_t>(at)] = 0.0;
+            strided_row<T> zero(v, 1);
+            const auto nz = simd::sums_dense<fast>(negzero.data, 1, 0, k), z = simd::sums_dense<fast>(zero.data, 1, 0, k);
+            CHECK(nz.min >= 0.0);
+            CHECK(nz.sum == z.sum);
+            CHECK(nz.plogp == Approx(z.plogp).epsilon(1e-6));
+            v[static_cast<std::size_t>(at)] = std::nan("");
+            strided_row<T> nan(v, 1);
+            CHECK(std::isnan(simd::sums_dense<fast>(nan.data, 1, 0, k).sum));
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("simd: tiny rows (subnormal weights) are exact enough", "[simd]", float, double, as::bfloat16) {
     using T = TestType;
     // weights near the bottom of the float range: the fast log is not used there

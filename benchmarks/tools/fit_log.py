@@ -1,20 +1,25 @@
 #!/usr/bin/python3
 """Fits the polynomial of the float logarithm in include/attnscope/detail/simd.hpp.
 
-ln(1 + f) = f - f^2/2 + f^3 q(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1], with q chosen to minimise
-the maximum *relative* error of ln(1 + f) (Lawson's iteratively reweighted least squares towards
-the minimax solution). Prints, per degree of q, the error in exact arithmetic and when evaluated
-in float32 by Horner's rule as the kernel does, then the coefficients (highest degree last).
+ln(1 + f) = f - f^2/2 + f^3 q(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (the reduction by the
+bits of x / sqrt(1/2)) or, with --p75, f in [-1/4, 1/2) (AVX-512 getmant onto [3/4, 3/2)), with q
+chosen to minimise the maximum *relative* error of ln(1 + f) (Lawson's iteratively reweighted least
+squares towards the minimax solution). Prints, per degree of q, the error in exact arithmetic and
+when evaluated in float32 by Horner's rule as the kernel does, then the coefficients (highest
+degree last).
 
-Usage: /usr/bin/python3 benchmarks/tools/fit_log.py [degree ...]   (default: 4 5 6 7)
+Usage: /usr/bin/python3 benchmarks/tools/fit_log.py [--p75] [degree ...]   (default: 4 5 6 7)
 """
 import sys
 
 import numpy as np
 
 
+RANGE = (np.sqrt(0.5) - 1, np.sqrt(2) - 1)
+
+
 def fit(deg, n=4000, iterations=200):
-    lo, hi = np.sqrt(0.5) - 1, np.sqrt(2) - 1
+    lo, hi = RANGE
     t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
     f = (lo + hi) / 2 + (hi - lo) / 2 * t
     f = f[np.abs(f) > 1e-4]
@@ -31,7 +36,7 @@ def fit(deg, n=4000, iterations=200):
 
 
 def float32_error(c):
-    lo, hi = np.sqrt(0.5) - 1, np.sqrt(2) - 1
+    lo, hi = RANGE
     f = np.linspace(lo, hi, 400001).astype(np.float32)
     cf = c.astype(np.float32)
     q = np.full_like(f, cf[-1])
@@ -44,7 +49,12 @@ def float32_error(c):
 
 
 def main():
-    degrees = [int(a) for a in sys.argv[1:]] or [4, 5, 6, 7]
+    global RANGE
+    args = sys.argv[1:]
+    if "--p75" in args:
+        args.remove("--p75")
+        RANGE = (-0.25, 0.5)
+    degrees = [int(a) for a in args] or [4, 5, 6, 7]
     for d in degrees:
         c, e = fit(d)
         print(f"degree {d}: max relative error {e:.3g} (exact), {float32_error(c):.3g} (float32)")

@@ -18,8 +18,10 @@
 // float lanes. sum p is exact to ~1e-13 (Fast2Sum on an offset, errors kept: see pass_state), since
 // the entropy of a peaked row, ln s - S/s, inherits the absolute error of s. The other sums are
 // accumulated per lane over blocks of 32 terms, then folded into doubles: ~1e-7 relative. ln p uses
-// a degree-5 minimax polynomial for ln(1 + f) on [sqrt(1/2), sqrt(2)) (max relative error 3.4e-7
-// in float arithmetic; benchmarks/tools/fit_log.py), so sum p ln p is within ~4e-7 relative. The
+// a degree-5 minimax polynomial for ln(1 + f), 1 + f the mantissa of p on [sqrt(1/2), sqrt(2))
+// (max relative error 3.4e-7 in float arithmetic; benchmarks/tools/fit_log.py), or on [3/4, 3/2)
+// with AVX-512, where one getmant instruction takes the mantissa (3.1e-7; fit_log.py --p75), so
+// sum p ln p is within ~4e-7 relative. The
 // log is finite for every finite p >= 0, including 0 and subnormals, so p ln p is exactly 0 at
 // p = 0 without a select; rows whose sum is below 2^-60 (where subnormal weights could matter) are
 // recomputed by the double loop. double rows use double lanes and xsimd::log.
@@ -129,6 +131,11 @@ enum sum_flags : unsigned {
     want_all = (1u << 7) - 1u,
     /// (internal) every a - k step of want_distance is >= 0 (a causal row): no |.| needed
     distance_nonneg = 1u << 7,
+    /// with want_min: only the sign of min matters (validation), so row_sums::min is >= 0 exactly
+    /// when no weight is < 0, and the true minimum when one is. With want_plogp where negative
+    /// weights make the logarithm NaN (log_flags_negative), the pass then skips the minimum and
+    /// takes it only for rows whose sum p ln p came out NaN.
+    min_sign_only = 1u << 8,
 };
 
 /// Parameters of the sums that need one: the threshold of want_below, the line of
@@ -222,25 +229,55 @@ using arch = xsimd::default_arch;
 template <class C>
 using batch = xsimd::batch<C, arch>;
 
-/// ln x for float lanes, x finite and >= 0; finite (about -88) at 0 and on subnormals.
+/// Whether log_nonneg(x) is NaN for every x < 0 (so that sum p ln p also flags negative weights).
+inline constexpr bool log_flags_negative =
+#if defined(__AVX512F__)
+    batch<float>::size == 16;
+#else
+    false;
+#endif
+
+/// ln x for float lanes, x finite and >= 0; finite (about -88) at 0 and on subnormals. Where
+/// log_flags_negative, NaN for x < 0 (and for -0).
 inline batch<float> log_nonneg(const batch<float>& x) noexcept {
     using fb = batch<float>;
     using ib = batch<std::int32_t>;
     const ib i = xsimd::bitwise_cast<ib>(x);
-    // x = 2^e m with m in [sqrt(1/2), sqrt(2)): e from the bits of x / sqrt(1/2)
-    const ib e = (i - ib(0x3f3504f3)) >> 23;
-    const fb m = xsimd::bitwise_cast<fb>(i - (e << 23));
-    const fb f = m - fb(1.0f);
-    // ln(1 + f) = f - f^2/2 + f^3 q(f), q of degree 5 (benchmarks/tools/fit_log.py 5)
-    fb q = fb(-1.019172473e-01f);
-    q = xsimd::fma(q, f, fb(1.602437936e-01f));
-    q = xsimd::fma(q, f, fb(-1.713712791e-01f));
-    q = xsimd::fma(q, f, fb(1.992450363e-01f));
-    q = xsimd::fma(q, f, fb(-2.498326692e-01f));
-    q = xsimd::fma(q, f, fb(3.333424571e-01f));
-    const fb z = f * f;
-    const fb l1p = xsimd::fma(z, xsimd::fma(f, q, fb(-0.5f)), f);
-    return xsimd::fma(xsimd::to_float(e), fb(0.693147180559945309f), l1p);
+#if defined(__AVX512F__)
+    if constexpr (fb::size == 16) {
+        // x = 2^e m with m in [3/4, 3/2): m in one instruction (NaN for a negative x), e from the
+        // bits of x / (3/4), which split the binade where getmant does (its first fraction bit)
+        const fb m(_mm512_getmant_ps(x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_nan));
+        const ib e = (i - ib(0x3f400000)) >> 23;
+        const fb f = m - fb(1.0f);
+        // ln(1 + f) = f - f^2/2 + f^3 q(f) on [-1/4, 1/2), q of degree 5 (fit_log.py --p75 5)
+        fb q = fb(-6.708389855e-02f);
+        q = xsimd::fma(q, f, fb(1.406446917e-01f));
+        q = xsimd::fma(q, f, fb(-1.727482599e-01f));
+        q = xsimd::fma(q, f, fb(2.009480885e-01f));
+        q = xsimd::fma(q, f, fb(-2.498561814e-01f));
+        q = xsimd::fma(q, f, fb(3.333107544e-01f));
+        const fb z = f * f;
+        const fb l1p = xsimd::fma(z, xsimd::fma(f, q, fb(-0.5f)), f);
+        return xsimd::fma(xsimd::to_float(e), fb(0.693147180559945309f), l1p);
+    } else
+#endif
+    {
+        // x = 2^e m with m in [sqrt(1/2), sqrt(2)): e from the bits of x / sqrt(1/2)
+        const ib e = (i - ib(0x3f3504f3)) >> 23;
+        const fb m = xsimd::bitwise_cast<fb>(i - (e << 23));
+        const fb f = m - fb(1.0f);
+        // ln(1 + f) = f - f^2/2 + f^3 q(f), q of degree 5 (benchmarks/tools/fit_log.py 5)
+        fb q = fb(-1.019172473e-01f);
+        q = xsimd::fma(q, f, fb(1.602437936e-01f));
+        q = xsimd::fma(q, f, fb(-1.713712791e-01f));
+        q = xsimd::fma(q, f, fb(1.992450363e-01f));
+        q = xsimd::fma(q, f, fb(-2.498326692e-01f));
+        q = xsimd::fma(q, f, fb(3.333424571e-01f));
+        const fb z = f * f;
+        const fb l1p = xsimd::fma(z, xsimd::fma(f, q, fb(-0.5f)), f);
+        return xsimd::fma(xsimd::to_float(e), fb(0.693147180559945309f), l1p);
+    }
 }
 
 /// ln x for double lanes with 0 mapped to 0 (so that 0 ln 0 = 0).
@@ -797,16 +834,16 @@ row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, ind
             }
         }
     };
-    auto run = [&](index_t b, index_t e, const sum_params& q) {
-        if constexpr ((what & want_distance) != 0) {
+    auto run = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
+        if constexpr ((W & want_distance) != 0) {
             // a - k step is linear in k: >= 0 at both ends means >= 0 everywhere (causal rows)
             const double a = static_cast<double>(q.distance_offset), st = static_cast<double>(q.distance_step);
             if (a - static_cast<double>(b) * st >= 0.0 && a - static_cast<double>(e - 1) * st >= 0.0) {
-                run_as.template operator()<what | distance_nonneg>(b, e, q);
+                run_as.template operator()<W | distance_nonneg>(b, e, q);
                 return;
             }
         }
-        run_as.template operator()<what>(b, e, q);
+        run_as.template operator()<W>(b, e, q);
     };
     if constexpr ((what & want_distance) != 0 && std::is_same_v<typename loader<T>::C, float>) {
         // float lanes hold a - k step exactly only below 2^24; otherwise the distance takes doubles
@@ -820,7 +857,18 @@ row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, ind
             return out;
         }
     }
-    run(begin, end, par);
+    if constexpr ((what & (want_min | min_sign_only | want_plogp)) == (want_min | min_sign_only | want_plogp) &&
+                  std::is_same_v<typename loader<T>::C, float> && log_flags_negative) {
+        // the logarithm flags negative weights (NaN): no per-vector minimum
+        run.template operator()<(what & ~unsigned{want_min | min_sign_only})>(begin, end, par);
+        r.min = 0.0;
+        if (std::isnan(r.plogp)) { // a negative weight, -0 or a NaN: the true minimum decides
+            r.min = sums_dense_scalar<want_min>(data, stride, begin, end).min;
+            if (r.min >= 0.0) r.plogp = sums_dense_scalar<want_plogp>(data, stride, begin, end).plogp; // -0 only
+        }
+    } else {
+        run.template operator()<(what & ~unsigned{min_sign_only})>(begin, end, par);
+    }
     if constexpr ((what & want_plogp) != 0 && std::is_same_v<typename loader<T>::C, float>) {
         // subnormal weights are approximated by ln(2^-127 (1 + f)); only tiny rows notice
         if (r.sum >= 0.0 && r.sum < 0x1p-60) r.plogp = sums_dense_scalar<want_plogp>(data, stride, begin, end).plogp;
