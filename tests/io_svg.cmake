@@ -16,7 +16,7 @@ if(ATTNSCOPE_SYSTEM_PYTHON AND TARGET io_svg_test AND TARGET io_figure_test)
             ${PROJECT_SOURCE_DIR}/examples/plot_figure.py)
   # Every test that writes under io_out/ (scratch_dir) and the two that scan it share one lock, so
   # ctest -j never runs a scan while another test rewrites the directory.
-  foreach(writer io_csv_test io_json_test io_svg_test io_figure_test)
+  foreach(writer io_csv_test io_json_test io_svg_test io_figure_test cli_test)
     if(TEST ${writer})
       set_tests_properties(${writer} PROPERTIES RESOURCE_LOCK attnscope_io_out_dir)
     endif()

@@ -532,9 +532,11 @@ inline std::uint64_t mask_bits(const xsimd::batch_bool<C, arch>& m) noexcept {
 /// out the same whichever other sums the pass takes.
 /// Counts below a threshold go to scalar counters where masks move to scalar registers (no vector
 /// instruction but the compare), otherwise to per-lane counters.
-/// The maximum is tracked per lane within a group of 16 steps; at the end of the group each lane
+/// The maximum is tracked per lane within a group of 4 steps; at the end of the group each lane
 /// folds into a running maximum that remembers the group where the lane last grew. The first key
-/// holding the maximum is then found among the 16 elements of that group the best lane saw.
+/// holding the maximum is then found by a branch-free scan of the earliest group where a lane
+/// holding it grew (4 steps: short, and no mispredicted exits; longer groups cost more there than
+/// they save in the folds).
 template <unsigned What, class T>
 struct pass_state {
     using L = loader<T>;
@@ -543,7 +545,7 @@ struct pass_state {
     using mb = xsimd::batch_bool<C, arch>;
     static constexpr std::size_t N = L::N;
     static constexpr index_t step = static_cast<index_t>(2 * N);
-    static constexpr index_t group = 16 * step;
+    static constexpr index_t group = 4 * step;
     static constexpr index_t block = 16 * step;
     // Segment: group offsets and per-lane counts stay exact in C.
     static constexpr index_t segment = std::is_same_v<C, float> ? (index_t{1} << 22) : (index_t{1} << 40);
@@ -689,31 +691,27 @@ struct pass_state {
             const C best = hmax(xsimd::max(rmax[0], rmax[1])); // lanes never grown hold -inf
             if (static_cast<double>(best) > r.max) {
                 // every lane holding `best` saw it first in the group it remembers, and no earlier
-                // group holds `best`: the first key holding it is in the earliest of those groups
-                const vb vbest(best);
-                index_t from = n;
-                for (int j = 0; j < 2; ++j) {
-                    std::uint64_t lanes = mask_bits<C>(rmax[j] == vbest); // usually one
-                    if (lanes == 0) continue;
-                    alignas(64) C g[N];
-                    rgroup[j].store_aligned(g);
-                    for (; lanes != 0; lanes &= lanes - 1)
-                        from = std::min(from, static_cast<index_t>(g[static_cast<std::size_t>(std::countr_zero(lanes))]));
-                }
-                index_t first = -1;
+                // group holds `best`: the first key holding it is in the earliest of those groups.
+                // Without data-dependent branches (a mispredicted exit costs more than the scan): the
+                // earliest group by a masked minimum, then the whole group scanned by masked minima
+                // of key offsets.
+                const vb vbest(best), none(std::numeric_limits<C>::infinity());
+                const auto from = static_cast<index_t>(hmin(xsimd::min(xsimd::select(rmax[0] == vbest, rgroup[0], none),
+                                                                        xsimd::select(rmax[1] == vbest, rgroup[1], none))));
                 const index_t to = std::min(n, from + group);
+                const vb off0 = lane_offsets<T>(0), off1 = lane_offsets<T>(1);
+                vb at = none;
                 index_t i = from;
-                for (; i + step <= to && first < 0; i += step) { // a vector scan of that group
+                for (; i + step <= to; i += step) {
                     vb a, b;
                     L::load(p + i, a, b);
-                    const std::uint64_t ma = mask_bits<C>(a == vbest), mb2 = mask_bits<C>(b == vbest);
-                    if ((ma | mb2) == 0) continue;
-                    index_t at = n;
-                    if (ma != 0) at = std::min(at, i + static_cast<index_t>(lane_offset<T>(0, static_cast<std::size_t>(std::countr_zero(ma)))));
-                    if (mb2 != 0) at = std::min(at, i + static_cast<index_t>(lane_offset<T>(1, static_cast<std::size_t>(std::countr_zero(mb2)))));
-                    first = at;
+                    const vb base(static_cast<C>(i));
+                    at = xsimd::min(at, xsimd::select(a == vbest, base + off0, none));
+                    at = xsimd::min(at, xsimd::select(b == vbest, base + off1, none));
                 }
-                for (; i < to && first < 0; ++i)
+                const C found = hmin(at);
+                index_t first = found < std::numeric_limits<C>::infinity() ? static_cast<index_t>(found) : -1;
+                for (; i < to && first < 0; ++i) // the zero-padded last step, read as stored
                     if (static_cast<C>(widen(p[i])) == best) first = i;
                 if (first >= 0) {
                     r.max = static_cast<double>(best);
