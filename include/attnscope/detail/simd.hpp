@@ -491,34 +491,6 @@ inline index_t mask_count(const xsimd::batch_bool<C, arch>& m) noexcept {
     return 0;
 }
 
-/// Bit i set for every true lane i of a mask.
-template <class C>
-inline std::uint64_t mask_bits(const xsimd::batch_bool<C, arch>& m) noexcept {
-    constexpr std::size_t n = batch<C>::size;
-#if defined(__SSE2__) || defined(__AVX512F__)
-    if constexpr (has_mask_count<C>) {
-        using R = typename xsimd::batch_bool<C, arch>::register_type;
-        const R bits = m;
-        if constexpr (std::is_integral_v<R>)
-            return static_cast<std::uint64_t>(bits);
-        else if constexpr (std::is_same_v<R, __m128>)
-            return static_cast<std::uint64_t>(_mm_movemask_ps(bits));
-        else if constexpr (std::is_same_v<R, __m128d>)
-            return static_cast<std::uint64_t>(_mm_movemask_pd(bits));
-#if defined(__AVX__)
-        else if constexpr (std::is_same_v<R, __m256>)
-            return static_cast<std::uint64_t>(_mm256_movemask_ps(bits));
-        else if constexpr (std::is_same_v<R, __m256d>)
-            return static_cast<std::uint64_t>(_mm256_movemask_pd(bits));
-#endif
-    }
-#endif
-    alignas(64) C v[n];
-    xsimd::select(m, batch<C>(C(1)), batch<C>(C(0))).store_aligned(v);
-    std::uint64_t out = 0;
-    for (std::size_t k = 0; k < n; ++k) out |= v[k] != C(0) ? std::uint64_t{1} << k : 0;
-    return out;
-}
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
