@@ -5,6 +5,7 @@
 // tests/simd.cmake builds this file again with wider instruction sets (AVX2 + F16C, AVX-512) and
 // with ATTNSCOPE_NO_SIMD; ATTNSCOPE_TEST_CPU names the CPU feature a variant needs at run time.
 #include <attnscope/detail/simd.hpp>
+#include <attnscope/reduce/entropy.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -342,6 +343,42 @@ TEMPLATE_TEST_CASE("simd: a sign-only minimum still flags every negative weight"
             CHECK(std::isnan(simd::sums_dense<fast>(nan.data, 1, 0, k).sum));
         }
     }
+}
+
+TEST_CASE("simd: row validation in compute_rows on this instruction set (sign-only minimum)", "[simd]") {
+    // the validation pass of compute_rows asks the kernel for the sign of the minimum only; on
+    // AVX-512 a negative weight then shows through the logarithm: check the rules end to end here,
+    // in every instruction-set build of this file
+    const index_t Q = 6, K = 300;
+    std::vector<float> p(static_cast<std::size_t>(Q * K));
+    for (index_t q = 0; q < Q; ++q) {
+        const auto row = softmax_row(K, static_cast<unsigned>(30 + q));
+        for (index_t k = 0; k < K; ++k) p[static_cast<std::size_t>(q * K + k)] = static_cast<float>(row[static_cast<std::size_t>(k)]);
+    }
+    p[static_cast<std::size_t>(1 * K + 201)] += p[static_cast<std::size_t>(1 * K + 200)];
+    p[static_cast<std::size_t>(1 * K + 200)] = -0.0f; // valid
+    const float w = p[static_cast<std::size_t>(3 * K + 7)];
+    p[static_cast<std::size_t>(3 * K + 7)] = -w;      // negative weight
+    p[static_cast<std::size_t>(3 * K + 8)] += 2 * w;  // keeps the sum at 1
+    const auto v = as::make_view(std::span<const float>(p), as::extents{Q, K});
+    as::row_report rep;
+    const auto h = as::row_entropy(v, {}, {.on_bad_row = as::bad_row::skip, .report = &rep});
+    CHECK(rep.skipped == 1);
+    REQUIRE(rep.first_bad.has_value());
+    CHECK(rep.first_bad->query == 3);
+    CHECK(rep.first_reason.find("key 7") != std::string::npos);
+    CHECK(rep.first_reason.find(">= 0") != std::string::npos);
+    CHECK(std::isnan(h.values(3)));
+    for (index_t q : {0, 1, 2, 4, 5}) {
+        double s = 0, plogp = 0;
+        for (index_t k = 0; k < K; ++k) {
+            const double x = p[static_cast<std::size_t>(q * K + k)];
+            s += x;
+            if (x > 0) plogp += x * std::log(x);
+        }
+        CHECK(h.values(static_cast<std::size_t>(q)) == Approx(std::log(s) - plogp / s).epsilon(1e-6));
+    }
+    CHECK_THROWS_WITH(as::row_entropy(v), Catch::Matchers::Contains("weights must be >= 0"));
 }
 
 TEMPLATE_TEST_CASE("simd: tiny rows (subnormal weights) are exact enough", "[simd]", float, double, as::bfloat16) {
