@@ -434,7 +434,7 @@ int main(int argc, char** argv) {
     std::printf("row_entropy on %u threads bit-identical to 1 thread: %s\n", threads, mt_identical ? "yes" : "NO");
     // time per row = a + b K (a: the fixed cost of a row), least squares on the relative error (each
     // point weighted by 1 / time^2, so that the long rows do not drown the intercept)
-    double fit_a = 0.0, fit_b = 0.0;
+    double fit_a = 0.0, fit_b = 0.0, fit_dev = 0.0;
     if (!quick && sweep.size() >= 2) {
         double s0 = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (const auto& p : sweep) {
@@ -449,13 +449,20 @@ int main(int argc, char** argv) {
         }
         fit_b = (s0 * sxy - sx * sy) / (s0 * sxx - sx * sx);
         fit_a = (sy - fit_b * sx) / s0;
+        // how far the measured rows are from the line: time linear in K means a small deviation
+        for (const auto& p : sweep) {
+            const double k = static_cast<double>(p["K"].get<index_t>());
+            const double y = p["ns_per_element"].get<double>() * k;
+            fit_dev = std::max(fit_dev, std::abs(y - (fit_a + fit_b * k)) / y);
+        }
     }
     if (!quick) {
         std::printf("\nrow length sweep (row_entropy, 1 thread, 32 Mi elements each):\n");
         for (const auto& s : sweep)
             std::printf("  K %7lld: %7.2f GB/s  %6.3f ns/element  max rel err %.1e\n", static_cast<long long>(s["K"].get<index_t>()),
                         s["gbps"].get<double>(), s["ns_per_element"].get<double>(), s["max_rel_err"].get<double>());
-        std::printf("  time per row = %.1f ns + %.3f ns x K (least squares on relative error)\n", fit_a, fit_b);
+        std::printf("  time per row = %.1f ns + %.3f ns x K (least squares on relative error; rows at most %.0f%% off the line)\n",
+                    fit_a, fit_b, 100.0 * fit_dev);
         std::printf("[L, H, K, Q] storage: %.2f GB/s, values bit-identical to the row-major run: %s\n", transposed_gbps,
                     transposed_identical ? "yes" : "NO");
     }
@@ -490,6 +497,7 @@ int main(int argc, char** argv) {
         out["k_sweep"] = sweep;
         out["k_fit_ns_per_row"] = fit_a;
         out["k_fit_ns_per_element"] = fit_b;
+        out["k_fit_max_rel_dev"] = fit_dev;
         out["dtypes"] = dtypes;
         out["transposed_layout_gbps"] = transposed_gbps;
         out["transposed_layout_bit_identical"] = transposed_identical;
