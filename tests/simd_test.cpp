@@ -345,6 +345,35 @@ TEMPLATE_TEST_CASE("simd: a sign-only minimum still flags every negative weight"
     }
 }
 
+TEST_CASE("simd: half rows are summed exactly (float lanes below 1, or again in double)", "[simd]") {
+    // every half is a multiple of 2^-24, so the sum of a half row is exact in double; the kernel
+    // sums blocks in float lanes, exact while a lane stays below 1, and re-sums rows where one
+    // does not (sums far above 1, large weights)
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (const double scale : {1.0, 16.0, 1000.0, 60000.0})
+        for (const index_t k : {7, 100, 1000, 5000}) {
+            std::vector<as::half> row(static_cast<std::size_t>(k));
+            double exact = 0.0;
+            for (auto& x : row) {
+                const double r = u(rng);
+                x = as::half::from_float(static_cast<float>(scale * r * r * r * r / static_cast<double>(k))); // many tiny weights
+                exact += static_cast<double>(as::widen(x));
+            }
+            INFO("scale " << scale << ", K = " << k);
+            CHECK(simd::sums_dense<simd::want_sum>(row.data(), 1, 0, k).sum == exact);
+            CHECK(simd::sums_dense<simd::want_sum | simd::want_plogp>(row.data(), 1, 0, k).sum == exact);
+            // strided (copied by chunks) and a one-hot-like row with a weight near 1 in one lane
+            std::vector<as::half> wide(static_cast<std::size_t>(2 * k));
+            for (index_t i = 0; i < k; ++i) wide[static_cast<std::size_t>(2 * i)] = row[static_cast<std::size_t>(i)];
+            CHECK(simd::sums_dense<simd::want_sum>(wide.data(), 2, 0, k).sum == exact);
+            row[0] = as::half::from_float(0.999f);
+            double e2 = 0.0;
+            for (const auto& x : row) e2 += static_cast<double>(as::widen(x));
+            CHECK(simd::sums_dense<simd::want_sum>(row.data(), 1, 0, k).sum == e2);
+        }
+}
+
 TEST_CASE("simd: row validation in compute_rows on this instruction set (sign-only minimum)", "[simd]") {
     // the validation pass of compute_rows asks the kernel for the sign of the minimum only; on
     // AVX-512 a negative weight then shows through the logarithm: check the rules end to end here,

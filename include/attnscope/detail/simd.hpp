@@ -530,8 +530,14 @@ struct pass_state {
     // the rounding error of every addition, (t - s) - p, which is exact; the errors are summed
     // per block and subtracted in double. s is then exact to about 1e-7 of the rounding errors
     // (1e-13 of s), for three more adds per vector.
-    static constexpr bool exact_sum = std::is_same_v<C, float>;
+    // half weights are multiples of 2^-24, which a float lane adds exactly while its sum stays
+    // below 1: half rows sum each block in plain float lanes (one add per vector) and add the
+    // lanes in double; a block where a lane reached 1 (rows summing far above 1) marks the
+    // segment, which sums_contiguous then adds again exactly.
+    static constexpr bool block_sum = std::is_same_v<T, half> && std::is_same_v<C, float>;
+    static constexpr bool exact_sum = std::is_same_v<C, float> && !block_sum;
     static constexpr C sum_offset = C(2);
+    bool sum_rounded; // (block_sum) a lane's block sum reached 1
 
     // (left uninitialised: a pass sets up exactly the members it uses, in start_*)
     vb sum, sum_err, plogp, dist, vmin; // one set for both batches of a step
@@ -564,6 +570,7 @@ struct pass_state {
             }
         }
         if constexpr (has(want_sum)) sum = exact_sum ? vb(sum_offset) : zero();
+        if constexpr (has(want_sum) && block_sum) sum_rounded = false;
         if constexpr (has(want_min)) vmin = vb(std::numeric_limits<C>::infinity());
         if constexpr (has(want_below) && !scalar_count) below = below_hi = zero();
         if constexpr (has(want_below) && scalar_count) nbelow = nbelow_hi = 0;
@@ -571,6 +578,7 @@ struct pass_state {
     }
     void start_block() noexcept {
         if constexpr (has(want_sum) && exact_sum) sum_err = zero();
+        if constexpr (has(want_sum) && block_sum) sum = zero();
         if constexpr (has(want_plogp)) plogp = zero();
         if constexpr (has(want_sumsq)) sumsq[0] = sumsq[1] = zero();
         if constexpr (has(want_distance)) dist = zero();
@@ -643,8 +651,20 @@ struct pass_state {
         }
     }
 
-    void fold_block(row_sums& r) const noexcept {
+    void fold_block(row_sums& r) noexcept {
         if constexpr (has(want_sum) && exact_sum) r.sum -= static_cast<double>(xsimd::hadd(sum_err));
+        if constexpr (has(want_sum) && block_sum) {
+            alignas(64) C lanes[N];
+            sum.store_aligned(lanes);
+            double b = 0.0;
+            bool big = false;
+            for (const C x : lanes) {
+                b += static_cast<double>(x);
+                big |= !(x < C(1)); // (NaN too: the exact sum is NaN as well)
+            }
+            r.sum += b;
+            sum_rounded = sum_rounded || big;
+        }
         if constexpr (has(want_plogp)) r.plogp += static_cast<double>(xsimd::hadd(plogp));
         // a square near 1 in a lane would round away up to 31 tiny squares after it (a one-hot row:
         // 31 / n^2 relative); one accumulator per batch halves that to 15 / n^2
@@ -654,7 +674,7 @@ struct pass_state {
 
     /// Folds the segment [0, n) of p, whose p[0] is local key `k_first`, into r.
     void fold_segment(const T* p, index_t n, index_t k_first, row_sums& r) const noexcept {
-        if constexpr (has(want_sum)) {
+        if constexpr (has(want_sum) && !block_sum) {
             // lanes minus the offset are exact (Sterbenz), and so is their float sum below 2
             const vb off = exact_sum ? vb(sum_offset) : zero();
             r.sum += static_cast<double>(xsimd::hadd(sum - off));
@@ -733,6 +753,8 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     // are predicted; without want_max a group is a whole block
     constexpr index_t group_steps = (What & want_max) != 0 ? S::group / step : S::block / step;
     constexpr index_t groups_per_block = S::block / step / group_steps;
+    const double sum_before = r.sum;
+    bool sum_rounded = false;
     for (index_t s0 = 0; s0 < n; s0 += S::segment) {
         const index_t sn = std::min(S::segment, n - s0);
         const T* q = p + s0;
@@ -779,7 +801,14 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
         }
         st.fold_block(r);
         st.fold_segment(q, sn, k0 + s0, r);
+        if constexpr (S::block_sum && (What & want_sum) != 0) sum_rounded = sum_rounded || st.sum_rounded;
     }
+    if constexpr (S::block_sum && (What & want_sum) != 0)
+        if (sum_rounded) { // a lane's block sum reached 1: the exact sum in double
+            double exact = 0.0;
+            for (index_t i = 0; i < n; ++i) exact += static_cast<double>(widen(p[i]));
+            r.sum = sum_before + exact;
+        }
 }
 
 /// sums_dense for the element types with a vector loader.
