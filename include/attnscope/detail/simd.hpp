@@ -15,8 +15,9 @@
 // translation units built with different flags never share (and mix up) one definition.
 //
 // Accuracy (float64 reference, any row length): float, half and bfloat16 rows are widened to
-// float lanes. sum p is exact to ~1e-13 (Fast2Sum on an offset, errors kept: see pass_state), since
-// the entropy of a peaked row, ln s - S/s, inherits the absolute error of s. The other sums are
+// float lanes. sum p is exact to ~1e-13 (Fast2Sum on an offset, errors kept: see pass_state; half
+// rows exactly, by plain float lanes), since the entropy of a peaked row, ln s - S/s, inherits the
+// absolute error of s. The other sums are
 // accumulated per lane over blocks of 32 terms, then folded into doubles: ~1e-7 relative. ln p uses
 // a degree-5 minimax polynomial for ln(1 + f), 1 + f the mantissa of p on [sqrt(1/2), sqrt(2))
 // (max relative error 3.4e-7 in float arithmetic; benchmarks/tools/fit_log.py), or on [3/4, 3/2)
