@@ -492,6 +492,45 @@ inline index_t mask_count(const xsimd::batch_bool<C, arch>& m) noexcept {
     return 0;
 }
 
+/// The lanes of a mask as bits (lane k at bit k).
+template <class C>
+inline std::uint64_t lane_bits(const xsimd::batch_bool<C, arch>& m) noexcept {
+#if defined(__SSE2__) || defined(__AVX512F__)
+    using R = typename xsimd::batch_bool<C, arch>::register_type;
+    const R bits = m;
+    if constexpr (std::is_integral_v<R>)
+        return static_cast<std::uint64_t>(bits);
+    else if constexpr (std::is_same_v<R, __m128>)
+        return static_cast<std::uint64_t>(_mm_movemask_ps(bits));
+    else if constexpr (std::is_same_v<R, __m128d>)
+        return static_cast<std::uint64_t>(_mm_movemask_pd(bits));
+#if defined(__AVX__)
+    else if constexpr (std::is_same_v<R, __m256>)
+        return static_cast<std::uint64_t>(_mm256_movemask_ps(bits));
+    else if constexpr (std::is_same_v<R, __m256d>)
+        return static_cast<std::uint64_t>(_mm256_movemask_pd(bits));
+#endif
+    else
+#endif
+    {
+        constexpr std::size_t n = batch<C>::size;
+        alignas(64) C v[n];
+        xsimd::select(m, batch<C>(C(1)), batch<C>(C(0))).store_aligned(v);
+        std::uint64_t out = 0;
+        for (std::size_t k = 0; k < n; ++k) out |= static_cast<std::uint64_t>(v[k] != C(0)) << k;
+        return out;
+    }
+}
+
+/// Bit k of x moved to bit 2k (x below 2^32).
+inline std::uint64_t spread_bits(std::uint64_t x) noexcept {
+    x = (x | x << 16) & 0x0000ffff0000ffffull;
+    x = (x | x << 8) & 0x00ff00ff00ff00ffull;
+    x = (x | x << 4) & 0x0f0f0f0f0f0f0f0full;
+    x = (x | x << 2) & 0x3333333333333333ull;
+    return (x | x << 1) & 0x5555555555555555ull;
+}
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -505,11 +544,13 @@ inline index_t mask_count(const xsimd::batch_bool<C, arch>& m) noexcept {
 /// out the same whichever other sums the pass takes.
 /// Counts below a threshold go to scalar counters where masks move to scalar registers (no vector
 /// instruction but the compare), otherwise to per-lane counters.
-/// The maximum is tracked per lane within a group of 4 steps; at the end of the group each lane
-/// folds into a running maximum that remembers the group where the lane last grew. The first key
-/// holding the maximum is then found by a branch-free scan of the earliest group where a lane
-/// holding it grew (4 steps: short, and no mispredicted exits; longer groups cost more there than
-/// they save in the folds).
+/// The maximum is tracked per lane (both batches of a step in one vector) within a group of 4
+/// steps; at the end of the group each lane folds into a running maximum that remembers the group
+/// where the lane last grew. The first key holding the maximum is then in the earliest group
+/// remembered by a lane holding it: the lanes come out as bits, then the group's elements equal to
+/// the maximum as bits in memory order, whose first set bit is the key. No horizontal minimum and
+/// no data-dependent exit: the search is a short chain after the pass (it costs a row about
+/// 10 ns; the vector minima it replaces took 25).
 template <unsigned What, class T>
 struct pass_state {
     using L = loader<T>;
@@ -545,8 +586,8 @@ struct pass_state {
     vb sumsq[2];                        // one per batch (see fold_block)
     vb below, below_hi;             // per-lane counts (without scalar_count)
     index_t nbelow, nbelow_hi;      // scalar counts (with scalar_count)
-    vb gmax[2];            // per-lane max of the current group
-    vb rmax[2], rgroup[2]; // per-lane max of the segment so far, offset of the group where it grew
+    vb gmax;         // per-lane max of the current group (both batches of a step)
+    vb rmax, rgroup; // per-lane max of the segment so far, offset of the group where it grew
     vb dpos[2];            // a - k step for the lanes of the current step (distance)
     vb dstep;              // -2N step
     vb thr, thr_hi;
@@ -557,10 +598,6 @@ struct pass_state {
 
     void start_segment(index_t k_first, const sum_params& par) noexcept {
         for (int j = 0; j < 2; ++j) {
-            if constexpr (has(want_max)) {
-                rmax[j] = minus_inf();
-                rgroup[j] = vb(C(-1));
-            }
             if constexpr (has(want_distance)) {
                 const auto s = static_cast<C>(par.distance_step);
                 // in double, not index_t (no overflow) nor C (a and k step may be large, their
@@ -569,6 +606,10 @@ struct pass_state {
                                   static_cast<double>(k_first) * static_cast<double>(par.distance_step);
                 dpos[j] = xsimd::fma(lane_offsets<T>(j), vb(-s), vb(static_cast<C>(d0)));
             }
+        }
+        if constexpr (has(want_max)) {
+            rmax = minus_inf();
+            rgroup = vb(C(-1));
         }
         if constexpr (has(want_sum)) sum = exact_sum ? vb(sum_offset) : zero();
         if constexpr (has(want_sum) && block_sum) sum_rounded = false;
@@ -585,7 +626,7 @@ struct pass_state {
         if constexpr (has(want_distance)) dist = zero();
     }
     void start_group() noexcept {
-        if constexpr (has(want_max)) gmax[0] = gmax[1] = minus_inf();
+        if constexpr (has(want_max)) gmax = minus_inf();
     }
 
     template <bool Masked>
@@ -615,9 +656,9 @@ struct pass_state {
         if constexpr (has(want_max)) {
             // max(x, m): on x86 a NaN x leaves m unchanged, as the scalar loop does
             if constexpr (Masked)
-                gmax[j] = xsimd::max(xsimd::select(valid, x, minus_inf()), gmax[j]);
+                gmax = xsimd::max(xsimd::select(valid, x, minus_inf()), gmax);
             else
-                gmax[j] = xsimd::max(x, gmax[j]);
+                gmax = xsimd::max(x, gmax);
         }
         if constexpr (has(want_min)) {
             if constexpr (Masked)
@@ -643,12 +684,9 @@ struct pass_state {
 
     void end_group(index_t offset) noexcept {
         if constexpr (has(want_max)) {
-            const vb off(static_cast<C>(offset));
-            for (int j = 0; j < 2; ++j) {
-                const mb gt = gmax[j] > rmax[j];
-                rmax[j] = xsimd::select(gt, gmax[j], rmax[j]);
-                rgroup[j] = xsimd::select(gt, off, rgroup[j]);
-            }
+            const mb gt = gmax > rmax;
+            rmax = xsimd::select(gt, gmax, rmax);
+            rgroup = xsimd::select(gt, vb(static_cast<C>(offset)), rgroup);
         }
     }
 
@@ -681,29 +719,34 @@ struct pass_state {
             r.sum += static_cast<double>(xsimd::hadd(sum - off));
         }
         if constexpr (has(want_max)) {
-            const C best = hmax(xsimd::max(rmax[0], rmax[1])); // lanes never grown hold -inf
+            alignas(64) C groups[N];
+            rgroup.store_aligned(groups);
+            const C best = hmax(rmax); // lanes never grown hold -inf
             if (static_cast<double>(best) > r.max) {
                 // every lane holding `best` saw it first in the group it remembers, and no earlier
-                // group holds `best`: the first key holding it is in the earliest of those groups.
-                // Without data-dependent branches (a mispredicted exit costs more than the scan): the
-                // earliest group by a masked minimum, then the whole group scanned by masked minima
-                // of key offsets.
-                const vb vbest(best), none(std::numeric_limits<C>::infinity());
-                const auto from = static_cast<index_t>(hmin(xsimd::min(xsimd::select(rmax[0] == vbest, rgroup[0], none),
-                                                                        xsimd::select(rmax[1] == vbest, rgroup[1], none))));
+                // group holds `best`: the first key holding it is in the earliest of those groups,
+                // found from the lanes' bits, then the group's bits where x == best, in memory
+                // order (short dependency chains: no horizontal minimum)
+                const vb vbest(best);
+                std::uint64_t lanes = lane_bits<C>(rmax == vbest);
+                C g = groups[std::countr_zero(lanes)];
+                for (lanes &= lanes - 1; lanes != 0; lanes &= lanes - 1) g = std::min(g, groups[std::countr_zero(lanes)]);
+                const auto from = static_cast<index_t>(g);
                 const index_t to = std::min(n, from + group);
-                const vb off0 = lane_offsets<T>(0), off1 = lane_offsets<T>(1);
-                vb at = none;
+                constexpr int words = (group + 63) / 64;
+                std::uint64_t hit[words] = {};
                 index_t i = from;
-                for (; i + step <= to; i += step) {
+                for (int u = 0; u < group / step && i + step <= to; ++u, i += step) {
                     vb a, b;
                     L::load(p + i, a, b);
-                    const vb base(static_cast<C>(i));
-                    at = xsimd::min(at, xsimd::select(a == vbest, base + off0, none));
-                    at = xsimd::min(at, xsimd::select(b == vbest, base + off1, none));
+                    const std::uint64_t ba = lane_bits<C>(a == vbest), bb = lane_bits<C>(b == vbest);
+                    const std::uint64_t bits = L::interleaved ? (spread_bits(ba) | spread_bits(bb) << 1) : (ba | bb << N);
+                    const int at = u * static_cast<int>(step);
+                    hit[at / 64] |= bits << (at % 64);
                 }
-                const C found = hmin(at);
-                index_t first = found < std::numeric_limits<C>::infinity() ? static_cast<index_t>(found) : -1;
+                index_t first = -1;
+                for (int w = words - 1; w >= 0; --w)
+                    if (hit[w] != 0) first = from + 64 * w + std::countr_zero(hit[w]);
                 for (; i < to && first < 0; ++i) // the zero-padded last step, read as stored
                     if (static_cast<C>(widen(p[i])) == best) first = i;
                 if (first >= 0) {
@@ -800,7 +843,7 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
             }
             st.end_group(group_start);
         }
-        st.fold_block(r);
+        if (i > (full_groups - full_groups % groups_per_block) * group_steps * step) st.fold_block(r); // a block is open
         st.fold_segment(q, sn, k0 + s0, r);
         if constexpr (S::block_sum && (What & want_sum) != 0) sum_rounded = sum_rounded || st.sum_rounded;
     }

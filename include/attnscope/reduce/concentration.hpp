@@ -41,7 +41,7 @@ struct max_weight_metric {
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
         const auto m = detail::row_max(row, s);
-        return m.value / s.sum;
+        return m.value * s.inv_sum;
     }
 };
 
@@ -222,32 +222,42 @@ struct hoyer_metric {
         if (s.count == 1) return 0.0;
         // u = n sum (q - 1/n)^2 = n ||q||_2^2 - 1, computed centred (no cancellation on nearly
         // uniform rows, where the metric is near 0); then ||q||_1 / ||q||_2 = sqrt(n / (1 + u))
+        // rows of one view mostly share n: the functions of n are kept from the last row (per thread)
+        thread_local index_t cached_n = -1;
+        thread_local double inv_n = 0.0, scale = 0.0; // 1/n, sqrt(n) / (sqrt(n) - 1)
+        if (s.count != cached_n) {
+            cached_n = s.count;
+            const double rn = std::sqrt(static_cast<double>(s.count));
+            inv_n = 1.0 / static_cast<double>(s.count);
+            scale = rn / (rn - 1.0);
+        }
         const double n = static_cast<double>(s.count);
         double u = 0.0;
         if (k.dense && s.sum > 1e-100 && s.sum < 1e100) {
             // centred at 1/n by the validation pass; far from s = 1 (renormalised rows) at s/n
-            double center = 1.0 / n, sq = 0.0;
+            double center = inv_n, sq = 0.0;
             if (s.has_sums(dense_sums) && std::abs(s.sum - 1.0) <= 1e-2) {
                 sq = s.sums.sumsq;
             } else {
-                if (std::abs(s.sum - 1.0) > 1e-2) center = s.sum / n;
+                if (std::abs(s.sum - 1.0) > 1e-2) center = s.sum * inv_n;
                 detail::simd::sum_params par;
                 par.sumsq_center = center;
                 sq = detail::simd::sums_dense<detail::simd::want_sumsq>(row.data, row.stride, k.begin, k.end, par).sumsq;
             }
             const double shift = s.sum - n * center; // sum (p - c)^2 = V + shift^2 / n
-            u = n * (sq - shift * shift / n) / (s.sum * s.sum);
+            u = (n * sq - shift * shift) * (s.inv_sum * s.inv_sum);
         } else { // per-key rules, or sums whose squares would under/overflow: q = p / s in double
             auto [buf, cnt] = detail::gather_row(row);
             for (index_t i = 0; i < cnt; ++i) {
-                const double d = buf[i] / s.sum - 1.0 / n;
+                const double d = buf[i] / s.sum - inv_n;
                 u += d * d;
             }
             u *= n;
         }
         u = std::max(u, 0.0);
-        const double rn = std::sqrt(n), r1 = std::sqrt(1.0 + u);
-        const double h = rn * (u / (r1 * (1.0 + r1))) / (rn - 1.0); // (sqrt n - sqrt(n / (1 + u))) / (sqrt n - 1)
+        // (sqrt n - sqrt(n / (1 + u))) / (sqrt n - 1) = sqrt(n) / (sqrt(n) - 1) * u / (r (1 + r)), r = sqrt(1 + u)
+        const double r1 = std::sqrt(1.0 + u);
+        const double h = scale * u / (r1 * (1.0 + r1));
         return std::clamp(h, 0.0, 1.0);
     }
 };

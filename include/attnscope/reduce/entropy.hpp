@@ -77,7 +77,7 @@ struct entropy_metric {
             h = -plogp - (r > 0.0 ? r * std::log(r) : 0.0);
             ++outcomes;
         } else {
-            h = detail::log_near_one(s.sum) - plogp / s.sum;
+            h = detail::log_near_one(s.sum) - plogp * s.inv_sum;
         }
         // rows of one view mostly share n: remember the last log (per thread, so metrics stay const)
         thread_local index_t cached_n = -1;

@@ -107,7 +107,7 @@ struct attention_distance_metric {
                          : s.has_sums(dense_sums) ? s.sums.distance
                                                   : detail::distance_dense(row.data, row.stride, k.begin, k.end,
                                                                            k.query_position, k.key_origin, k.key_step);
-        return d / s.sum;
+        return d * s.inv_sum;
     }
 };
 

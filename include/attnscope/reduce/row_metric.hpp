@@ -101,6 +101,8 @@ constexpr double default_sum_tolerance() noexcept {
 ///   double q0 = row[0] / s.sum;        // the row as a distribution
 struct row_summary {
     double sum = 0.0;         ///< s = sum of the weights of the valid keys
+    /// 1 / s (one division per row, shared by the metrics that renormalise: q_k = p_k * inv_sum)
+    double inv_sum = std::numeric_limits<double>::quiet_NaN();
     index_t count = 0;        ///< n = number of valid keys
     index_t query_position = 0; ///< token position of the query (q + past, or query_positions[q])
     row_index index{};        ///< local [batch, layer, head, query] index of the row in the view
@@ -293,6 +295,7 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
         count = sc.count;
     }
     out.sum = sum;
+    out.inv_sum = 1.0 / sum;
     out.count = count;
     out.query_position = row.keys.query_position;
     out.index = index;
