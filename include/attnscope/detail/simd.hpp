@@ -535,6 +535,35 @@ inline std::uint64_t spread_bits(std::uint64_t x) noexcept {
 #pragma GCC diagnostic pop
 #endif
 
+/// The lane sums of four vectors (as xsimd::hadd each; AVX-512 float: one transposed reduction,
+/// 11 shuffles and adds for the four instead of about 10 each).
+/// Only the inputs whose bit is set in Used are read (others may be anything).
+template <unsigned Used, class C>
+inline void hadd4(const batch<C>& a, const batch<C>& b, const batch<C>& c, const batch<C>& d, double out[4]) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<C, float> && batch<C>::size == 16) {
+        // 128-bit quarters: ab = [a0 + a2, a1 + a3, b0 + b2, b1 + b3], likewise cd
+        const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                                        _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+        const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(1, 0, 1, 0)),
+                                        _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(3, 2, 3, 2)));
+        // one quarter per input, then its four floats added within the quarter
+        __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+        q = _mm512_add_ps(q, _mm512_permute_ps(q, _MM_SHUFFLE(1, 0, 3, 2)));
+        q = _mm512_add_ps(q, _mm512_permute_ps(q, _MM_SHUFFLE(2, 3, 0, 1)));
+        alignas(64) float t[16];
+        _mm512_store_ps(t, q);
+        for (int i = 0; i < 4; ++i) out[i] = static_cast<double>(t[4 * i]);
+        return;
+    }
+#endif
+    if constexpr ((Used & 1u) != 0) out[0] = static_cast<double>(xsimd::hadd(a));
+    if constexpr ((Used & 2u) != 0) out[1] = static_cast<double>(xsimd::hadd(b));
+    if constexpr ((Used & 4u) != 0) out[2] = static_cast<double>(xsimd::hadd(c));
+    if constexpr ((Used & 8u) != 0) out[3] = static_cast<double>(xsimd::hadd(d));
+}
+
 /// Vector state of one pass over contiguous elements.
 ///
 /// Sums are accumulated in compute lanes over a block of 16 steps, then folded into doubles. Both
@@ -691,7 +720,6 @@ struct pass_state {
     }
 
     void fold_block(row_sums& r) noexcept {
-        if constexpr (has(want_sum) && exact_sum) r.sum -= static_cast<double>(xsimd::hadd(sum_err));
         if constexpr (has(want_sum) && block_sum) {
             alignas(64) C lanes[N];
             sum.store_aligned(lanes);
@@ -704,11 +732,22 @@ struct pass_state {
             r.sum += b;
             sum_rounded = sum_rounded || big;
         }
-        if constexpr (has(want_plogp)) r.plogp += static_cast<double>(xsimd::hadd(plogp));
+        // the lane sums of the block, added across lanes together (one transposed reduction
+        // instead of one per sum where the instruction set has it)
         // a square near 1 in a lane would round away up to 31 tiny squares after it (a one-hot row:
         // 31 / n^2 relative); one accumulator per batch halves that to 15 / n^2
-        if constexpr (has(want_sumsq)) r.sumsq += static_cast<double>(xsimd::hadd(sumsq[0] + sumsq[1]));
-        if constexpr (has(want_distance)) r.distance += static_cast<double>(xsimd::hadd(dist));
+        constexpr unsigned used = (has(want_sum) && exact_sum ? 1u : 0u) | (has(want_plogp) ? 2u : 0u) |
+                                  (has(want_sumsq) ? 4u : 0u) | (has(want_distance) ? 8u : 0u);
+        if constexpr (used != 0) {
+            const vb z = zero();
+            double h[4] = {};
+            hadd4<used>((used & 1u) ? sum_err : z, (used & 2u) ? plogp : z, (used & 4u) ? sumsq[0] + sumsq[1] : z,
+                        (used & 8u) ? dist : z, h);
+            if constexpr ((used & 1u) != 0) r.sum -= h[0];
+            if constexpr ((used & 2u) != 0) r.plogp += h[1];
+            if constexpr ((used & 4u) != 0) r.sumsq += h[2];
+            if constexpr ((used & 8u) != 0) r.distance += h[3];
+        }
     }
 
     /// Folds the segment [0, n) of p, whose p[0] is local key `k_first`, into r.
