@@ -783,9 +783,13 @@ struct pass_state {
                     const int at = u * static_cast<int>(step);
                     hit[at / 64] |= bits << (at % 64);
                 }
-                index_t first = -1;
-                for (int w = words - 1; w >= 0; --w)
-                    if (hit[w] != 0) first = from + 64 * w + std::countr_zero(hit[w]);
+                // the first set bit without a branch on where it is (countr_zero(0) = 64)
+                int bit = 64 * words;
+                for (int w = words - 1; w >= 0; --w) {
+                    const int c = std::countr_zero(hit[w]);
+                    bit = c < 64 ? 64 * w + c : bit;
+                }
+                index_t first = bit < 64 * words ? from + bit : -1;
                 for (; i < to && first < 0; ++i) // the zero-padded last step, read as stored
                     if (static_cast<C>(widen(p[i])) == best) first = i;
                 if (first >= 0) {
@@ -894,12 +898,12 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
         }
 }
 
-/// sums_dense for the element types with a vector loader.
+/// sums_dense for the element types with a vector loader, into r (reset first).
 template <unsigned What, class T>
-row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par) noexcept {
+void sums_dense_vectorised(row_sums& r, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par) noexcept {
     constexpr unsigned what = (What & want_plogp) ? (What | want_sum) : What;
-    row_sums r;
-    if (end <= begin) return r;
+    r = row_sums{};
+    if (end <= begin) return;
     r.count = end - begin;
     auto run_as = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
         if (b >= e) return;
@@ -934,9 +938,9 @@ row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, ind
         if (!(std::fabs(a - static_cast<double>(begin) * st) < lim && std::fabs(a - static_cast<double>(end) * st) < lim &&
               std::fabs(st) * static_cast<double>(std::min<index_t>(end - begin, pass_state<what, T>::segment) +
                                                  2 * pass_state<what, T>::step) < lim)) {
-            row_sums out = sums_dense_vectorised<(What & ~unsigned{want_distance}), T>(data, stride, begin, end, par);
-            out.distance = sums_dense_scalar<want_distance>(data, stride, begin, end, par).distance;
-            return out;
+            sums_dense_vectorised<(What & ~unsigned{want_distance}), T>(r, data, stride, begin, end, par);
+            r.distance = sums_dense_scalar<want_distance>(data, stride, begin, end, par).distance;
+            return;
         }
     }
     if constexpr ((what & (want_min | min_sign_only | want_plogp)) == (want_min | min_sign_only | want_plogp) &&
@@ -955,20 +959,27 @@ row_sums sums_dense_vectorised(const T* data, index_t stride, index_t begin, ind
         // subnormal weights are approximated by ln(2^-127 (1 + f)); only tiny rows notice
         if (r.sum >= 0.0 && r.sum < 0x1p-60) r.plogp = sums_dense_scalar<want_plogp>(data, stride, begin, end).plogp;
     }
-    return r;
 }
 
 /// Every sum asked for by `What` over the keys [begin, end) of a dense row whose key k sits at
-/// data[k * stride] (any stride, including negative ones).
+/// data[k * stride] (any stride, including negative ones). sums_dense_into writes them into an
+/// existing row_sums (no copy of the result: a copy read right after the pass's last stores waits
+/// for them to reach the cache).
 ///   auto s = sums_dense<want_sum | want_plogp>(row.data, row.stride, row.keys.begin, row.keys.end);
 ///   double entropy = std::log(s.sum) - s.plogp / s.sum;
 template <unsigned What, class T>
+void sums_dense_into(row_sums& out, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    if constexpr (!requires { loader<T>::N; }) // a user's element type (element_traits): the reference loop
+        out = sums_dense_scalar<What>(data, stride, begin, end, par);
+    else
+        sums_dense_vectorised<What, T>(out, data, stride, begin, end, par);
+}
+
+template <unsigned What, class T>
 row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
-    if constexpr (!requires { loader<T>::N; }) { // a user's element type (element_traits): the reference loop
-        return sums_dense_scalar<What>(data, stride, begin, end, par);
-    } else {
-        return sums_dense_vectorised<What, T>(data, stride, begin, end, par);
-    }
+    row_sums r;
+    sums_dense_into<What>(r, data, stride, begin, end, par);
+    return r;
 }
 
 
@@ -980,6 +991,11 @@ inline const char* isa_name() noexcept { return "scalar"; }
 template <unsigned What, class T>
 row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
     return sums_dense_scalar<What>(data, stride, begin, end, par);
+}
+
+template <unsigned What, class T>
+void sums_dense_into(row_sums& out, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    out = sums_dense_scalar<What>(data, stride, begin, end, par);
 }
 
 #endif

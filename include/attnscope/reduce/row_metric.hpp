@@ -250,7 +250,7 @@ std::string bad_row_reason(const attention_row<T>& row, double sum, double min, 
 } // namespace detail
 
 template <unsigned Sums = 0, class T>
-row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
+[[gnu::always_inline]] inline row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
                          double tolerance, row_summary& out, row_report* report = nullptr,
                          std::string_view caller = "compute_rows", const below_request& below = {}) {
     namespace simd = detail::simd;
@@ -281,7 +281,7 @@ row_status summarize_row(const attention_row<T>& row, const row_index& index, in
             par.threshold = t >= 0.0 ? t * lo : 0.0;
             par.threshold_hi = t >= 0.0 ? t * hi : 0.0;
         }
-        out.sums = simd::sums_dense<what>(row.data, row.stride, row.keys.begin, row.keys.end, par);
+        simd::sums_dense_into<what>(out.sums, row.data, row.stride, row.keys.begin, row.keys.end, par);
         constexpr unsigned have = (what & simd::min_sign_only) != 0 ? what & ~unsigned{simd::want_min | simd::min_sign_only} : what;
         out.sums_have = (have & simd::want_plogp) != 0 ? (have | simd::want_sum) : have;
         sum = out.sums.sum;

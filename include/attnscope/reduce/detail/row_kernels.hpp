@@ -68,12 +68,12 @@ row_scan scan_masked(const T* data, index_t stride, const key_rule& keys) noexce
 
 /// sum_k p_k log p_k over the keys (0 log 0 = 0).
 template <class T>
-double plogp_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
+[[gnu::noinline]] double plogp_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
     return simd::sums_dense<simd::want_plogp>(data, stride, begin, end).plogp;
 }
 
 template <class T>
-double plogp_masked(const T* data, index_t stride, const key_rule& keys) noexcept {
+[[gnu::noinline]] double plogp_masked(const T* data, index_t stride, const key_rule& keys) noexcept {
     double acc = 0.0;
     for (index_t k = keys.begin; k < keys.end; ++k) {
         if (!keys.counts(k)) continue;
@@ -102,14 +102,14 @@ double sum_squares_masked(const T* data, index_t stride, const key_rule& keys) n
 
 /// Number of keys with p_k < threshold.
 template <class T>
-index_t count_below_dense(const T* data, index_t stride, index_t begin, index_t end, double threshold) noexcept {
+[[gnu::noinline]] index_t count_below_dense(const T* data, index_t stride, index_t begin, index_t end, double threshold) noexcept {
     simd::sum_params par;
     par.threshold = threshold;
     return simd::sums_dense<simd::want_below>(data, stride, begin, end, par).below;
 }
 
 template <class T>
-index_t count_below_masked(const T* data, index_t stride, const key_rule& keys, double threshold) noexcept {
+[[gnu::noinline]] index_t count_below_masked(const T* data, index_t stride, const key_rule& keys, double threshold) noexcept {
     index_t n = 0;
     for (index_t k = keys.begin; k < keys.end; ++k)
         if (keys.counts(k)) n += load(data, stride, k) < threshold ? 1 : 0;
@@ -125,13 +125,13 @@ struct max_result {
 };
 
 template <class T>
-max_result max_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
+[[gnu::noinline]] max_result max_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
     const auto s = simd::sums_dense<simd::want_max>(data, stride, begin, end);
     return {s.max, s.argmax};
 }
 
 template <class T>
-max_result max_masked(const T* data, index_t stride, const key_rule& keys) noexcept {
+[[gnu::noinline]] max_result max_masked(const T* data, index_t stride, const key_rule& keys) noexcept {
     max_result m;
     for (index_t k = keys.begin; k < keys.end; ++k) {
         if (!keys.counts(k)) continue;
@@ -186,13 +186,13 @@ inline simd::sum_params distance_params(index_t qpos, index_t origin, index_t st
 
 /// sum_k p_k |qpos - pos(k)| where, on the dense path, pos(k) = origin + k * step.
 template <class T>
-double distance_dense(const T* data, index_t stride, index_t begin, index_t end, index_t qpos, index_t origin,
+[[gnu::noinline]] double distance_dense(const T* data, index_t stride, index_t begin, index_t end, index_t qpos, index_t origin,
                       index_t step) noexcept {
     return simd::sums_dense<simd::want_distance>(data, stride, begin, end, distance_params(qpos, origin, step)).distance;
 }
 
 template <class T>
-double distance_masked(const T* data, index_t stride, const key_rule& keys) noexcept {
+[[gnu::noinline]] double distance_masked(const T* data, index_t stride, const key_rule& keys) noexcept {
     double acc = 0.0;
     for (index_t k = keys.begin; k < keys.end; ++k) {
         if (!keys.counts(k)) continue;
