@@ -47,6 +47,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -248,7 +249,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const int reps = quick ? 3 : 7;      // fast cases
+    const int reps = quick ? 5 : 9;      // fast cases (interleaved rounds)
     const int slow_reps = quick ? 1 : 3; // naive and per-dtype cases
     const as::execution one{};
     const as::execution all{as::threads{threads}};
@@ -272,41 +273,47 @@ int main(int argc, char** argv) {
     const std::string t1 = "1", tn = std::to_string(threads);
     const double elems = static_cast<double>(n);
 
-    std::cerr << "measuring (best of " << reps << ")\n";
-    const auto read1 = add("read (vectorised sum)", t1, bench::measure(reps, [&] { bench::keep(read_all(data.data(), n, one)); }), bytes, elems);
-    const auto readn = add("read (vectorised sum)", tn, bench::measure(reps, [&] { bench::keep(read_all(data.data(), n, all)); }), bytes, elems);
-
+    // the cases compared with each other run interleaved, one round at a time (see
+    // measure_interleaved): the one-thread cases together, then the all-thread cases
+    std::cerr << "measuring (best of " << reps << ", interleaved)\n";
     std::vector<double> kern(static_cast<std::size_t>(rows));
-    const auto kernel1 = add("attnscope kernel: sums_dense<sum|plogp>", t1, bench::measure(reps, [&] {
-        for (index_t r = 0; r < rows; ++r) {
-            const auto s = simd::sums_dense<simd::want_sum | simd::want_plogp>(data.data() + r * K, 1, 0, K);
-            kern[static_cast<std::size_t>(r)] = std::log(s.sum) - s.plogp / s.sum;
-        }
-    }), bytes, elems);
-
-    as::labeled_array h1;
-    const auto ent1 = add("attnscope row_entropy", t1, bench::measure(reps, [&] { h1 = as::row_entropy(v); }), bytes, elems);
-    as::labeled_array hn;
-    const auto entn = add("attnscope row_entropy", tn,
-                          bench::measure(reps, [&] { hn = as::row_entropy(v, {}, {.parallel = all}); }), bytes, elems);
-
+    as::labeled_array h1, hn;
     std::array<as::labeled_array, 7> fused;
-    const auto fused1 = add("attnscope compute_rows, 7 metrics fused", t1, bench::measure(reps, [&] {
-        fused = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
-                                 as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{},
-                                 as::sink_mass_metric{});
-    }), bytes, elems);
-
     std::array<as::labeled_array, 6> fused6;
-    const auto fused6_1 = add("attnscope compute_rows, 6 (no sparsity)", t1, bench::measure(reps, [&] {
-        fused6 = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::hoyer_metric{},
-                                  as::attention_distance_metric{}, as::sink_mass_metric{});
-    }), bytes, elems);
-    add("attnscope compute_rows, 7 metrics fused", tn, bench::measure(reps, [&] {
-        fused = as::compute_rows(v, {.parallel = all}, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
-                                 as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{},
-                                 as::sink_mass_metric{});
-    }), bytes, elems);
+    using job = std::function<void()>;
+    const auto one_thread = bench::measure_interleaved<job>(
+        reps, {[&] { bench::keep(read_all(data.data(), n, one)); },
+               [&] {
+                   for (index_t r = 0; r < rows; ++r) {
+                       const auto s = simd::sums_dense<simd::want_sum | simd::want_plogp>(data.data() + r * K, 1, 0, K);
+                       kern[static_cast<std::size_t>(r)] = std::log(s.sum) - s.plogp / s.sum;
+                   }
+               },
+               [&] { h1 = as::row_entropy(v); },
+               [&] {
+                   fused = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
+                                            as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{},
+                                            as::sink_mass_metric{});
+               },
+               [&] {
+                   fused6 = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
+                                             as::hoyer_metric{}, as::attention_distance_metric{}, as::sink_mass_metric{});
+               }});
+    const auto all_threads = bench::measure_interleaved<job>(
+        reps, {[&] { bench::keep(read_all(data.data(), n, all)); }, [&] { hn = as::row_entropy(v, {}, {.parallel = all}); },
+               [&] {
+                   fused = as::compute_rows(v, {.parallel = all}, as::entropy_metric{}, as::max_weight_metric{},
+                                            as::argmax_metric{}, as::sparsity_metric{0.01}, as::hoyer_metric{},
+                                            as::attention_distance_metric{}, as::sink_mass_metric{});
+               }});
+    const auto read1 = add("read (vectorised sum)", t1, one_thread[0], bytes, elems);
+    const auto readn = add("read (vectorised sum)", tn, all_threads[0], bytes, elems);
+    const auto kernel1 = add("attnscope kernel: sums_dense<sum|plogp>", t1, one_thread[1], bytes, elems);
+    const auto ent1 = add("attnscope row_entropy", t1, one_thread[2], bytes, elems);
+    const auto entn = add("attnscope row_entropy", tn, all_threads[1], bytes, elems);
+    const auto fused1 = add("attnscope compute_rows, 7 metrics fused", t1, one_thread[3], bytes, elems);
+    const auto fused6_1 = add("attnscope compute_rows, 6 (no sparsity)", t1, one_thread[4], bytes, elems);
+    add("attnscope compute_rows, 7 metrics fused", tn, all_threads[2], bytes, elems);
 
     std::vector<float> naive(static_cast<std::size_t>(rows));
     const auto eig = add("naive Eigen -(P*P.log()).rowwise().sum()", t1,

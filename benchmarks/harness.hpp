@@ -53,6 +53,35 @@ timing measure(int repeats, F&& f) {
     return {t.front(), t[t.size() / 2], repeats, c.front(), c[c.size() / 2]};
 }
 
+/// Runs every case once to warm up, then `repeats` rounds in which each case runs once, in turn;
+/// returns one timing per case. Cases compared with each other (a kernel and the read of the same
+/// buffer, the fused pass and entropy) then see the same state of a shared machine: its memory
+/// bandwidth and clock drift over seconds, so consecutive best-of-N blocks can differ by 10-20%.
+///   auto t = bench::measure_interleaved(7, {[&] { read(); }, [&] { entropy(); }});
+template <class F>
+std::vector<timing> measure_interleaved(int repeats, const std::vector<F>& cases) {
+    for (const auto& f : cases) f();
+    const std::size_t n = cases.size();
+    std::vector<std::vector<double>> t(n), c(n);
+    for (int i = 0; i < repeats; ++i)
+        for (std::size_t k = 0; k < n; ++k) {
+            const double c0 = thread_cpu_seconds();
+            const auto t0 = std::chrono::steady_clock::now();
+            cases[k]();
+            const auto t1 = std::chrono::steady_clock::now();
+            const double c1 = thread_cpu_seconds();
+            t[k].push_back(std::chrono::duration<double>(t1 - t0).count());
+            c[k].push_back(c1 - c0);
+        }
+    std::vector<timing> out;
+    for (std::size_t k = 0; k < n; ++k) {
+        std::sort(t[k].begin(), t[k].end());
+        std::sort(c[k].begin(), c[k].end());
+        out.push_back({t[k].front(), t[k][t[k].size() / 2], repeats, c[k].front(), c[k][c[k].size() / 2]});
+    }
+    return out;
+}
+
 /// Keeps a value alive so the computation producing it is not optimised away.
 template <class T>
 inline void keep(const T& value) {

@@ -252,6 +252,19 @@ TEMPLATE_TEST_CASE("simd: zeros, one-hot rows, ties and uniform rows", "[simd]",
             check_all(r.data, 1, 0, k, par);
         }
     }
+    // the maximum in two lanes, where the lower lane holds it only in a later group (and in every
+    // position of a group: steps, both halves of a step, lanes), for every instruction set's widths
+    for (index_t first = 0; first < 160; first += 7) {
+        const index_t k = 700;
+        std::vector<double> v(static_cast<std::size_t>(k), 0.001);
+        v[static_cast<std::size_t>(first)] = 0.25;
+        v[static_cast<std::size_t>(k - 1 - first / 3)] = 0.25;
+        v[static_cast<std::size_t>(first + 257)] = 0.25;
+        strided_row<T> r(v, 1);
+        INFO("first maximum at " << first);
+        CHECK(simd::sums_dense<simd::want_max>(r.data, 1, 0, k).argmax == first);
+        CHECK(simd::sums_dense<simd::want_max>(r.data, 1, first + 1, k).argmax == first + 257);
+    }
 }
 
 TEMPLATE_TEST_CASE("simd: empty ranges, thresholds on values, large distances", "[simd]", float, double, as::half,

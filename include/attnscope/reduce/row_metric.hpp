@@ -263,8 +263,16 @@ template <unsigned Sums = 0, class T>
         const index_t n = row.keys.end > row.keys.begin ? row.keys.end - row.keys.begin : 0;
         if constexpr ((what & simd::want_distance) != 0)
             par = detail::distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
-        if constexpr ((what & simd::want_sumsq) != 0)
-            if (n > 0) par.sumsq_center = 1.0 / static_cast<double>(n);
+        if constexpr ((what & simd::want_sumsq) != 0) {
+            // rows of one view mostly share n (and the pass needs 1/n at its start: no division)
+            thread_local index_t center_n = 0;
+            thread_local double center = 0.0;
+            if (n != center_n && n > 0) {
+                center_n = n;
+                center = 1.0 / static_cast<double>(n);
+            }
+            if (n > 0) par.sumsq_center = center;
+        }
         if constexpr ((what & simd::want_below) != 0) {
             // #{q < t} = #{p < t s}: before s is known, count under t s_lo and t s_hi, the ends of
             // the sums the row may have and pass with; equal counts settle it for any s between
