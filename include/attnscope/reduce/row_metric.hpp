@@ -26,7 +26,8 @@
 // detail/simd.hpp, and it also computes every sum the metrics declare in `dense_sums` (entropy's
 // sum p ln p, the maximum, the centred squares, the attention distance, and the counts under the
 // two ends t s_lo, t s_hi of a sparsity threshold t s, which settle #{p < t s} before s is known
-// unless a weight lies between them), so compute_rows reads each row once whatever the metrics.
+// unless a weight lies between them; the bracket [s_lo, s_hi] follows the sums met, 1 +- 2^-20 at
+// first), so compute_rows reads each row once whatever the metrics.
 // compute_rows walks the rows plane by plane with the per-(batch, query) state computed once, and
 // reads [.., key, query] storage a block of 64 rows at a time. row_options::parallel spreads rows
 // over threads; values are bit-identical for any thread count and the first bad row in row order
@@ -189,6 +190,11 @@ double sum_tolerance(const row_options& opt, std::string_view caller = "row_opti
 struct below_request {
     double threshold = std::numeric_limits<double>::quiet_NaN();
     bool over_n = false;
+    /// The counts bracket the sums within sum_slack of 1 (and within the tolerance); a row whose
+    /// sum lies outside is counted again by the metric. Narrow brackets settle more rows (fewer
+    /// weights fall between the two thresholds): compute_rows starts at 2^-20 and widens it to
+    /// twice the largest |s - 1| met. The counts are exact whatever the slack.
+    double sum_slack = std::numeric_limits<double>::infinity();
 };
 
 /// Validates one row (see the header comment) and fills `out`; applies the bad-row policy, updating
@@ -280,8 +286,9 @@ template <unsigned Sums = 0, class T>
                                    : std::numeric_limits<double>::quiet_NaN();
             double lo = 0.0, hi = std::numeric_limits<double>::infinity();
             if (opt.on_bad_row != bad_row::renormalize) {
-                hi = 1.0 + tolerance;
-                if (!opt.allow_sink) lo = 1.0 - tolerance;
+                const double slack = std::min(tolerance, below.sum_slack);
+                hi = 1.0 + slack;
+                if (!opt.allow_sink) lo = 1.0 - slack;
             }
             out.below_t = t >= 0.0 ? t : std::numeric_limits<double>::quiet_NaN();
             out.below_s_lo = lo;
@@ -560,13 +567,20 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
         rows_of.start(b, l, h);
         index_t example = detail::original_index(v, axis::batch, b);
         row_summary s;
+        // the sparsity bracket follows the sums met (see below_request::sum_slack)
+        below_request bracket = below;
+        if constexpr ((sums & simd::want_below) != 0) bracket.sum_slack = 0x1p-20;
         for (index_t lin = begin; lin < end; ++lin) {
             if (rows_of.counts(q)) {
                 ++part.rows;
                 const row_index ri{b, l, h, q};
                 const auto row = rows_of.row(ri);
-                if (summarize_row<sums>(row, ri, example, opt, tol, s, &part, caller, below) == row_status::ok) {
+                if (summarize_row<sums>(row, ri, example, opt, tol, s, &part, caller, bracket) == row_status::ok) {
                     ++part.computed;
+                    if constexpr ((sums & simd::want_below) != 0) {
+                        const double dev = std::abs(s.sum - 1.0);
+                        if (dev > 0.5 * bracket.sum_slack) bracket.sum_slack = 2.0 * dev;
+                    }
                     const auto at = static_cast<std::size_t>(lin);
                     std::size_t i = 0;
                     ((dst[i++][at] = static_cast<double>(metrics(row, s))), ...);
