@@ -20,7 +20,8 @@
 // a run on the same tensor stored [L, H, K, Q] (keys strided), all for row_entropy; and the peak RSS.
 //
 // Timing: our own harness (benchmarks/harness.hpp): one warm-up run, then best of N runs on
-// steady_clock. GB/s = input bytes / best seconds.
+// steady_clock; cases compared with each other run interleaved, one round at a time
+// (bench::measure_interleaved). GB/s = input bytes / best seconds.
 //
 // Output: a table on stdout, then, as the last line, one JSON object (keys described in
 // scripts/bench.sh). Progress goes to stderr.
@@ -511,7 +512,7 @@ int main(int argc, char** argv) {
     out["compiler"] = ATTNSCOPE_BENCH_COMPILER;
     out["flags"] = flags;
     out["simd"] = simd::isa_name();
-    out["harness"] = "own: 1 warm-up + best of N; 1-thread cases in thread CPU time, multi-thread in wall time; python in process CPU time";
+    out["harness"] = "own: 1 warm-up + best of N, compared cases interleaved round by round; 1-thread cases in thread CPU time, multi-thread in wall time; python in process CPU time";
     out["quick"] = quick;
     if (!quick) {
         out["k_sweep"] = sweep;

@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [--quick] [extra attnscope_bench arguments]
 #
-# --quick: best of 3 (slow cases 1), no sweeps; under a minute once built. The full run also sweeps
+# --quick: best of 5 (slow cases 1), no sweeps; under a minute once built. The full run also sweeps
 # the row length K (128 .. 131072, with the fit time per row = a + b K), the element type (f32,
 # f16, bf16, f64) and the [L, H, K, Q] storage order, and takes a few minutes. Prints a table, then as its last line one JSON object with at least:
 #   read_1t_gbps read_mt_gbps entropy_1t_gbps entropy_mt_gbps numpy_gbps torch_gbps
