@@ -254,8 +254,7 @@ struct hoyer_metric {
         // uniform rows, where the metric is near 0); then ||q||_1 / ||q||_2 = sqrt(n / (1 + u)) and
         //   (sqrt n - sqrt(n / (1 + u))) / (sqrt n - 1) = sqrt(n) / (sqrt(n) - 1) * u / (r (1 + r)),
         // r = sqrt(1 + u). On dense rows with U = n sum (p - s/n)^2 = u s^2 and R = r s this is
-        // sqrt(n) / (sqrt(n) - 1) * U / (R (s + R)): no division by s ahead of the square root
-        // (a shorter chain of latencies after the pass)
+        // sqrt(n) / (sqrt(n) - 1) * U / (R (s + R)), with no division by s ahead of the square root
         const double n = static_cast<double>(s.count);
         double big_u = 0.0, sum = 1.0;
         if (k.dense && s.sum > 1e-100 && s.sum < 1e100) {

@@ -256,9 +256,10 @@ std::string bad_row_reason(const attention_row<T>& row, double sum, double min, 
 } // namespace detail
 
 template <unsigned Sums = 0, class T>
-[[gnu::always_inline]] inline row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example, const row_options& opt,
-                         double tolerance, row_summary& out, row_report* report = nullptr,
-                         std::string_view caller = "compute_rows", const below_request& below = {}) {
+[[gnu::always_inline]] inline row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example,
+                                                       const row_options& opt, double tolerance, row_summary& out,
+                                                       row_report* report = nullptr, std::string_view caller = "compute_rows",
+                                                       const below_request& below = {}) {
     namespace simd = detail::simd;
     double sum = 0.0, min = 0.0;
     index_t count = 0;
