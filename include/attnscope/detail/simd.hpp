@@ -537,7 +537,8 @@ inline std::uint64_t spread_bits(std::uint64_t x) noexcept {
 
 /// The lane sums of four vectors (as xsimd::hadd each; AVX-512 float: one transposed reduction,
 /// 11 shuffles and adds for the four instead of about 10 each).
-/// Only the inputs whose bit is set in Used are read (others may be anything).
+/// Only the inputs whose bit is set in Used count: pass zero vectors for the others (the AVX-512
+/// path adds them; the other paths skip them).
 template <unsigned Used, class C>
 inline void hadd4(const batch<C>& a, const batch<C>& b, const batch<C>& c, const batch<C>& d, double out[4]) noexcept {
 #if defined(__AVX512F__)
@@ -578,8 +579,8 @@ inline void hadd4(const batch<C>& a, const batch<C>& b, const batch<C>& c, const
 /// where the lane last grew. The first key holding the maximum is then in the earliest group
 /// remembered by a lane holding it: the lanes come out as bits, then the group's elements equal to
 /// the maximum as bits in memory order, whose first set bit is the key. No horizontal minimum and
-/// no data-dependent exit: the search is a short chain after the pass (it costs a row about
-/// 10 ns; the vector minima it replaces took 25).
+/// no data-dependent exit: the search is a short chain after the pass (about 8 ns per row here; the
+/// vector minima it replaced took 25).
 template <unsigned What, class T>
 struct pass_state {
     using L = loader<T>;
