@@ -17,7 +17,8 @@
 //                          through /usr/bin/python3, torch on 1 CPU thread
 // The full run adds a sweep of the row length K (128 .. 131072, same number of elements, with a
 // least-squares fit of the time per row, a + b K), of the element type (f32, f16, bf16, f64) and
-// a run on the same tensor stored [L, H, K, Q] (keys strided), all for row_entropy; and the peak RSS.
+// a run on the same tensor stored [L, H, K, Q] (keys strided), all for row_entropy; the read and
+// row_entropy on a copy of the tensor on 2 MB pages (madvise(MADV_HUGEPAGE), Linux); and the peak RSS.
 //
 // Timing: our own harness (benchmarks/harness.hpp): one warm-up run, then best of N runs on
 // steady_clock; cases compared with each other run interleaved, one round at a time
@@ -38,6 +39,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -51,6 +53,8 @@
 #include <functional>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -198,6 +202,21 @@ std::string cpu_model() {
             return c == std::string::npos ? line : line.substr(c + 2);
         }
     return "unknown";
+}
+
+/// This process's anonymous memory on transparent huge pages, in kB (Linux; -1 elsewhere).
+long anon_huge_kb() {
+    std::ifstream f("/proc/self/smaps_rollup");
+    std::string key;
+    long kb = -1;
+    while (f >> key) {
+        if (key == "AnonHugePages:") {
+            f >> kb;
+            return kb;
+        }
+        f.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return kb;
 }
 
 double peak_rss_mb(int who) {
@@ -369,6 +388,7 @@ int main(int argc, char** argv) {
     json sweep = json::array(), dtypes = json::array();
     double transposed_gbps = 0.0;
     bool transposed_identical = false;
+    json hugepage = nullptr;
     if (!quick) {
         std::cerr << "sweep over K (row_entropy, 1 thread)\n";
         const index_t total = index_t{1} << 25; // 32 Mi elements per K
@@ -437,6 +457,44 @@ int main(int argc, char** argv) {
             table.push_back({"attnscope row_entropy, [L, H, K, Q] storage", t1, t.best_cpu, t.median_cpu, bytes, elems});
             std::cerr << "  " << fmt(transposed_gbps) << " GB/s\n";
         }
+
+        // the same tensor on 2 MB pages (madvise(MADV_HUGEPAGE) on a 2 MB-aligned copy, where the
+        // kernel grants them): the read without a TLB miss every 4 KB, i.e. the memory's own limit.
+        // The figures above use the tensor as std::vector allocates it (4 KB pages here).
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        std::cerr << "the tensor on 2 MB pages (read and row_entropy, interleaved)\n";
+        {
+            constexpr std::size_t page = std::size_t{1} << 21;
+            const std::size_t len = (static_cast<std::size_t>(n) * sizeof(float) + page - 1) / page * page;
+            const long before = anon_huge_kb();
+            std::unique_ptr<float, decltype(&std::free)> hp(static_cast<float*>(std::aligned_alloc(page, len)), &std::free);
+            if (hp && madvise(hp.get(), len, MADV_HUGEPAGE) == 0) {
+                std::copy(data.begin(), data.end(), hp.get());
+                const long after = anon_huge_kb();
+                const double granted = before >= 0 && after >= 0 ? static_cast<double>(after - before) * 1024.0 / static_cast<double>(len) : -1.0;
+                const auto vh = as::make_view(static_cast<const float*>(hp.get()), as::extents{L, H, Q, K});
+                as::labeled_array e1, en;
+                const auto t = bench::measure_interleaved<job>(
+                    reps, {[&] { bench::keep(read_all(hp.get(), n, one)); }, [&] { e1 = as::row_entropy(vh); },
+                           [&] { bench::keep(read_all(hp.get(), n, all)); }, [&] { en = as::row_entropy(vh, {}, {.parallel = all}); }});
+                const auto r1 = add("read (vectorised sum), 2 MB pages", t1, t[0], bytes, elems);
+                const auto h1p = add("attnscope row_entropy, 2 MB pages", t1, t[1], bytes, elems);
+                const auto rn = add("read (vectorised sum), 2 MB pages", tn, t[2], bytes, elems);
+                const auto hnp = add("attnscope row_entropy, 2 MB pages", tn, t[3], bytes, elems);
+                hugepage = {{"granted_fraction", granted},
+                            {"read_1t_gbps", r1.gbps()},
+                            {"entropy_1t_gbps", h1p.gbps()},
+                            {"read_mt_gbps", rn.gbps()},
+                            {"entropy_mt_gbps", hnp.gbps()},
+                            {"entropy_1t_over_read_1t", h1p.gbps() / r1.gbps()},
+                            {"entropy_mt_over_read_mt", hnp.gbps() / rn.gbps()},
+                            {"bit_identical", std::equal(e1.values.begin(), e1.values.end(), h1.values.begin())}};
+                std::cerr << "  huge pages granted: " << fmt(100.0 * granted, 0) << "% of the copy\n";
+            } else {
+                std::cerr << "  no 2 MB-aligned buffer or madvise refused: skipped\n";
+            }
+        }
+#endif
     }
 
     // ------------------------------------------------------------------ report
@@ -486,6 +544,13 @@ int main(int argc, char** argv) {
                     fit_a, fit_b, 100.0 * fit_dev);
         std::printf("[L, H, K, Q] storage: %.2f GB/s, values bit-identical to the row-major run: %s\n", transposed_gbps,
                     transposed_identical ? "yes" : "NO");
+        if (!hugepage.is_null())
+            std::printf("2 MB pages (%.0f%% granted): read %.2f / %.2f GB/s, row_entropy %.2f / %.2f GB/s (1 / %u threads): "
+                        "entropy/read %.2f / %.2f, values bit-identical: %s\n",
+                        100.0 * hugepage["granted_fraction"].get<double>(), hugepage["read_1t_gbps"].get<double>(),
+                        hugepage["read_mt_gbps"].get<double>(), hugepage["entropy_1t_gbps"].get<double>(),
+                        hugepage["entropy_mt_gbps"].get<double>(), threads, hugepage["entropy_1t_over_read_1t"].get<double>(),
+                        hugepage["entropy_mt_over_read_mt"].get<double>(), hugepage["bit_identical"].get<bool>() ? "yes" : "NO");
     }
     if (python && !pyres.contains("torch_gbps")) std::printf("\ntorch: not available (%s)\n", pyres.value("torch_error", std::string("no result")).c_str());
 
@@ -522,6 +587,7 @@ int main(int argc, char** argv) {
         out["dtypes"] = dtypes;
         out["transposed_layout_gbps"] = transposed_gbps;
         out["transposed_layout_bit_identical"] = transposed_identical;
+        out["hugepage"] = hugepage;
     }
     out["peak_rss_mb"] = peak_rss_mb(RUSAGE_SELF);
     out["python_peak_rss_mb"] = num_or_null(pyres, "peak_rss_mb");

@@ -8,7 +8,8 @@
 #
 # --quick: best of 5 (slow cases 1), no sweeps; under a minute once built. The full run also sweeps
 # the row length K (128 .. 131072, with the fit time per row = a + b K), the element type (f32,
-# f16, bf16, f64) and the [L, H, K, Q] storage order, and takes a few minutes. Prints a table, then as its last line one JSON object with at least:
+# f16, bf16, f64), the [L, H, K, Q] storage order and the read and entropy on 2 MB pages, and
+# takes a few minutes. Prints a table, then as its last line one JSON object with at least:
 #   read_1t_gbps read_mt_gbps entropy_1t_gbps entropy_mt_gbps numpy_gbps torch_gbps
 #   naive_eigen_gbps naive_xtensor_gbps fused_over_entropy (time ratio) max_rel_err
 # (GB/s = input bytes / best seconds; torch_gbps is null when torch cannot be imported.)
