@@ -3,6 +3,7 @@
 #include <attnscope/parallel.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -252,6 +253,94 @@ TEST_CASE("parallel_for_parts passes the part index with its range", "[parallel]
                       contains("part 2"));
 }
 
+TEST_CASE("parallel_for_chunks hands every chunk to one task, in order from a shared counter", "[parallel]") {
+    const as::index_t n = 1003, size = 40; // 26 chunks, the last of 3
+    CHECK(as::chunk_count(n, size) == 26);
+    CHECK(as::chunk_count(0, size) == 0);
+    CHECK(as::chunk_count(40, 40) == 1);
+    CHECK(as::chunk_task_count(n, size, as::threads{4}) == 4u);
+    CHECK(as::chunk_task_count(50, size, as::threads{4}) == 2u);
+    CHECK(as::chunk_task_count(n, size, as::execution{}) == 1u);
+    std::vector<double> ref(static_cast<std::size_t>(n));
+    for (as::index_t r = 0; r < n; ++r) ref[static_cast<std::size_t>(r)] = row_value(r);
+    auto check = [&](const as::execution& ex) {
+        const unsigned tasks = as::chunk_task_count(n, size, ex);
+        std::vector<double> out(static_cast<std::size_t>(n), -1.0);
+        std::vector<std::atomic<int>> visits(static_cast<std::size_t>(as::chunk_count(n, size)));
+        std::atomic<bool> bad_args{false};
+        as::parallel_for_chunks(n, size, ex, [&](unsigned t, as::index_t c, as::index_t b, as::index_t e) {
+            if (t >= tasks || b != c * size || e != std::min(n, b + size)) bad_args = true;
+            ++visits[static_cast<std::size_t>(c)];
+            for (as::index_t r = b; r < e; ++r) out[static_cast<std::size_t>(r)] = row_value(r);
+        });
+        CHECK_FALSE(bad_args.load());
+        for (const auto& v : visits) CHECK(v.load() == 1);
+        CHECK(out == ref);
+    };
+    for (unsigned t : {1u, 2u, 3u, 8u, 64u}) {
+        INFO("threads " << t);
+        check(as::threads{t});
+    }
+    reverse_executor rev(5); // task 4 runs first and takes every chunk: still each chunk once
+    check(rev);
+    thread_executor pool(3);
+    check(pool);
+    // a task that is held up keeps only the chunk it took: the other takes all the rest (task 0
+    // waits, with no time limit that matters, until the other task has done 25 chunks; a static
+    // split would have left it half of them)
+    {
+        std::atomic<int> by_held{0}, by_other{0};
+        as::parallel_for_chunks(n, size, as::threads{2}, [&](unsigned t, as::index_t, as::index_t, as::index_t) {
+            const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            if (t == 0) {
+                ++by_held;
+                while (by_other.load() < 25 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+            } else {
+                // (the other task starts only once task 0 holds its chunk)
+                while (by_held.load() == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+                ++by_other;
+            }
+        });
+        CHECK(by_held.load() == 1);
+        CHECK(by_other.load() == 25);
+    }
+    CHECK_THROWS_WITH(as::parallel_for_chunks(-1, size, as::threads{2}, [](unsigned, as::index_t, as::index_t, as::index_t) {}),
+                      contains("n must be >= 0"));
+    CHECK_THROWS_WITH(as::parallel_for_chunks(n, 0, as::threads{2}, [](unsigned, as::index_t, as::index_t, as::index_t) {}),
+                      contains("size must be >= 1"));
+}
+
+TEST_CASE("parallel_for_chunks: the first failing chunk wins, chunks after it are skipped", "[parallel]") {
+    const as::index_t n = 1000, size = 10;
+    auto fail_at = [](std::set<as::index_t> bad, std::vector<int>* ran = nullptr) {
+        return [bad, ran](unsigned, as::index_t c, as::index_t, as::index_t) {
+            if (ran) (*ran)[static_cast<std::size_t>(c)] = 1;
+            if (bad.count(c) != 0) throw as::value_error("chunk " + std::to_string(c) + " failed");
+        };
+    };
+    for (unsigned t : {1u, 2u, 3u, 16u}) {
+        INFO("threads " << t);
+        CHECK_THROWS_WITH(as::parallel_for_chunks(n, size, as::threads{t}, fail_at({90, 7})), contains("chunk 7 failed"));
+        CHECK_THROWS_WITH(as::parallel_for_chunks(n, size, as::threads{t}, fail_at({99})), contains("chunk 99 failed"));
+    }
+    {
+        reverse_executor rev(4); // task 3 runs first and meets both failures: the earlier chunk wins
+        CHECK_THROWS_WITH(as::parallel_for_chunks(n, size, rev, fail_at({60, 20})), contains("chunk 20 failed"));
+    }
+    {
+        std::vector<int> ran(100);
+        forward_executor fwd(4); // task 0 takes chunks in order and stops at the failure: none after it runs
+        CHECK_THROWS_WITH(as::parallel_for_chunks(n, size, fwd, fail_at({30}, &ran)), contains("chunk 30 failed"));
+        for (std::size_t c = 0; c <= 30; ++c) REQUIRE(ran[c] == 1);
+        for (std::size_t c = 31; c < ran.size(); ++c) REQUIRE(ran[c] == 0);
+    }
+    CHECK_THROWS_AS(as::parallel_for_chunks(n, size, as::threads{3},
+                                            [](unsigned, as::index_t c, as::index_t, as::index_t) {
+                                                if (c == 50) throw std::out_of_range("x");
+                                            }),
+                    std::out_of_range);
+}
+
 // ---------------------------------------------------------------- reducers on threads
 
 #include <attnscope/reduce/concentration.hpp>
@@ -261,12 +350,13 @@ TEST_CASE("parallel_for_parts passes the part index with its range", "[parallel]
 #include "test_util.hpp"
 
 TEST_CASE("compute_rows on threads: bit-identical values and report, first bad row reported", "[parallel][reduce]") {
-    const std::vector<as::index_t> shape{2, 3, 4, 37, 53};
+    // 4440 rows of 53 keys: at least 65536 weights (1237 rows) per chunk, so 2 to 4 tasks run
+    const std::vector<as::index_t> shape{2, 3, 4, 185, 53};
     auto x = attnscope_test::random_tensor(shape, 5);
-    // a few rows that do not sum to 1, to exercise the report under bad_row::skip
-    for (std::size_t r : {7u, 300u, 301u, 700u}) x[r * 53 + 3] += 0.5;
+    // a few rows that do not sum to 1, to exercise the report under bad_row::skip (in several chunks)
+    for (std::size_t r : {7u, 300u, 301u, 700u, 2600u, 4439u}) x[r * 53 + 3] += 0.5;
     const auto buf = attnscope_test::convert<float>(x);
-    const auto v = as::make_view(std::span<const float>(buf), as::extents{2, 3, 4, 37, 53});
+    const auto v = as::make_view(std::span<const float>(buf), as::extents{2, 3, 4, 185, 53});
     auto run = [&](const as::execution& ex, as::row_report& rep) {
         return as::compute_rows(v, {.on_bad_row = as::bad_row::skip, .report = &rep, .parallel = ex}, as::entropy_metric{},
                                 as::max_weight_metric{}, as::argmax_metric{}, as::hoyer_metric{},
@@ -274,12 +364,15 @@ TEST_CASE("compute_rows on threads: bit-identical values and report, first bad r
     };
     as::row_report rep1;
     const auto one = run(as::execution{}, rep1);
-    CHECK(rep1.skipped == 4);
+    CHECK(rep1.skipped == 6);
     REQUIRE(rep1.first_bad.has_value());
-    for (unsigned t : {2u, 3u, 7u}) {
-        INFO("threads " << t);
+    CHECK(as::part_count(4440, as::threads{7}, 65536 / 53) == 4u);
+    reverse_executor rev(3);
+    thread_executor pool(4);
+    for (unsigned t : {2u, 3u, 7u, 100u, 101u}) {
+        INFO("threads " << t << " (100: reverse executor, 101: thread executor)");
         as::row_report rep;
-        const auto many = run(as::threads{t}, rep);
+        const auto many = t == 100 ? run(rev, rep) : t == 101 ? run(pool, rep) : run(as::threads{t}, rep);
         for (std::size_t m = 0; m < one.size(); ++m) {
             REQUIRE(many[m].values.size() == one[m].values.size());
             for (std::size_t i = 0; i < one[m].values.size(); ++i) {
@@ -302,4 +395,5 @@ TEST_CASE("compute_rows on threads: bit-identical values and report, first bad r
     }
     REQUIRE_FALSE(serial_msg.empty());
     for (unsigned t : {2u, 5u}) CHECK_THROWS_WITH(as::row_entropy(v, {}, {.parallel = as::threads{t}}), serial_msg);
+    CHECK_THROWS_WITH(as::row_entropy(v, {}, {.parallel = rev}), serial_msg);
 }

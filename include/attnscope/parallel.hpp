@@ -2,8 +2,11 @@
 //
 // Nothing here has global state: every call says how it may run (`as::threads{4}`, a user's
 // `as::executor`, or nothing for one thread). The row range [0, n) is split statically into
-// contiguous parts, one per task, and each row is computed by exactly one task with the same code
-// whatever the split, so per-row results are bit-identical for any thread count. Reductions across
+// contiguous parts, one per task (parallel_for_parts, parallel_for), or cut into chunks that the
+// tasks take in order from a shared counter (parallel_for_chunks: a task that is preempted or
+// slowed holds up one chunk, not a fixed share of the range); either way each row is computed by
+// exactly one task with the same code whatever the split, so per-row results are bit-identical for
+// any thread count. Reductions across
 // rows go through `parallel_reduce`, whose chunking depends on a fixed grain and never on the
 // thread count, and whose chunk results are combined in chunk order.
 //
@@ -21,6 +24,7 @@
 #include <exception>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -153,6 +157,28 @@ private:
     std::atomic<unsigned> first_;
 };
 
+/// Records the failure of the first chunk (in chunk order) among concurrent tasks.
+class first_chunk_failure {
+public:
+    void record(index_t chunk, std::exception_ptr e) noexcept {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (chunk < first_.load(std::memory_order_relaxed)) {
+            error_ = std::move(e);
+            first_.store(chunk, std::memory_order_relaxed);
+        }
+    }
+    /// Whether a chunk before `chunk` failed (then chunk's results are never used).
+    bool earlier_failed(index_t chunk) const noexcept { return first_.load(std::memory_order_relaxed) < chunk; }
+    void rethrow() const {
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    std::mutex mutex_;
+    std::exception_ptr error_;
+    std::atomic<index_t> first_{std::numeric_limits<index_t>::max()};
+};
+
 inline unsigned part_count(index_t n, const execution& ex, index_t grain) noexcept {
     if (n <= 0) return 0;
     const index_t g = std::max<index_t>(grain, 1);
@@ -232,6 +258,56 @@ void parallel_for(index_t n, const execution& ex, F&& f, index_t grain = 1) {
         }
     });
     failures.rethrow_first();
+}
+
+/// The number of chunks parallel_for_chunks cuts [0, n) into: ceil(n / size) (0 when n <= 0).
+constexpr index_t chunk_count(index_t n, index_t size) noexcept {
+    return n <= 0 || size < 1 ? 0 : n / size + (n % size != 0 ? 1 : 0);
+}
+
+/// The number of tasks parallel_for_chunks runs: min(concurrency, chunk_count(n, size)), and the
+/// bound of the `task` argument it passes (for per-task state sized up front).
+inline unsigned chunk_task_count(index_t n, index_t size, const execution& ex) noexcept {
+    return static_cast<unsigned>(std::min<index_t>(chunk_count(n, size), ex.concurrency()));
+}
+
+/// Calls f(task, chunk, begin, end) once for every chunk [chunk size, min(n, (chunk + 1) size)) of
+/// [0, n), on chunk_task_count(n, size, ex) tasks that take the chunks in increasing order from a
+/// shared counter (dynamic scheduling: on a busy machine a task that is preempted delays the chunk
+/// it holds while the others go on). `task` < chunk_task_count(...) names the calling task, for
+/// per-task state (caches, scratch); what a chunk computes must not depend on it. Per-chunk state
+/// (e.g. counters merged in chunk order afterwards) keeps results independent of the schedule. If
+/// chunks throw, the caller gets the exception of the first throwing chunk, after every task has
+/// stopped; chunks after it are skipped.
+///   std::vector<long> counts(as::chunk_count(n, 4096));
+///   as::parallel_for_chunks(n, 4096, ex, [&](unsigned, as::index_t c, as::index_t b, as::index_t e) {
+///       counts[c] = count(b, e); });
+template <class F>
+void parallel_for_chunks(index_t n, index_t size, const execution& ex, F&& f) {
+    if (n < 0) throw argument_error(detail::concat("parallel_for_chunks: n must be >= 0, got ", n));
+    if (size < 1) throw argument_error(detail::concat("parallel_for_chunks: size must be >= 1, got ", size));
+    const index_t chunks = chunk_count(n, size);
+    const unsigned tasks = chunk_task_count(n, size, ex);
+    if (tasks <= 1) {
+        for (index_t c = 0; c < chunks; ++c) f(0u, c, c * size, c * size + std::min(size, n - c * size));
+        return;
+    }
+    std::atomic<index_t> next{0};
+    detail::first_chunk_failure failure;
+    detail::run_parts(ex, tasks, [&](unsigned t) noexcept {
+        for (;;) {
+            const index_t c = next.fetch_add(1, std::memory_order_relaxed);
+            if (c >= chunks || failure.earlier_failed(c)) return;
+            try {
+                const index_t b = c * size; // < n: no overflow
+                f(t, c, b, b + std::min(size, n - b));
+            } catch (...) {
+                failure.record(c, std::current_exception());
+                return;
+            }
+        }
+    });
+    failure.rethrow();
 }
 
 /// A reduction over [0, n) whose result is bit-identical for any thread count: [0, n) is cut into

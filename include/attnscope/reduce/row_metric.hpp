@@ -561,9 +561,8 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
                   Q = v.extent(axis::query);
     const index_t rows = B * L * H * Q; // the result array holds them, so this does not overflow
     // rows in [begin, end) of the linear [b, l, h, q] order, counted into `part`
-    auto run = [&](index_t begin, index_t end, row_report& part) {
+    auto run = [&](row_walker<V>& rows_of, index_t begin, index_t end, row_report& part) {
         if (begin >= end) return;
-        row_walker<V> rows_of(v);
         index_t q = begin % Q, h = begin / Q % H, l = begin / (Q * H) % L, b = begin / (Q * H * L);
         rows_of.start(b, l, h);
         index_t example = detail::original_index(v, axis::batch, b);
@@ -606,11 +605,21 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
     const index_t grain = std::max<index_t>(1, (index_t{1} << 16) / k);
     const unsigned parts = attnscope::part_count(rows, opt.parallel, grain);
     if (parts <= 1) {
-        run(0, rows, *rep);
+        row_walker<V> rows_of(v);
+        run(rows_of, 0, rows, *rep);
     } else {
-        std::vector<row_report> reports(parts);
-        attnscope::parallel_for_parts(
-            rows, opt.parallel, [&](unsigned p, index_t b, index_t e) { run(b, e, reports[p]); }, grain);
+        // chunks of at least the grain, about 16 per task, taken in order by whichever task is free
+        // (a preempted thread holds up one chunk); a walker per task, a report per chunk merged in
+        // row order, so the results and the report do not depend on the schedule
+        index_t size = std::max(grain, chunk_count(rows, index_t{16} * parts));
+        if (size > 64) size = chunk_count(size, 64) * 64; // whole blocks of the transposed walker
+        std::vector<row_report> reports(static_cast<std::size_t>(chunk_count(rows, size)));
+        std::vector<std::optional<row_walker<V>>> walkers(chunk_task_count(rows, size, opt.parallel));
+        attnscope::parallel_for_chunks(rows, size, opt.parallel, [&](unsigned t, index_t c, index_t b, index_t e) {
+            auto& w = walkers[t];
+            if (!w) w.emplace(v);
+            run(*w, b, e, reports[static_cast<std::size_t>(c)]);
+        });
         for (const auto& r : reports) merge_report(*rep, r);
     }
     return out;
