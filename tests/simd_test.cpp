@@ -97,9 +97,20 @@ void check_all(const T* data, index_t stride, index_t begin, index_t end, const 
     const auto ent = simd::sums_dense<simd::want_sum | simd::want_plogp>(data, stride, begin, end, par);
     CHECK(ent.sum == got.sum);
     CHECK(ent.plogp == got.plogp);
-    const auto mx = simd::sums_dense<simd::want_max>(data, stride, begin, end, par);
+    const auto mx = simd::sums_dense<simd::want_max | simd::want_argmax>(data, stride, begin, end, par);
     CHECK(mx.max == got.max);
     CHECK(mx.argmax == got.argmax);
+    // the maximum alone: the same value, no key (and the scalar reference agrees)
+    const auto m1 = simd::sums_dense<simd::want_max>(data, stride, begin, end, par);
+    CHECK(m1.max == got.max);
+    CHECK(m1.argmax == -1);
+    CHECK(simd::sums_dense_scalar<simd::want_max>(data, stride, begin, end, par).argmax == -1);
+    const auto fused_no_index = simd::sums_dense<simd::want_all & ~unsigned{simd::want_argmax}>(data, stride, begin, end, par);
+    CHECK(fused_no_index.max == got.max);
+    CHECK(fused_no_index.plogp == got.plogp);
+    CHECK(fused_no_index.distance == got.distance);
+    CHECK(fused_no_index.sumsq == got.sumsq);
+    CHECK(fused_no_index.below == got.below);
     CHECK(simd::sums_dense<simd::want_below>(data, stride, begin, end, par).below == got.below);
     CHECK(simd::sums_dense<simd::want_distance>(data, stride, begin, end, par).distance == got.distance);
 }
@@ -239,8 +250,8 @@ TEMPLATE_TEST_CASE("simd: zeros, one-hot rows, ties and uniform rows", "[simd]",
         std::vector<double> u(static_cast<std::size_t>(k), 1.0 / static_cast<double>(k));
         strided_row<T> ur(u, 1);
         check_all(ur.data, 1, 0, k, par);
-        CHECK(simd::sums_dense<simd::want_max>(ur.data, 1, 0, k).argmax == 0);
-        CHECK(simd::sums_dense<simd::want_max>(ur.data, 1, k / 3, k).argmax == k / 3);
+        CHECK(simd::sums_dense<simd::want_argmax>(ur.data, 1, 0, k).argmax == 0);
+        CHECK(simd::sums_dense<simd::want_argmax>(ur.data, 1, k / 3, k).argmax == k / 3);
     }
     // ties of the maximum in different lanes, groups and blocks: the first key wins
     for (index_t k : {64, 300, 5000}) {
@@ -248,7 +259,7 @@ TEMPLATE_TEST_CASE("simd: zeros, one-hot rows, ties and uniform rows", "[simd]",
         for (index_t at : {k - 1, k / 2 + 1, k / 3, index_t{5}}) {
             v[static_cast<std::size_t>(at)] = 0.5;
             strided_row<T> r(v, 1);
-            CHECK(simd::sums_dense<simd::want_max>(r.data, 1, 0, k).argmax == at);
+            CHECK(simd::sums_dense<simd::want_argmax>(r.data, 1, 0, k).argmax == at);
             check_all(r.data, 1, 0, k, par);
         }
     }
@@ -262,8 +273,8 @@ TEMPLATE_TEST_CASE("simd: zeros, one-hot rows, ties and uniform rows", "[simd]",
         v[static_cast<std::size_t>(first + 257)] = 0.25;
         strided_row<T> r(v, 1);
         INFO("first maximum at " << first);
-        CHECK(simd::sums_dense<simd::want_max>(r.data, 1, 0, k).argmax == first);
-        CHECK(simd::sums_dense<simd::want_max>(r.data, 1, first + 1, k).argmax == first + 257);
+        CHECK(simd::sums_dense<simd::want_argmax>(r.data, 1, 0, k).argmax == first);
+        CHECK(simd::sums_dense<simd::want_argmax>(r.data, 1, first + 1, k).argmax == first + 257);
     }
 }
 
@@ -448,7 +459,7 @@ TEST_CASE("simd: half conversion covers subnormals, infinities and signs", "[sim
     const auto n = static_cast<index_t>(all.size());
     simd::sum_params par;
     par.threshold = 1.0;
-    const auto got = simd::sums_dense<simd::want_sum | simd::want_sumsq | simd::want_max | simd::want_min | simd::want_below>(
+    const auto got = simd::sums_dense<simd::want_sum | simd::want_sumsq | simd::want_max | simd::want_argmax | simd::want_min | simd::want_below>(
         all.data(), 1, 0, n, par);
     const auto want = naive(all.data(), 1, 0, n, par);
     CHECK(got.max == 65504.0);

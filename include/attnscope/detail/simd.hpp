@@ -125,11 +125,14 @@ enum sum_flags : unsigned {
     want_sum = 1u << 0,      ///< sum p
     want_plogp = 1u << 1,    ///< sum p ln p (0 ln 0 = 0); implies want_sum
     want_sumsq = 1u << 2,    ///< sum (p - c)^2, c = sum_params::sumsq_center (0: sum p^2)
-    want_max = 1u << 3,      ///< max p and the first key holding it
+    want_max = 1u << 3,      ///< max p (with want_argmax: and the first key holding it)
     want_min = 1u << 4,      ///< min p
     want_below = 1u << 5,    ///< #{k : p_k < threshold} and #{k : p_k < threshold_hi}
     want_distance = 1u << 6, ///< sum p_k |a - k step|
-    want_all = (1u << 7) - 1u,
+    /// the first key holding the maximum (implies want_max): the pass remembers where each lane
+    /// grew, and a short search follows it; without it, max p costs one max per vector
+    want_argmax = 1u << 9,
+    want_all = ((1u << 7) - 1u) | want_argmax,
     /// (internal) every a - k step of want_distance is >= 0 (a causal row): no |.| needed
     distance_nonneg = 1u << 7,
     /// with want_min: only the sign of min matters (validation), so row_sums::min is >= 0 exactly
@@ -162,19 +165,26 @@ struct row_sums {
     double sumsq = 0.0;
     double distance = 0.0;
     double max = -std::numeric_limits<double>::infinity();
-    index_t argmax = -1; ///< local key index of the first maximum, -1 when no key is > -inf
+    index_t argmax = -1; ///< (want_argmax) local key index of the first maximum, -1 when no key is > -inf
     double min = std::numeric_limits<double>::infinity();
     index_t below = 0;
     index_t below_hi = 0; ///< the count under sum_params::threshold_hi
     index_t count = 0; ///< number of keys read (end - begin)
 };
 
+/// The sums a pass takes for `What`: want_plogp brings want_sum, want_argmax want_max.
+constexpr unsigned normalized_sums(unsigned what) noexcept {
+    if ((what & want_plogp) != 0) what |= want_sum;
+    if ((what & want_argmax) != 0) what |= want_max;
+    return what;
+}
+
 /// Reference implementation: a plain loop that widens to double. It defines what the vectorised
 /// kernels compute.
 ///   auto s = sums_dense_scalar<want_sum | want_plogp>(row, 1, 0, k);
 template <unsigned What, class T>
 row_sums sums_dense_scalar(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
-    constexpr unsigned what = (What & want_plogp) ? (What | want_sum) : What;
+    constexpr unsigned what = normalized_sums(What);
     row_sums r;
     r.count = end > begin ? end - begin : 0;
     for (index_t k = begin; k < end; ++k) {
@@ -189,7 +199,7 @@ row_sums sums_dense_scalar(const T* data, index_t stride, index_t begin, index_t
         if constexpr ((what & want_max) != 0)
             if (x > r.max) {
                 r.max = x;
-                r.argmax = k;
+                if constexpr ((what & want_argmax) != 0) r.argmax = k;
             }
         if constexpr ((what & want_min) != 0) r.min = x < r.min ? x : r.min;
         if constexpr ((what & want_below) != 0) {
@@ -574,7 +584,8 @@ inline void hadd4(const batch<C>& a, const batch<C>& b, const batch<C>& c, const
 /// out the same whichever other sums the pass takes.
 /// Counts below a threshold go to scalar counters where masks move to scalar registers (no vector
 /// instruction but the compare), otherwise to per-lane counters.
-/// The maximum is tracked per lane (both batches of a step in one vector) within a group of 4
+/// The maximum alone (want_max) is one running maximum per lane. With want_argmax it is tracked
+/// per lane (both batches of a step in one vector) within a group of 4
 /// steps; at the end of the group each lane folds into a running maximum that remembers the group
 /// where the lane last grew. The first key holding the maximum is then in the earliest group
 /// remembered by a lane holding it: the lanes come out as bits, then the group's elements equal to
@@ -594,7 +605,7 @@ struct pass_state {
     // Segment: group offsets and per-lane counts stay exact in C.
     static constexpr index_t segment = std::is_same_v<C, float> ? (index_t{1} << 22) : (index_t{1} << 40);
 
-    static constexpr bool has(unsigned w) noexcept { return (What & w) != 0; }
+    static constexpr bool has(unsigned w) noexcept { return (normalized_sums(What) & w) != 0; }
     static constexpr bool scalar_count = has_mask_count<C>;
     // sum p decides the entropy of peaked rows: H = ln s - S/s inherits the absolute error of s,
     // and a float lane holding a weight near 1 rounds away every small weight added to it. So
@@ -637,10 +648,8 @@ struct pass_state {
                 dpos[j] = xsimd::fma(lane_offsets<T>(j), vb(-s), vb(static_cast<C>(d0)));
             }
         }
-        if constexpr (has(want_max)) {
-            rmax = minus_inf();
-            rgroup = vb(C(-1));
-        }
+        if constexpr (has(want_max)) rmax = minus_inf();
+        if constexpr (has(want_argmax)) rgroup = vb(C(-1));
         if constexpr (has(want_sum)) sum = exact_sum ? vb(sum_offset) : zero();
         if constexpr (has(want_sum) && block_sum) sum_rounded = false;
         if constexpr (has(want_min)) vmin = vb(std::numeric_limits<C>::infinity());
@@ -656,7 +665,7 @@ struct pass_state {
         if constexpr (has(want_distance)) dist = zero();
     }
     void start_group() noexcept {
-        if constexpr (has(want_max)) gmax = minus_inf();
+        if constexpr (has(want_argmax)) gmax = minus_inf();
     }
 
     template <bool Masked>
@@ -684,11 +693,13 @@ struct pass_state {
             dpos[j] += dstep;
         }
         if constexpr (has(want_max)) {
-            // max(x, m): on x86 a NaN x leaves m unchanged, as the scalar loop does
+            // max(x, m): on x86 a NaN x leaves m unchanged, as the scalar loop does; the group's
+            // maximum where the first key is searched, the running one otherwise
+            vb& m = has(want_argmax) ? gmax : rmax;
             if constexpr (Masked)
-                gmax = xsimd::max(xsimd::select(valid, x, minus_inf()), gmax);
+                m = xsimd::max(xsimd::select(valid, x, minus_inf()), m);
             else
-                gmax = xsimd::max(x, gmax);
+                m = xsimd::max(x, m);
         }
         if constexpr (has(want_min)) {
             if constexpr (Masked)
@@ -713,7 +724,7 @@ struct pass_state {
     }
 
     void end_group(index_t offset) noexcept {
-        if constexpr (has(want_max)) {
+        if constexpr (has(want_argmax)) {
             const mb gt = gmax > rmax;
             rmax = xsimd::select(gt, gmax, rmax);
             rgroup = xsimd::select(gt, vb(static_cast<C>(offset)), rgroup);
@@ -758,7 +769,11 @@ struct pass_state {
             const vb off = exact_sum ? vb(sum_offset) : zero();
             r.sum += static_cast<double>(xsimd::hadd(sum - off));
         }
-        if constexpr (has(want_max)) {
+        if constexpr (has(want_max) && !has(want_argmax)) {
+            const double best = static_cast<double>(hmax(rmax)); // lanes never grown hold -inf
+            r.max = best > r.max ? best : r.max;
+        }
+        if constexpr (has(want_argmax)) {
             alignas(64) C groups[N];
             rgroup.store_aligned(groups);
             const C best = hmax(rmax); // lanes never grown hold -inf
@@ -838,8 +853,8 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
     const mb none{};
     // steps per group and per block: constant trip counts, so the loops unroll and their exits
-    // are predicted; without want_max a group is a whole block
-    constexpr index_t group_steps = (What & want_max) != 0 ? S::group / step : S::block / step;
+    // are predicted; without want_argmax a group is a whole block
+    constexpr index_t group_steps = (What & want_argmax) != 0 ? S::group / step : S::block / step;
     constexpr index_t groups_per_block = S::block / step / group_steps;
     const double sum_before = r.sum;
     bool sum_rounded = false;
@@ -902,7 +917,7 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
 /// sums_dense for the element types with a vector loader, into r (reset first).
 template <unsigned What, class T>
 void sums_dense_vectorised(row_sums& r, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par) noexcept {
-    constexpr unsigned what = (What & want_plogp) ? (What | want_sum) : What;
+    constexpr unsigned what = normalized_sums(What);
     r = row_sums{};
     if (end <= begin) return;
     r.count = end - begin;

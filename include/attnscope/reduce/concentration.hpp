@@ -17,13 +17,13 @@
 namespace attnscope {
 
 namespace detail {
-/// The row's largest valid weight and its first key: from the validation pass when it computed
-/// them (dense rows), otherwise by one scan.
+/// The row's largest valid weight and (need_index) its first key: from the validation pass when it
+/// computed them (dense rows), otherwise by one scan. Without need_index, .index may be -1.
 template <class T>
-max_result row_max(const attention_row<T>& row, const row_summary& s) {
+max_result row_max(const attention_row<T>& row, const row_summary& s, bool need_index) {
     const auto& k = row.keys;
     if (!k.dense) return max_masked(row.data, row.stride, k);
-    if (s.has_sums(simd::want_max)) return max_result{s.sums.max, s.sums.argmax};
+    if (s.has_sums(need_index ? simd::want_max | simd::want_argmax : simd::want_max)) return max_result{s.sums.max, s.sums.argmax};
     return max_dense(row.data, row.stride, k.begin, k.end);
 }
 } // namespace detail
@@ -40,7 +40,7 @@ struct max_weight_metric {
     template <class T>
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const auto m = detail::row_max(row, s);
+        const auto m = detail::row_max(row, s, false);
         return m.value * s.inv_sum;
     }
 };
@@ -50,7 +50,7 @@ struct max_weight_metric {
 ///   auto [a] = as::compute_rows(v, as::argmax_metric{});
 struct argmax_metric {
     /// Read from the validation pass on dense rows (row_summary::sums).
-    static constexpr unsigned dense_sums = detail::simd::want_max;
+    static constexpr unsigned dense_sums = detail::simd::want_max | detail::simd::want_argmax;
     std::string_view name() const noexcept { return "argmax"; }
     std::string quantity() const { return "argmax key index"; }
     std::string unit() const { return "index"; }
@@ -58,7 +58,7 @@ struct argmax_metric {
     template <class T>
     double operator()(const attention_row<T>& row, const row_summary& s) const {
         if (s.count <= 0 || !(s.sum > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-        const auto m = detail::row_max(row, s);
+        const auto m = detail::row_max(row, s, true);
         return static_cast<double>(m.index);
     }
 };

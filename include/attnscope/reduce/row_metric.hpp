@@ -299,7 +299,7 @@ template <unsigned Sums = 0, class T>
         }
         simd::sums_dense_into<what>(out.sums, row.data, row.stride, row.keys.begin, row.keys.end, par);
         constexpr unsigned have = (what & simd::min_sign_only) != 0 ? what & ~unsigned{simd::want_min | simd::min_sign_only} : what;
-        out.sums_have = (have & simd::want_plogp) != 0 ? (have | simd::want_sum) : have;
+        out.sums_have = simd::normalized_sums(have);
         sum = out.sums.sum;
         min = out.sums.min;
         count = out.sums.count;

@@ -126,7 +126,7 @@ struct max_result {
 
 template <class T>
 [[gnu::noinline]] max_result max_dense(const T* data, index_t stride, index_t begin, index_t end) noexcept {
-    const auto s = simd::sums_dense<simd::want_max>(data, stride, begin, end);
+    const auto s = simd::sums_dense<simd::want_max | simd::want_argmax>(data, stride, begin, end);
     return {s.max, s.argmax};
 }
 
