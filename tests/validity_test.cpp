@@ -71,3 +71,85 @@ TEST_CASE("key and query masks, and KV-cell positions", "[validity]") {
     CHECK(c.row({0, 0, 0, 2}).keys.count() == 3);
 }
 
+
+TEST_CASE("query-key mask: a per-row key rule, composed with the others and through subviews", "[validity]") {
+    // [batch, layer, head, query, key] with a random [batch, query, key] byte mask (one row all masked)
+    const as::index_t B = 2, L = 2, H = 3, Q = 5, K = 9;
+    const auto probs = attnscope_test::random_tensor({B, L, H, Q, K}, 7);
+    const auto buf = attnscope_test::convert<float>(probs);
+    auto base = as::make_view(buf.data(), as::extents{B, L, H, Q, K});
+    std::mt19937 rng(3);
+    std::bernoulli_distribution keep(0.6);
+    std::vector<std::uint8_t> m(static_cast<std::size_t>(B * Q * K));
+    for (auto& x : m) x = keep(rng) ? 1 : 0;
+    for (as::index_t k = 0; k < K; ++k) m[static_cast<std::size_t>((1 * Q + 2) * K + k)] = 0; // (b=1, q=2): no key
+    const auto at = [&](as::index_t b, as::index_t q, as::index_t k) { return m[static_cast<std::size_t>((b * Q + q) * K + k)] != 0; };
+    auto v = base.with(as::query_key_mask(as::mask3d{m.data(), B, Q, K}));
+    CHECK_FALSE(v.validity().trivial());
+    for (as::index_t b = 0; b < B; ++b)
+        for (as::index_t q = 0; q < Q; ++q) {
+            const auto r = v.row({b, 1, 2, q});
+            CHECK_FALSE(r.keys.dense);
+            as::index_t n = 0;
+            for (as::index_t k = 0; k < K; ++k) {
+                CHECK(r.keys.counts(k) == at(b, q, k));
+                n += at(b, q, k) ? 1 : 0;
+            }
+            CHECK(r.keys.count() == n);
+        }
+
+    // composes with causal (with a past) and a key mask: a key counts when every rule holds
+    std::vector<std::uint8_t> km(static_cast<std::size_t>(B * K), 1);
+    km[4] = 0;
+    auto c = v.with(as::causal(3)).with(as::key_mask(as::mask2d{km.data(), B, K}));
+    for (as::index_t b = 0; b < B; ++b)
+        for (as::index_t q = 0; q < Q; ++q)
+            for (as::index_t k = 0; k < K; ++k)
+                CHECK(c.row({b, 0, 0, q}).keys.counts(k) == (at(b, q, k) && k <= q + 3 && km[static_cast<std::size_t>(b * K + k)]));
+
+    // subviews keep original coordinates: stepped key slice, selected queries, fixed batch
+    std::vector<as::index_t> qs{4, 0, 2};
+    auto s = v.fix(as::axis::batch, 1).select(as::axis::query, qs).slice(as::axis::key, 1, 9, 2);
+    for (as::index_t i = 0; i < 3; ++i)
+        for (as::index_t k = 0; k < 4; ++k)
+            CHECK(s.row({0, 0, 0, i}).keys.counts(k) == at(1, qs[static_cast<std::size_t>(i)], 1 + 2 * k));
+
+    // a [1, Q, K] mask broadcasts over the batch; explicit strides (a transposed [key, query] buffer)
+    std::vector<std::uint8_t> t(static_cast<std::size_t>(Q * K));
+    for (as::index_t q = 0; q < Q; ++q)
+        for (as::index_t k = 0; k < K; ++k) t[static_cast<std::size_t>(k * Q + q)] = at(0, q, k) ? 1 : 0;
+    auto bt = base.with(as::query_key_mask(as::mask3d{t.data(), 1, Q, K, 0, 1, Q}));
+    for (as::index_t b = 0; b < B; ++b)
+        for (as::index_t q = 0; q < Q; ++q)
+            for (as::index_t k = 0; k < K; ++k) CHECK(bt.row({b, 0, 0, q}).keys.counts(k) == at(0, q, k));
+
+    // every metric reads through it: entropy equals the naive masked, renormalised entropy; the
+    // row with no valid key is empty (NaN), never an error
+    as::row_options opt;
+    opt.on_bad_row = as::bad_row::renormalize;
+    const auto ent = as::row_entropy(v, {}, opt);
+    for (as::index_t b = 0; b < B; ++b)
+        for (as::index_t l = 0; l < L; ++l)
+            for (as::index_t h = 0; h < H; ++h)
+                for (as::index_t q = 0; q < Q; ++q) {
+                    double sum = 0, e = 0;
+                    const auto row = [&](as::index_t k) { return static_cast<double>(buf[static_cast<std::size_t>((((b * L + l) * H + h) * Q + q) * K + k)]); };
+                    for (as::index_t k = 0; k < K; ++k)
+                        if (at(b, q, k)) sum += row(k);
+                    for (as::index_t k = 0; k < K; ++k)
+                        if (at(b, q, k) && row(k) > 0) e -= row(k) / sum * std::log(row(k) / sum);
+                    const double got = ent.values(static_cast<std::size_t>(b), static_cast<std::size_t>(l),
+                                                  static_cast<std::size_t>(h), static_cast<std::size_t>(q));
+                    if (sum == 0)
+                        CHECK(std::isnan(got));
+                    else
+                        CHECK(got == Approx(e).epsilon(1e-6).margin(1e-12));
+                }
+
+    // the whole model replaced at once keeps it; bad shapes and strides are named
+    CHECK(base.with(v.validity()).row({1, 0, 0, 0}).keys.count() == v.row({1, 0, 0, 0}).keys.count());
+    CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{m.data(), B, Q, K - 1})),
+                      contains("query_key_mask: expected shape [2, 5, 9]"));
+    CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{})), contains("null mask data"));
+    CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{m.data(), B, Q, K, -2, -1, -3})), contains("strides must be >= 0"));
+}

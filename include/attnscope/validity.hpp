@@ -8,6 +8,7 @@
 //   key lengths:     k < key_lengths[b]              (right padding of example b)
 //   key mask:        key_mask[b, k] != 0             (HF attention_mask, left or right padding)
 //   key positions:   key_positions[k] >= 0           (occupied KV cells only)
+//   query-key mask:  query_key_mask[b, q, k] != 0    (an engine's own mask, e.g. llama.cpp's kq_mask)
 // A row counts when q < query_lengths[b] and query_mask[b, q] != 0 (padded query rows are excluded).
 #pragma once
 
@@ -39,6 +40,32 @@ struct mask2d {
     }
 };
 
+/// A non-owning [batch, query, key] byte mask (nonzero = key k counts for query q) with element
+/// strides: a per-(query, key) rule such as an inference engine's attention mask (llama.cpp's
+/// kq_mask is [n_kv, n_tokens] per stream, 0 = visible, -inf = masked; convert it to bytes).
+///   std::vector<uint8_t> m(S * Q * K);   // [stream, query, key], row-major
+///   as::mask3d qk{m.data(), S, Q, K};
+struct mask3d {
+    const std::uint8_t* data = nullptr;
+    index_t batch = 0;          ///< number of examples (or KV streams) the mask covers (1 broadcasts)
+    index_t queries = 0;        ///< number of query rows per example
+    index_t keys = 0;           ///< number of key cells per row
+    index_t batch_stride = -1;  ///< -1: row-major (= queries * keys)
+    index_t query_stride = -1;  ///< -1: row-major (= keys)
+    index_t key_stride = 1;
+
+    constexpr mask3d() noexcept = default;
+    constexpr mask3d(const std::uint8_t* d, index_t b, index_t q, index_t k, index_t bs = -1, index_t qs = -1,
+                     index_t ks = 1) noexcept
+        : data(d), batch(b), queries(q), keys(k), batch_stride(bs < 0 ? q * k : bs), query_stride(qs < 0 ? k : qs),
+          key_stride(ks) {}
+    constexpr bool empty() const noexcept { return data == nullptr; }
+    constexpr bool at(index_t b, index_t q, index_t k) const noexcept {
+        const index_t bb = batch == 1 ? 0 : b;
+        return data[bb * batch_stride + q * query_stride + k * key_stride] != 0;
+    }
+};
+
 /// The validity model of a view: a value type held by every view, empty by default (all keys count).
 struct validity {
     bool causal = false;
@@ -50,11 +77,13 @@ struct validity {
     mask2d query_mask;                           ///< [batch, query]: nonzero = row counts
     std::span<const std::int32_t> key_positions;   ///< per key cell: token position, < 0 = empty cell
     std::span<const std::int32_t> query_positions; ///< per query row: token position
+    mask3d query_key_mask;                       ///< [batch, query, key]: nonzero = key counts for that row
 
     /// True when no rule is set.
     bool trivial() const noexcept {
         return !causal && window == 0 && key_lengths.empty() && query_lengths.empty() && key_mask.empty() &&
-               query_mask.empty() && key_positions.empty() && query_positions.empty();
+               query_mask.empty() && key_positions.empty() && query_positions.empty() &&
+               query_key_mask.empty();
     }
 };
 
@@ -77,6 +106,9 @@ struct key_mask_rule {
 };
 struct query_mask_rule {
     mask2d mask;
+};
+struct query_key_mask_rule {
+    mask3d mask;
 };
 struct positions_rule {
     std::span<const std::int32_t> key_positions;
@@ -101,6 +133,10 @@ inline query_lengths_rule query_lengths(std::span<const index_t> lengths) { retu
 inline key_mask_rule key_mask(mask2d m) { return key_mask_rule{m}; }
 /// An explicit [batch, query] mask (nonzero = row counts).
 inline query_mask_rule query_mask(mask2d m) { return query_mask_rule{m}; }
+/// A per-(query, key) [batch, query, key] mask (nonzero = key counts for that row), e.g. the mask an
+/// engine applied itself; composes with every other rule. The data is not copied.
+///   auto v = view.with(as::query_key_mask(as::mask3d{bytes.data(), S, Q, K}));
+inline query_key_mask_rule query_key_mask(mask3d m) { return query_key_mask_rule{m}; }
 /// Token positions of KV cells (negative = empty cell) and, optionally, of query rows.
 inline positions_rule positions(std::span<const std::int32_t> key_pos, std::span<const std::int32_t> query_pos = {}) {
     return positions_rule{key_pos, query_pos};

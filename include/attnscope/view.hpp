@@ -137,6 +137,8 @@ struct key_rule {
     index_t key_positions_size = 0;
     const std::uint8_t* mask = nullptr; // at [b, 0] of the key mask
     index_t mask_stride = 0;
+    const std::uint8_t* row_mask = nullptr; // at [b, q, 0] of the query-key mask
+    index_t row_mask_stride = 0;
 
     /// Whether local key k counts (k in [0, size)).
     constexpr bool counts(index_t k) const noexcept {
@@ -144,6 +146,7 @@ struct key_rule {
         if (dense) return true;
         const index_t ko = key_origin + k * key_step;
         if (mask != nullptr && mask[ko * mask_stride] == 0) return false;
+        if (row_mask != nullptr && row_mask[ko * row_mask_stride] == 0) return false;
         index_t pos = ko;
         if (key_positions != nullptr) {
             if (ko >= key_positions_size) return false;
@@ -267,6 +270,22 @@ public:
         v.valid_.query_mask = r.mask;
         return v;
     }
+    attention_view with(query_key_mask_rule r) const {
+        const auto& m = r.mask;
+        const index_t b = ax_[idx(axis::batch)].original_extent;
+        const index_t q = ax_[idx(axis::query)].original_extent;
+        const index_t k = ax_[idx(axis::key)].original_extent;
+        if (m.data == nullptr) throw argument_error("query_key_mask: null mask data");
+        if ((m.batch != b && m.batch != 1) || m.queries != q || m.keys != k)
+            throw shape_error(detail::concat("query_key_mask: expected shape [", b, ", ", q, ", ", k, "] (or [1, ", q,
+                                             ", ", k, "]), got [", m.batch, ", ", m.queries, ", ", m.keys, "]"));
+        if (m.batch_stride < 0 || m.query_stride < 0 || m.key_stride < 0)
+            throw stride_error(detail::concat("query_key_mask: strides must be >= 0, got [", m.batch_stride, ", ",
+                                              m.query_stride, ", ", m.key_stride, "]"));
+        auto v = *this;
+        v.valid_.query_key_mask = m;
+        return v;
+    }
     attention_view with(positions_rule r) const {
         const index_t k = ax_[idx(axis::key)].original_extent;
         if (static_cast<index_t>(r.key_positions.size()) > k)
@@ -290,6 +309,7 @@ public:
         if (!m.query_lengths.empty()) v = v.with(query_lengths_rule{m.query_lengths});
         if (!m.key_mask.empty()) v = v.with(key_mask_rule{m.key_mask});
         if (!m.query_mask.empty()) v = v.with(query_mask_rule{m.query_mask});
+        if (!m.query_key_mask.empty()) v = v.with(query_key_mask_rule{m.query_key_mask});
         v.valid_.causal = m.causal;
         v.valid_.past = m.past;
         v.valid_.window = m.window;
@@ -449,6 +469,7 @@ private:
         if (!valid_.key_lengths.empty()) hi = std::min(hi, valid_.key_lengths[static_cast<std::size_t>(bo)]);
         const bool positional = !valid_.key_positions.empty();
         const bool masked = !valid_.key_mask.empty();
+        const bool row_masked = !valid_.query_key_mask.empty();
         index_t lo = 0;
         if (!positional) {
             if (k.causal) hi = std::min(hi, k.query_position + 1);
@@ -460,7 +481,7 @@ private:
         k.begin = lo <= kb.origin ? 0 : local(lo);
         k.end = hi <= kb.origin ? 0 : std::min(kb.extent, local(hi));
         if (k.end < k.begin) k.end = k.begin;
-        k.dense = !positional && !masked;
+        k.dense = !positional && !masked && !row_masked;
         if (positional) {
             k.key_positions = valid_.key_positions.data();
             k.key_positions_size = static_cast<index_t>(valid_.key_positions.size());
@@ -469,6 +490,11 @@ private:
             const auto& m = valid_.key_mask;
             k.mask = m.data + (m.batch == 1 ? 0 : bo * m.batch_stride);
             k.mask_stride = m.stride;
+        }
+        if (row_masked) {
+            const auto& m = valid_.query_key_mask;
+            k.row_mask = m.data + (m.batch == 1 ? 0 : bo * m.batch_stride) + qo * m.query_stride;
+            k.row_mask_stride = m.key_stride;
         }
         return k;
     }
