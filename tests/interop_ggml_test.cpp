@@ -229,11 +229,12 @@ TEST_CASE("ggml byte strides, shapes, alignment and position spans are checked",
     }
 }
 
-TEST_CASE("kq_soft_max-<layer> names", "[ggml]") {
+TEST_CASE("kq_soft_max-<layer> and kq_soft_max_ext-<layer> names", "[ggml]") {
     CHECK(as::ggml_kq_soft_max_layer("kq_soft_max-0") == 0);
     CHECK(as::ggml_kq_soft_max_layer("kq_soft_max-31") == 31);
+    CHECK(as::ggml_kq_soft_max_layer("kq_soft_max_ext-3") == 3); // early-2025 llama.cpp
     for (const char* bad : {"kq_soft_max", "kq_soft_max-", "kq_soft_max-3x", "kq_soft_max--1", "kq_soft_max-+1",
-                            "kq-3", "kq_soft_max_ext-3", "kq_soft_max-99999999999", "", "Kq_soft_max-1"})
+                            "kq-3", "kq_soft_max_ext-", "kq_soft_max_ext--2", "kq_soft_max-99999999999", "", "Kq_soft_max-1"})
         CHECK_FALSE(as::ggml_kq_soft_max_layer(bad).has_value());
 }
 

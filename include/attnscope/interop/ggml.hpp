@@ -174,17 +174,20 @@ attention_view<T> make_ggml_layered_view(std::span<const T* const> layers, std::
     return detail::ggml_attach(make_ggml_layered_view<T>(layers, ne, nb), ne, p, !p.cells.empty() || !p.tokens.empty());
 }
 
-/// The layer index of a tensor named "kq_soft_max-<layer>" (as llama.cpp names them), else nullopt.
+/// The layer index of a tensor named "kq_soft_max-<layer>" (llama.cpp since spring 2025) or
+/// "kq_soft_max_ext-<layer>" (early-2025 builds), else nullopt.
 ///   if (auto il = as::ggml_kq_soft_max_layer(t->name)) { ... }   // "kq_soft_max-12" -> 12
 inline std::optional<int> ggml_kq_soft_max_layer(std::string_view name) noexcept {
-    constexpr std::string_view prefix = "kq_soft_max-";
-    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return std::nullopt;
-    const std::string_view digits = name.substr(prefix.size());
-    int layer = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), layer);
-    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.front() == '-' || digits.front() == '+')
-        return std::nullopt;
-    return layer;
+    for (std::string_view prefix : {std::string_view("kq_soft_max-"), std::string_view("kq_soft_max_ext-")}) {
+        if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
+        const std::string_view digits = name.substr(prefix.size());
+        int layer = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), layer);
+        if (ec != std::errc{} || end != digits.data() + digits.size() || digits.front() == '-' || digits.front() == '+')
+            return std::nullopt;
+        return layer;
+    }
+    return std::nullopt;
 }
 
 /// Host copies of the kq_soft_max-<layer> tensors of one llama_decode, filled from an eval callback

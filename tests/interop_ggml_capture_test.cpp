@@ -1,0 +1,497 @@
+// Tests for attnscope/interop/ggml_capture.hpp: a simulated llama.cpp decode feeds the eval callback
+// tensors shaped exactly as llama.cpp's graph builds them (llm_graph_context::build_attn_mha):
+// kq_soft_max [n_kv, n_tokens / n_stream, n_head, n_stream], masks [n_kv, rows (padded), 1, n_stream]
+// with 0 / -inf, queries [head_dim, rows, n_head, n_stream] as a permuted view (byte strides), keys as
+// a view of an F16 KV cache [head_dim, n_kv, n_head_kv, n_stream] with the cache's byte strides and
+// view offset, n_kv padded to 256 cells. Decodes with several micro-batches, two sequences (one
+// unified stream, or one stream per sequence with unequal lengths), wrapped cells; flash attention
+// off and on give the same numbers; partial captures and unreadable graphs are errors.
+#include <attnscope/attnscope.hpp>
+#include <attnscope/interop/ggml_capture.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "catch.hpp"
+#include "test_util.hpp"
+
+#ifndef ATTNSCOPE_HAS_GGML_BACKEND
+#error "interop_ggml_capture_test expects the stand-in ggml.h and ggml-backend.h of tests/interop_ggml"
+#endif
+
+// What the CPU backend does: the tensor's bytes are host memory.
+extern "C" void ggml_backend_tensor_get(const struct ggml_tensor* tensor, void* data, size_t offset, size_t size) {
+    std::memcpy(data, static_cast<const char*>(tensor->data) + offset, size);
+}
+
+namespace as = attnscope;
+using attnscope_test::Approx;
+using attnscope_test::contains;
+
+namespace {
+
+struct token {
+    std::int32_t pos, seq;
+};
+
+// A llama.cpp-like model and KV cache: L layers, H query heads, Hkv KV heads of size d; the cache
+// holds kv_size cells per stream in F16, laid out as ggml's [d * Hkv, kv_size, n_stream] tensor.
+struct sim {
+    std::int64_t L = 3, H = 4, Hkv = 2, d = 8, kv_size = 512, n_stream = 1;
+    bool flash = false;
+    bool old_names = false;   // kq_soft_max_ext-<l>, unnamed flash nodes
+    std::int64_t mask_pad = 1; // rows of the mask padded to this (older builds: 32 or 64)
+    float scale = 0.35f;
+    std::vector<std::vector<std::int32_t>> cell_pos, cell_seq; // [stream][cell], -1 = empty
+    std::vector<std::vector<as::half>> kbuf;                   // per layer
+    std::vector<std::unique_ptr<ggml_tensor>> kcache;
+    std::vector<std::unique_ptr<ggml_tensor>> keep; // tensors of the current graph
+    std::vector<std::vector<std::byte>> keep_data;
+    // reference entropy per (global stream, layer, head, row of that stream)
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, double> ref;
+    std::vector<std::int64_t> rows_of_stream;
+
+    void init() {
+        cell_pos.assign(static_cast<std::size_t>(n_stream), std::vector<std::int32_t>(static_cast<std::size_t>(kv_size), -1));
+        cell_seq = cell_pos;
+        kbuf.assign(static_cast<std::size_t>(L), std::vector<as::half>(static_cast<std::size_t>(n_stream * kv_size * Hkv * d)));
+        for (std::int64_t l = 0; l < L; ++l) {
+            auto t = std::make_unique<ggml_tensor>();
+            *t = ggml_tensor{};
+            t->type = GGML_TYPE_F16;
+            t->ne[0] = d * Hkv; t->ne[1] = kv_size; t->ne[2] = n_stream; t->ne[3] = 1;
+            t->nb[0] = 2; t->nb[1] = 2 * static_cast<std::size_t>(d * Hkv); t->nb[2] = t->nb[1] * static_cast<std::size_t>(kv_size);
+            t->nb[3] = t->nb[2] * static_cast<std::size_t>(n_stream);
+            t->data = kbuf[static_cast<std::size_t>(l)].data();
+            std::snprintf(t->name, sizeof t->name, "cache_k_l%d", static_cast<int>(l));
+            kcache.push_back(std::move(t));
+        }
+        rows_of_stream.assign(static_cast<std::size_t>(n_stream), 0);
+    }
+    static double key_value(std::int64_t l, token t, std::int64_t hk, std::int64_t i) {
+        std::mt19937 g(static_cast<unsigned>(((l * 131 + t.seq) * 1031 + t.pos) * 17 + hk * 7 + i));
+        return std::normal_distribution<double>(0.0, 1.0)(g);
+    }
+    static float query_value(std::int64_t l, token t, std::int64_t h, std::int64_t i) {
+        std::mt19937 g(static_cast<unsigned>(((l * 977 + t.seq) * 1019 + t.pos) * 29 + h * 13 + i + 5));
+        return static_cast<float>(std::normal_distribution<double>(0.0, 1.5)(g));
+    }
+    as::half& kcell(std::int64_t l, std::int64_t s, std::int64_t cell, std::int64_t hk, std::int64_t i) {
+        return kbuf[static_cast<std::size_t>(l)][static_cast<std::size_t>(((s * kv_size + cell) * Hkv + hk) * d + i)];
+    }
+    ggml_tensor* tensor(ggml_type type, std::array<std::int64_t, 4> ne, std::array<std::size_t, 4> nb, std::size_t bytes) {
+        keep.push_back(std::make_unique<ggml_tensor>());
+        auto* t = keep.back().get();
+        *t = ggml_tensor{};
+        t->type = type;
+        for (int i = 0; i < 4; ++i) { t->ne[i] = ne[static_cast<std::size_t>(i)]; t->nb[i] = nb[static_cast<std::size_t>(i)]; }
+        keep_data.emplace_back(bytes);
+        t->data = keep_data.back().data();
+        return t;
+    }
+
+    // One micro-batch: tokens[s] for each local stream s (equal counts), streams stream0 .. stream0 + ns - 1,
+    // placed into the cells given (per stream, per token). Layers `skip` are not delivered (a partial graph).
+    void ubatch(as::ggml_capture& cap, std::int64_t stream0, const std::vector<std::vector<token>>& toks,
+                const std::vector<std::vector<std::int64_t>>& cells, std::int64_t skip_from_layer = -1) {
+        const auto ns = static_cast<std::int64_t>(toks.size());
+        const auto rows = static_cast<std::int64_t>(toks[0].size());
+        // store the keys first (llama.cpp writes the micro-batch's K into the cache before attending)
+        for (std::int64_t s = 0; s < ns; ++s)
+            for (std::int64_t r = 0; r < rows; ++r) {
+                const auto& t = toks[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)];
+                const auto c = cells[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)];
+                cell_pos[static_cast<std::size_t>(stream0 + s)][static_cast<std::size_t>(c)] = t.pos;
+                cell_seq[static_cast<std::size_t>(stream0 + s)][static_cast<std::size_t>(c)] = t.seq;
+                for (std::int64_t l = 0; l < L; ++l)
+                    for (std::int64_t hk = 0; hk < Hkv; ++hk)
+                        for (std::int64_t i = 0; i < d; ++i)
+                            kcell(l, stream0 + s, c, hk, i) = as::half::from_float(static_cast<float>(key_value(l, t, hk, i)));
+            }
+        std::int64_t used = 0;
+        for (std::int64_t s = 0; s < ns; ++s)
+            for (std::int64_t c = 0; c < kv_size; ++c)
+                if (cell_pos[static_cast<std::size_t>(stream0 + s)][static_cast<std::size_t>(c)] >= 0) used = std::max(used, c + 1);
+        const std::int64_t n_kv = std::min(kv_size, std::max<std::int64_t>(256, (used + 255) / 256 * 256));
+        const std::int64_t mrows = (rows + mask_pad - 1) / mask_pad * mask_pad;
+        keep.clear();
+        keep_data.clear();
+        // the mask: F32 with flash attention off, F16 with it on; padded rows are -inf
+        const bool f16mask = flash;
+        const std::size_t me = f16mask ? 2 : 4;
+        auto* mask = tensor(f16mask ? GGML_TYPE_F16 : GGML_TYPE_F32, {n_kv, mrows, 1, ns},
+                            {me, me * static_cast<std::size_t>(n_kv), me * static_cast<std::size_t>(n_kv * mrows),
+                             me * static_cast<std::size_t>(n_kv * mrows)},
+                            me * static_cast<std::size_t>(n_kv * mrows * ns));
+        std::strcpy(mask->name, "attn_inp_kq_mask");
+        auto visible = [&](std::int64_t s, std::int64_t r, std::int64_t c) {
+            if (r >= rows) return false;
+            const auto& t = toks[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)];
+            const auto p = cell_pos[static_cast<std::size_t>(stream0 + s)][static_cast<std::size_t>(c)];
+            return p >= 0 && cell_seq[static_cast<std::size_t>(stream0 + s)][static_cast<std::size_t>(c)] == t.seq && p <= t.pos;
+        };
+        for (std::int64_t s = 0; s < ns; ++s)
+            for (std::int64_t r = 0; r < mrows; ++r)
+                for (std::int64_t c = 0; c < n_kv; ++c) {
+                    const float v = visible(s, r, c) ? 0.0f : -INFINITY;
+                    auto* p = static_cast<std::byte*>(mask->data) + ((s * mrows + r) * n_kv + c) * static_cast<std::int64_t>(me);
+                    if (f16mask) {
+                        const auto h = as::half::from_float(v);
+                        std::memcpy(p, &h.bits, 2);
+                    } else {
+                        std::memcpy(p, &v, 4);
+                    }
+                }
+        for (std::int64_t l = 0; l < L; ++l) {
+            if (skip_from_layer >= 0 && l >= skip_from_layer) break;
+            // Qcur [d, H, n_tokens] (tokens of stream 0 first), then the view [d, H, rows, ns] permuted to [d, rows, H, ns]
+            const std::size_t qe = 4;
+            auto* qcur = tensor(GGML_TYPE_F32, {d, H, rows * ns, 1},
+                                {qe, qe * static_cast<std::size_t>(d), qe * static_cast<std::size_t>(d * H),
+                                 qe * static_cast<std::size_t>(d * H * rows * ns)},
+                                qe * static_cast<std::size_t>(d * H * rows * ns));
+            std::snprintf(qcur->name, sizeof qcur->name, "Qcur-%d", static_cast<int>(l));
+            auto* qf = static_cast<float*>(qcur->data);
+            for (std::int64_t s = 0; s < ns; ++s)
+                for (std::int64_t r = 0; r < rows; ++r)
+                    for (std::int64_t h = 0; h < H; ++h)
+                        for (std::int64_t i = 0; i < d; ++i)
+                            qf[((s * rows + r) * H + h) * d + i] = query_value(l, toks[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)], h, i);
+            auto* q = tensor(GGML_TYPE_F32, {d, rows, H, ns},
+                             {qe, qe * static_cast<std::size_t>(d * H), qe * static_cast<std::size_t>(d), qe * static_cast<std::size_t>(d * H * rows)}, 0);
+            q->data = qcur->data;
+            q->view_src = qcur;
+            std::snprintf(q->name, sizeof q->name, "Qcur-%d (view) (permuted)", static_cast<int>(l));
+            // k: the cache viewed as [d, n_kv, Hkv, ns] from stream stream0
+            auto* kc = kcache[static_cast<std::size_t>(l)].get();
+            auto* k = tensor(GGML_TYPE_F16, {d, n_kv, Hkv, ns}, {2, kc->nb[1], 2 * static_cast<std::size_t>(d), kc->nb[2]}, 0);
+            k->view_src = kc;
+            k->view_offs = kc->nb[2] * static_cast<std::size_t>(stream0);
+            k->data = static_cast<std::byte*>(kc->data) + k->view_offs;
+            std::snprintf(k->name, sizeof k->name, "cache_k_l%d (view) (permuted)", static_cast<int>(l));
+            // reference: softmax(scale q.k) over visible cells in float64 from the stored (F16) keys
+            std::vector<float> probs(static_cast<std::size_t>(n_kv * rows * H * ns), 0.0f);
+            for (std::int64_t s = 0; s < ns; ++s)
+                for (std::int64_t h = 0; h < H; ++h)
+                    for (std::int64_t r = 0; r < rows; ++r) {
+                        std::vector<double> sc(static_cast<std::size_t>(n_kv), -INFINITY);
+                        double mx = -INFINITY;
+                        for (std::int64_t c = 0; c < n_kv; ++c) {
+                            if (!visible(s, r, c)) continue;
+                            double dot = 0;
+                            for (std::int64_t i = 0; i < d; ++i)
+                                dot += static_cast<double>(qf[((s * rows + r) * H + h) * d + i]) *
+                                       static_cast<double>(static_cast<float>(kcell(l, stream0 + s, c, h / (H / Hkv), i)));
+                            sc[static_cast<std::size_t>(c)] = static_cast<double>(scale) * dot;
+                            mx = std::max(mx, sc[static_cast<std::size_t>(c)]);
+                        }
+                        double z = 0;
+                        for (auto x : sc) z += std::isinf(x) ? 0.0 : std::exp(x - mx);
+                        double e = 0;
+                        for (std::int64_t c = 0; c < n_kv; ++c) {
+                            const double x = sc[static_cast<std::size_t>(c)];
+                            if (std::isinf(x)) continue;
+                            const double p = std::exp(x - mx) / z;
+                            probs[static_cast<std::size_t>(((s * H + h) * rows + r) * n_kv + c)] = static_cast<float>(p);
+                            if (p > 0) e -= p * std::log(p);
+                        }
+                        ref[{stream0 + s, l, h, rows_of_stream[static_cast<std::size_t>(stream0 + s)] + r}] = e;
+                    }
+            ggml_tensor* node = nullptr;
+            if (!flash) {
+                auto* kq = tensor(GGML_TYPE_F32, {n_kv, rows, H, ns}, {4, 4 * static_cast<std::size_t>(n_kv), 4 * static_cast<std::size_t>(n_kv * rows),
+                                                                       4 * static_cast<std::size_t>(n_kv * rows * H)}, 4);
+                kq->op = GGML_OP_MUL_MAT;
+                kq->src[0] = k;
+                kq->src[1] = q;
+                std::snprintf(kq->name, sizeof kq->name, "kq-%d", static_cast<int>(l));
+                node = tensor(GGML_TYPE_F32, {n_kv, rows, H, ns}, {4, 4 * static_cast<std::size_t>(n_kv), 4 * static_cast<std::size_t>(n_kv * rows),
+                                                                   4 * static_cast<std::size_t>(n_kv * rows * H)}, probs.size() * 4);
+                std::memcpy(node->data, probs.data(), probs.size() * 4);
+                node->op = GGML_OP_SOFT_MAX;
+                node->src[0] = kq;
+                node->src[1] = mask;
+                std::snprintf(node->name, sizeof node->name, old_names ? "kq_soft_max_ext-%d" : "kq_soft_max-%d", static_cast<int>(l));
+            } else {
+                node = tensor(GGML_TYPE_F32, {d, H, rows, ns}, {4, 4, 4, 4}, 4);
+                node->op = GGML_OP_FLASH_ATTN_EXT;
+                node->src[0] = q;
+                node->src[1] = k;
+                node->src[2] = k;
+                node->src[3] = mask;
+                const float params[4] = {scale, 0.0f, 0.0f, 10.0f};
+                std::memcpy(node->op_params, params, sizeof params);
+                if (!old_names) std::snprintf(node->name, sizeof node->name, "__fattn__-%d", static_cast<int>(l));
+            }
+            // the scheduler asks about every node; the capture wants only the attention nodes
+            CHECK_FALSE(as::ggml_capture::eval_callback(q, true, &cap));
+            CHECK_FALSE(as::ggml_capture::eval_callback(mask, true, &cap));
+            REQUIRE(as::ggml_capture::eval_callback(node, true, &cap));
+            CHECK(as::ggml_capture::eval_callback(node, false, &cap));
+        }
+        for (std::int64_t s = 0; s < ns; ++s) rows_of_stream[static_cast<std::size_t>(stream0 + s)] += rows;
+    }
+};
+
+// Row entropy of the capture (stored weights with flash attention off; a naive float64 softmax of
+// the collected queries and keys with flash attention on) against the simulation's reference.
+void check_against_reference(as::ggml_capture& cap, const sim& m) {
+    REQUIRE(cap.complete());
+    const auto sh = cap.shape();
+    CHECK(sh.streams == m.n_stream);
+    CHECK(sh.layers == m.L);
+    CHECK(sh.heads == m.H);
+    const auto rows = cap.rows_per_stream();
+    std::size_t checked = 0;
+    if (!cap.flash_attention()) {
+        const auto v = cap.attention();
+        const auto h = as::row_entropy(v);
+        for (const auto& [key, e] : m.ref) {
+            const auto [s, l, hd, r] = key;
+            REQUIRE(r < rows[static_cast<std::size_t>(s)]);
+            CHECK(h.values(static_cast<std::size_t>(s), static_cast<std::size_t>(l), static_cast<std::size_t>(hd),
+                           static_cast<std::size_t>(r)) == Approx(e).margin(2e-6));
+            ++checked;
+        }
+        // rows past a stream's length are padding, excluded from every reducer
+        for (as::index_t s = 0; s < sh.streams; ++s)
+            for (as::index_t r = rows[static_cast<std::size_t>(s)]; r < sh.rows; ++r) CHECK_FALSE(v.row_counts(s, r));
+    } else {
+        const auto q = cap.queries();
+        const auto k = cap.keys();
+        const auto mk = cap.mask();
+        const double scale = cap.params().scale;
+        CHECK(cap.params().scale == Approx(m.scale));
+        const auto D = sh.head_dim, K = sh.cells, Q = sh.rows, H = sh.heads, HK = sh.kv_heads, L = sh.layers;
+        for (const auto& [key, e] : m.ref) {
+            const auto [s, l, hd, r] = key;
+            std::vector<double> sc;
+            double mx = -INFINITY;
+            for (as::index_t c = 0; c < K; ++c) {
+                if (!mk.at(s, r, c)) continue;
+                double dot = 0;
+                for (as::index_t i = 0; i < D; ++i)
+                    dot += static_cast<double>(q[static_cast<std::size_t>((((s * L + l) * H + hd) * Q + r) * D + i)]) *
+                           static_cast<double>(k[static_cast<std::size_t>((((s * L + l) * HK + hd / (H / HK)) * K + c) * D + i)]);
+                sc.push_back(scale * dot);
+                mx = std::max(mx, sc.back());
+            }
+            double z = 0, got = 0;
+            for (double x : sc) z += std::exp(x - mx);
+            for (double x : sc) {
+                const double p = std::exp(x - mx) / z;
+                if (p > 0) got -= p * std::log(p);
+            }
+            CHECK(got == Approx(e).margin(1e-5));
+            ++checked;
+        }
+    }
+    CHECK(checked == m.ref.size());
+}
+
+} // namespace
+
+TEST_CASE("ggml_capture: one sequence, a prompt in three micro-batches, flash attention off and on", "[ggml][capture]") {
+    for (bool flash : {false, true})
+        for (bool old : {false, true}) {
+            CAPTURE(flash, old);
+            sim m;
+            m.flash = flash;
+            m.old_names = old;
+            m.mask_pad = old ? 32 : 1;
+            m.init();
+            as::ggml_capture cap;
+            // 300 prompt tokens, n_ubatch = 128: micro-batches of 128, 128, 44 tokens; n_kv grows 256 -> 512
+            std::int32_t pos = 0;
+            for (std::int64_t n : {128, 128, 44}) {
+                std::vector<token> t;
+                std::vector<std::int64_t> c;
+                for (std::int64_t i = 0; i < n; ++i, ++pos) {
+                    t.push_back({pos, 0});
+                    c.push_back(pos);
+                }
+                m.ubatch(cap, 0, {t}, {c});
+            }
+            CHECK(cap.micro_batches().size() == 3);
+            CHECK(cap.flash_attention() == flash);
+            CHECK(cap.shape().cells == 512);
+            CHECK(cap.shape().rows == 300);
+            check_against_reference(cap, m);
+            if (flash) {
+                CHECK_THROWS_WITH(cap.attention(), contains("flash attention on"));
+            } else {
+                CHECK_THROWS_WITH(cap.queries(), contains("flash attention off"));
+                // the stored attention's rows sum to 1 over the mask's cells: no private cell map needed
+                const auto mass = as::row_sink_mass(cap.attention());
+                for (double x : mass.values) CHECK(x == Approx(0.0).margin(1e-5));
+            }
+        }
+}
+
+TEST_CASE("ggml_capture: two sequences in one unified stream, wrapped cells, per-sequence views", "[ggml][capture]") {
+    sim m;
+    m.init();
+    // a previous decode left sequence 0 at positions 30..39 in cells 0..9 (after earlier ones were removed)
+    as::ggml_capture warm;
+    {
+        std::vector<token> t;
+        std::vector<std::int64_t> c;
+        for (std::int32_t i = 0; i < 10; ++i) {
+            t.push_back({30 + i, 0});
+            c.push_back(i);
+        }
+        m.ubatch(warm, 0, {t}, {c});
+    }
+    m.ref.clear();
+    m.rows_of_stream.assign(1, 0);
+    // this decode: sequences 0 and 1 interleaved (0 -1 1 -1 ... in the batch), 6 tokens each, into cells 10..21
+    std::vector<token> t;
+    std::vector<std::int64_t> c;
+    std::vector<std::int32_t> n_seq_id, seq_ids;
+    for (std::int32_t i = 0; i < 12; ++i) {
+        const std::int32_t seq = i % 2;
+        t.push_back({seq == 0 ? 40 + i / 2 : i / 2, seq});
+        c.push_back(10 + i);
+        seq_ids.push_back(seq);
+        n_seq_id.push_back(1);
+    }
+    as::ggml_capture cap;
+    m.ubatch(cap, 0, {std::vector<token>(t.begin(), t.begin() + 8)}, {std::vector<std::int64_t>(c.begin(), c.begin() + 8)});
+    m.ubatch(cap, 0, {std::vector<token>(t.begin() + 8, t.end())}, {std::vector<std::int64_t>(c.begin() + 8, c.end())});
+    check_against_reference(cap, m);
+
+    std::vector<std::int32_t*> seq_ptr;
+    for (auto& s : seq_ids) seq_ptr.push_back(&s);
+    const as::llama_tokens toks{.n_tokens = 12, .n_seq_id = n_seq_id.data(), .seq_id = seq_ptr.data()};
+    const auto h = as::row_entropy(cap.attention());
+    for (std::int32_t seq : {0, 1}) {
+        const auto rows = cap.sequence_rows(toks, seq);
+        REQUIRE(rows.rows.size() == 6);
+        const auto v = cap.sequence_attention(toks, seq);
+        CHECK(v.extent(as::axis::query) == 6);
+        CHECK_FALSE(v.has(as::axis::batch));
+        const auto hs = as::row_entropy(v);
+        for (std::size_t i = 0; i < 6; ++i) {
+            const auto r = static_cast<std::size_t>(rows.rows[i]);
+            CHECK(r % 2 == static_cast<std::size_t>(seq));
+            CHECK(hs.values(1, 2, i) == h.values(0, 1, 2, r));
+            // sequence 1 never sees sequence 0's cells, and the other way round
+            const auto row = v.row({.layer = 1, .head = 2, .query = static_cast<as::index_t>(i)});
+            const auto visible = row.keys.count();
+            CHECK(visible == (seq == 0 ? 10 + static_cast<as::index_t>(i) + 1 : static_cast<as::index_t>(i) + 1));
+        }
+    }
+    CHECK_THROWS_WITH(cap.sequence_rows(toks, 2), contains("no token of the batch belongs to sequence 2"));
+    const as::llama_tokens short_batch{.n_tokens = 5, .n_seq_id = n_seq_id.data(), .seq_id = seq_ptr.data()};
+    CHECK_THROWS_WITH(cap.sequence_rows(short_batch, 0), contains("the batch has 5 tokens but the capture holds 12"));
+}
+
+TEST_CASE("ggml_capture: one KV stream per sequence, unequal lengths, flash attention off equals on", "[ggml][capture]") {
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, double> first;
+    for (bool flash : {false, true}) {
+        CAPTURE(flash);
+        sim m;
+        m.n_stream = 2;
+        m.flash = flash;
+        m.init();
+        as::ggml_capture cap;
+        // sequence 0 has 5 tokens, sequence 1 has 9: micro-batch 1 holds 5 of each (streams 0, 1),
+        // micro-batch 2 the last 4 of sequence 1 (stream 1 only: a view offset into the cache)
+        auto seq_tokens = [](std::int32_t seq, std::int32_t from, std::int32_t n) {
+            std::vector<token> t;
+            for (std::int32_t i = 0; i < n; ++i) t.push_back({from + i, seq});
+            return t;
+        };
+        auto cells = [](std::int64_t from, std::int64_t n) {
+            std::vector<std::int64_t> c;
+            for (std::int64_t i = 0; i < n; ++i) c.push_back(from + i);
+            return c;
+        };
+        m.ubatch(cap, 0, {seq_tokens(0, 0, 5), seq_tokens(1, 0, 5)}, {cells(0, 5), cells(0, 5)});
+        m.ubatch(cap, 1, {seq_tokens(1, 5, 4)}, {cells(5, 4)});
+        check_against_reference(cap, m);
+        const auto rows = cap.rows_per_stream();
+        CHECK(rows[0] == 5);
+        CHECK(rows[1] == 9);
+        if (!flash) first = m.ref;
+        else CHECK(first.size() == m.ref.size());
+
+        // sequences from the batch's own ids: 5 tokens of sequence 0 then 9 of sequence 1
+        std::vector<std::int32_t> ids, nid;
+        for (int i = 0; i < 14; ++i) {
+            ids.push_back(i < 5 ? 0 : 1);
+            nid.push_back(1);
+        }
+        std::vector<std::int32_t*> ptr;
+        for (auto& x : ids) ptr.push_back(&x);
+        const as::llama_tokens toks{.n_tokens = 14, .n_seq_id = nid.data(), .seq_id = ptr.data()};
+        const auto s1 = cap.sequence_rows(toks, 1);
+        CHECK(s1.stream == 1);
+        CHECK(s1.rows.size() == 9);
+        CHECK_THROWS_WITH(cap.sequence_rows(toks, 2), contains("no KV stream"));
+        if (!flash) {
+            const auto v = cap.sequence_attention(toks, 1);
+            CHECK(v.extent(as::axis::query) == 9);
+        }
+    }
+}
+
+TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported, never silent", "[ggml][capture]") {
+    auto one_token = [](sim& m, as::ggml_capture& cap, std::int32_t pos, std::int64_t skip = -1) {
+        m.ubatch(cap, 0, {{token{pos, 0}}}, {{static_cast<std::int64_t>(pos)}}, skip);
+    };
+    SECTION("a micro-batch that lost its last layers") {
+        sim m;
+        m.init();
+        as::ggml_capture cap;
+        one_token(m, cap, 0);
+        one_token(m, cap, 1, 2); // layers 0, 1 only
+        CHECK_FALSE(cap.complete());
+        CHECK_THAT(cap.incomplete_reason(), contains("only partly collected"));
+        CHECK_THROWS_WITH(cap.attention(), contains("micro-batch 1 holds layers [0, 1]"));
+    }
+    SECTION("nothing collected") {
+        as::ggml_capture cap;
+        CHECK_FALSE(cap.complete());
+        CHECK_THROWS_WITH(cap.attention(), contains("nothing was collected"));
+    }
+    SECTION("a quantized KV cache, a flash node naming no layer") {
+        as::ggml_capture bad;
+        ggml_tensor fa{};
+        fa.op = GGML_OP_FLASH_ATTN_EXT;
+        CHECK(as::ggml_capture::eval_callback(&fa, true, &bad));
+        CHECK(as::ggml_capture::eval_callback(&fa, false, &bad)); // never stops llama.cpp's graph
+        CHECK_THAT(bad.error(), contains("names no layer"));
+        CHECK_THROWS_WITH(bad.queries(), contains("names no layer"));
+        ggml_tensor q{}, k{}, mask{};
+        std::strcpy(q.name, "Qcur-0");
+        q.type = GGML_TYPE_F32;
+        k.type = GGML_TYPE_Q8_0;
+        std::strcpy(k.name, "cache_k_l0 (view) (permuted)");
+        fa.src[0] = &q;
+        fa.src[1] = &k;
+        fa.src[3] = &mask;
+        as::ggml_capture quant;
+        CHECK(as::ggml_capture::eval_callback(&fa, false, &quant));
+        CHECK_THAT(quant.error(), contains("a quantized KV cache cannot be read"));
+    }
+    SECTION("clear() starts the next decode") {
+        sim m;
+        m.init();
+        as::ggml_capture cap;
+        one_token(m, cap, 0, 1);
+        one_token(m, cap, 1);
+        CHECK_FALSE(cap.complete());
+        cap.clear();
+        one_token(m, cap, 2);
+        CHECK(cap.complete());
+        CHECK(cap.shape().rows == 1);
+    }
+}
