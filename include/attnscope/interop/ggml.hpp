@@ -26,14 +26,18 @@
 //       try {
 //           auto dst = static_cast<capture*>(user)->layers.buffer(*layer, t->ne, t->nb);
 //           ggml_backend_tensor_get(t, dst.data(), 0, dst.size());   // CPU or GPU tensor -> host
-//       } catch (const as::error&) { return false; }    // never throw through ggml; false stops
-//       return true;                                     // keep computing
-//   }
+//       } catch (const as::error&) { /* record it */ }   // never throw through ggml, and return true:
+//       return true;                                     // false skips the rest of the graph split
+//   }                                                    // (later layers never computed, llama_decode
+//                                                        // still returns 0)
 //   capture cap;
 //   cparams.cb_eval = collect;  cparams.cb_eval_user_data = &cap;
 //   cparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;       // (flash_attn = false in older llama.cpp)
 //   llama_decode(ctx, batch);                            // batch.pos[i] = positions of the tokens
 //   auto v = cap.layers.view({.tokens = token_positions});           // [batch, layer, head, query, key]
+// This handles one micro-batch and needs the cell -> position map, which llama.cpp does not make
+// public. interop/ggml_capture.hpp does it all (several micro-batches, the engine's own mask as
+// validity, flash attention on) and is what most users want; this header views single tensors.
 #pragma once
 
 #include <algorithm>
