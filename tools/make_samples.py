@@ -284,6 +284,8 @@ class ForwardResult:
 
     attention: np.ndarray
     logits: np.ndarray
+    queries: Optional[np.ndarray] = None  # post-RoPE [layer, head, token, head_size] (float64)
+    keys: Optional[np.ndarray] = None     # post-RoPE [layer, kv_head, token, head_size] (float64)
 
     @property
     def greedy_next(self) -> List[int]:
@@ -386,11 +388,14 @@ class Transformer:
         future = np.triu(np.ones((T, T), dtype=bool), k=1)
         x = w["token_embedding"][ids].copy()
         attention = np.empty((cfg.n_layers, H, T, T))
+        queries = np.empty((cfg.n_layers, H, T, hs))
+        keys = np.empty((cfg.n_layers, KV, T, hs))
         for layer in range(cfg.n_layers):
             xb = self._rmsnorm(x, w["rms_att"][layer])
             q = self._rope(xb @ w["wq"][layer].T, angles).reshape(T, H, hs).transpose(1, 0, 2)
             k = self._rope(xb @ w["wk"][layer].T, angles).reshape(T, KV, hs).transpose(1, 0, 2)
             v = (xb @ w["wv"][layer].T).reshape(T, KV, hs).transpose(1, 0, 2)
+            queries[layer], keys[layer] = q, k
             scores = q @ k[kv_of_head].transpose(0, 2, 1) / math.sqrt(hs)
             scores[:, future] = -np.inf
             scores -= scores.max(axis=-1, keepdims=True)
@@ -405,7 +410,7 @@ class Transformer:
             gate = xb @ w["w1"][layer].T
             x = x + ((gate / (1.0 + np.exp(-gate))) * (xb @ w["w3"][layer].T)) @ w["w2"][layer].T
         logits = self._rmsnorm(x, w["rms_final"]) @ w["classifier"].T
-        return ForwardResult(attention, logits)
+        return ForwardResult(attention, logits, queries, keys)
 
     def generate(self, prompt: Sequence[int], max_new: int, sparse_topk: Optional[int] = None,
                  stop_ids: Sequence[int] = (BOS_ID, EOS_ID)) -> List[int]:
@@ -899,6 +904,46 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+HF_PROMPTS = ("Once upon a time, there was a little girl named Lily. She loved to play outside.",
+              "Tom had a red ball.")
+
+
+def write_hf_layouts(models_dir: Path, out_dir: Path, log=print) -> None:
+    """Write, per model, what examples/python/save_qk.py and save_attentions.py write for an HF model,
+    from this file's float64 forward pass of two right-padded prompts (B = 2, unequal lengths):
+    ``<model>.qk.safetensors`` (queries.<l> [B, H, T, d], keys.<l> [B, H_kv, T, d], after RoPE),
+    ``<model>.attentions.safetensors`` (attentions.<l> [B, H, T, T]) and ``<model>.json`` (the
+    key lengths, the scale, the tokens). Padding positions hold zeros (excluded by --key-lengths and
+    --query-lengths), all float32."""
+    sys.path.insert(0, str(repo_root() / "examples" / "python"))
+    from attnscope_export import save_attentions, save_queries_keys
+
+    tok = Tokenizer.load(models_dir / TOKENIZER_FILE, 512)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, f in MODEL_FILES.items():
+        model = Transformer.load(models_dir / f, name)
+        cfg = model.config
+        ids = [tok.encode(p)[: cfg.seq_len] for p in HF_PROMPTS]
+        runs = [model.forward(i) for i in ids]
+        B, T = len(ids), max(len(i) for i in ids)
+        q = np.zeros((cfg.n_layers, B, cfg.n_heads, T, cfg.head_size), dtype=np.float32)
+        k = np.zeros((cfg.n_layers, B, cfg.n_kv_heads, T, cfg.head_size), dtype=np.float32)
+        a = np.zeros((cfg.n_layers, B, cfg.n_heads, T, T), dtype=np.float32)
+        for b, r in enumerate(runs):
+            n = len(ids[b])
+            q[:, b, :, :n] = r.queries
+            k[:, b, :, :n] = r.keys
+            a[:, b, :, :n, :n] = r.attention
+        lengths = ",".join(str(len(i)) for i in ids)
+        meta = {"model": name, "key_lengths": lengths, "scale": repr(1.0 / math.sqrt(cfg.head_size))}
+        save_queries_keys(out_dir / f"{name}.qk.safetensors", list(q), list(k), meta)
+        save_attentions(out_dir / f"{name}.attentions.safetensors", list(a), meta)
+        write_json(out_dir / f"{name}.json", {**meta, "token_ids": ids, "n_layers": cfg.n_layers,
+                                               "n_heads": cfg.n_heads, "n_kv_heads": cfg.n_kv_heads,
+                                               "head_size": cfg.head_size})
+        log(f"  {name}: queries {q.shape[1:]}, keys {k.shape[1:]}, attentions {a.shape[1:]} x {cfg.n_layers} layers")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description="Regenerate (default) or --check examples/data/ from the shared tiny checkpoints.")
@@ -915,6 +960,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--self-test", action="store_true",
                         help="only run consistency checks of the tokenizer and the forward pass")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the result")
+    parser.add_argument("--hf-layouts", type=Path, metavar="DIR",
+                        help="instead, write the HF export layouts (post-RoPE queries/keys and attentions "
+                             "per layer, as examples/python/save_qk.py and save_attentions.py write them) "
+                             "of two prompts into DIR")
     args = parser.parse_args(argv)
     log = (lambda *a: None) if args.quiet else print
 
@@ -924,6 +973,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_SKIP if args.check else EXIT_ERROR
 
     try:
+        if args.hf_layouts is not None:
+            write_hf_layouts(args.models, args.hf_layouts, log=log)
+            return EXIT_OK
         if args.self_test:
             failures = self_test(args.models)
             for f in failures:
