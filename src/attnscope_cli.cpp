@@ -155,9 +155,10 @@ cli::arg_parser report_parser() {
         .option("window", 0, "N", "sliding window: only the N most recent positions count")
         .option("key-lengths", 0, "LIST|FILE",
                 "per-example valid key counts (right padding): '48,32', a JSON array, a JSON object with \"key_lengths\" "
-                "(like examples/data/sample_batch.json) or a text file of integers. Query rows past an example's length "
-                "are padding too unless --query-lengths is given")
-        .option("query-lengths", 0, "LIST|FILE", "per-example valid query rows, in the same forms")
+                "(like examples/data/sample_batch.json) or a text file of integers. This is padding: keys and query rows "
+                "at positions past an example's length (query q sits at q + past) do not count, as as::key_lengths")
+        .option("query-lengths", 0, "LIST|FILE", "per-example valid query rows, in the same forms (rows only; with "
+                "--key-lengths both hold)")
         .section("Rows that are not probability rows")
         .option("tolerance", 0, "X", "allowed |row sum - 1|", "1e-3 for float32/64, 1e-2 for float16/bfloat16")
         .option("on-bad-row", 0, "POLICY",
@@ -278,7 +279,7 @@ struct selected_metric {
         case metric_kind::max_weight: return as::max_weight_metric{}.quantity();
         case metric_kind::sink_mass: return "sink mass (attention on the sink keys)";
         case metric_kind::attention_distance: return as::attention_distance_metric{}.quantity();
-        case metric_kind::learned_sink_mass: return as::sink_mass_metric{}.quantity();
+        case metric_kind::learned_sink_mass: return as::learned_sink_mass_metric{}.quantity();
         }
         return {};
     }
@@ -300,7 +301,7 @@ struct selected_metric {
         case metric_kind::max_weight: return as::max_weight_metric{}(r, s);
         case metric_kind::sink_mass: return sink(r, s);
         case metric_kind::attention_distance: return as::attention_distance_metric{}(r, s);
-        case metric_kind::learned_sink_mass: return as::sink_mass_metric{}(r, s);
+        case metric_kind::learned_sink_mass: return as::learned_sink_mass_metric{}(r, s);
         }
         return std::numeric_limits<double>::quiet_NaN();
     }
@@ -447,7 +448,10 @@ as::io::figure pattern_gallery(const V& v, const report_options& o, const side_i
                                const std::vector<as::index_t>& query_lengths) {
     const as::index_t L = v.extent(as::axis::layer), H = v.extent(as::axis::head), Q = v.extent(as::axis::query),
                       K = v.extent(as::axis::key);
-    const as::index_t valid_q = query_lengths.empty() ? Q : std::min(Q, query_lengths[0]);
+    (void)query_lengths;
+    as::index_t valid_q = 0; // up to the last row of example 0 that counts (padded rows are NaN)
+    for (as::index_t q = 0; q < Q; ++q)
+        if (v.row_counts(0, q)) valid_q = q + 1;
     const as::index_t valid_k = key_lengths.empty() ? K : std::min(K, key_lengths[0]);
     as::io::figure fig;
     if (valid_q <= 0 || valid_k <= 0) return fig;
@@ -464,9 +468,10 @@ as::io::figure pattern_gallery(const V& v, const report_options& o, const side_i
             m.values = xt::xarray<double>::from_shape({static_cast<std::size_t>(valid_q), static_cast<std::size_t>(valid_k)});
             for (as::index_t q = 0; q < valid_q; ++q) {
                 const auto row = v.row({0, l, h, q});
+                const bool counts = v.row_counts(0, q);
                 for (as::index_t k = 0; k < valid_k; ++k)
                     m.values(static_cast<std::size_t>(q), static_cast<std::size_t>(k)) =
-                        row.keys.counts(k) ? static_cast<double>(row[k]) : std::numeric_limits<double>::quiet_NaN();
+                        counts && row.keys.counts(k) ? static_cast<double>(row[k]) : std::numeric_limits<double>::quiet_NaN();
             }
             m.axes = {{"query", token_ticks(tokens, valid_q, o.past)}, {"key", token_ticks(tokens, valid_k, 0)}};
             m.quantity = "attention weight";
@@ -489,14 +494,13 @@ void report_for_view(V v, const report_options& o, const side_inputs& in, const 
         if (v.has(a)) res.axes.emplace_back(as::to_string(a));
     res.tolerance = o.tolerance.value_or(as::default_sum_tolerance<T>());
 
-    // Validity rules; the length lists outlive the view.
+    // Validity rules (they copy the lists). Key lengths are padding, as in the library: padded keys
+    // and the query rows at padded positions (q + past >= length) do not count.
     const std::vector<as::index_t>& key_lengths = in.key_lengths;
-    std::vector<as::index_t> query_lengths = in.query_lengths;
+    const std::vector<as::index_t>& query_lengths = in.query_lengths;
     if (o.causal) v = v.with(as::causal(o.past));
     if (o.window > 0) v = v.with(as::sliding_window(o.window));
     if (!key_lengths.empty()) v = v.with(as::key_lengths(key_lengths));
-    if (query_lengths.empty() && !key_lengths.empty() && v.extent(as::axis::query) == v.extent(as::axis::key) && o.past == 0)
-        query_lengths = key_lengths; // self-attention with right padding: padded query rows are padding too
     if (!query_lengths.empty()) v = v.with(as::query_lengths(query_lengths));
 
     // Token labels name the keys of each example (of every example when one list is given).

@@ -89,7 +89,7 @@ TEMPLATE_TEST_CASE("per-row values under padding match a naive loop", "[divergen
     const std::vector<as::index_t> klen{6, 4}, qlen{6, 5};
     const auto v = as::make_view(std::span<const TestType>(buf), as::extents{B, L, H, Q, K})
                        .with(as::causal())
-                       .with(as::key_lengths(klen))
+                       .with(as::key_limit(klen)) // keys only: rows past klen still count up to qlen
                        .with(as::query_lengths(qlen));
     const as::head_ref a{0, 1}, c{1, 0};
     const auto rows = as::head_js_rows(v, a, c);

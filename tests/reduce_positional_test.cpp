@@ -7,6 +7,7 @@
 #include <attnscope/reduce/sink.hpp>
 
 #include <cmath>
+#include <type_traits>
 #include <random>
 #include <vector>
 
@@ -60,13 +61,13 @@ TEMPLATE_TEST_CASE("positional metrics equal naive loops on seeded random shapes
         const std::vector<as::index_t> set{0, 2, 3, 17};
         const auto [km, d, o0, o1, o3, sink] = as::compute_rows(v, {.allow_sink = true}, as::key_mass_metric{{17, 3, 0, 2, 3}}, as::attention_distance_metric{},
                                                                 as::offset_score_metric{0}, as::offset_score_metric{1},
-                                                                as::offset_score_metric{3}, as::sink_mass_metric{});
+                                                                as::offset_score_metric{3}, as::learned_sink_mass_metric{});
         CHECK(naive::first_mismatch(values_of(km), naive::expected(x, shape, r, [&](const naive::row& w) { return naive::key_mass(w, set); })) == -1);
         CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape, r, naive::distance), naive::kernel_rel<TestType>(1e-9)) == -1);
         CHECK(naive::first_mismatch(values_of(o0), naive::expected(x, shape, r, [](const naive::row& w) { return naive::offset_score(w, 0); })) == -1);
         CHECK(naive::first_mismatch(values_of(o1), naive::expected(x, shape, r, [](const naive::row& w) { return naive::offset_score(w, 1); })) == -1);
         CHECK(naive::first_mismatch(values_of(o3), naive::expected(x, shape, r, [](const naive::row& w) { return naive::offset_score(w, 3); })) == -1);
-        CHECK(naive::first_mismatch(values_of(sink), naive::expected(x, shape, r, naive::sink_mass), 1e-9, 1e-12) == -1);
+        CHECK(naive::first_mismatch(values_of(sink), naive::expected(x, shape, r, naive::learned_sink_mass), 1e-9, 1e-12) == -1);
     }
 }
 
@@ -155,14 +156,33 @@ TEST_CASE("key mass on a key slice uses original positions", "[positional][subvi
     CHECK(as::row_offset_score(stepped.with(as::causal(2)), 2, ren).values(0) == Approx(0.4 / 0.6));
 }
 
-TEST_CASE("sink mass is 1 minus the raw sum", "[sink]") {
+TEST_CASE("learned-sink mass is 1 minus the raw sum", "[sink]") {
     std::vector<float> x{0.2f, 0.3f, 0.1f, /**/ 0.5f, 0.5f, 0.0f, /**/ 0.6f, 0.4f, 0.0005f};
     auto v = as::make_view(x.data(), as::extents{3, 3});
-    const auto s = as::row_sink_mass(v);
+    const auto s = as::row_learned_sink_mass(v);
     CHECK(s.values(0) == Approx(0.4).epsilon(1e-6));
     CHECK(s.values(1) == 0.0);
     CHECK(s.values(2) == 0.0); // sums above 1 within tolerance: no sink
     CHECK(s.unit == "fraction");
+    CHECK(s.quantity == "learned-sink mass");
     // the user's tolerance still bounds the sum from above
-    CHECK_THROWS_AS(as::row_sink_mass(v, {.tolerance = 1e-5}), as::value_error);
+    CHECK_THROWS_AS(as::row_learned_sink_mass(v, {.tolerance = 1e-5}), as::value_error);
+}
+
+TEST_CASE("sink mass is the mass on the sink keys, as the command's sink_mass", "[sink]") {
+    // one name, one meaning: sink_mass is attention on the sink keys (the command's --sink-keys),
+    // never 1 - row sum (that is learned_sink_mass); the sink set is always explicit
+    STATIC_REQUIRE_FALSE(std::is_default_constructible_v<as::sink_mass_metric>);
+    std::vector<float> x{0.5f, 0.3f, 0.2f, /**/ 0.1f, 0.6f, 0.3f};
+    auto v = as::make_view(x.data(), as::extents{2, 3});
+    const auto s = as::row_sink_mass(v, {0});
+    CHECK(s.values(0) == Approx(0.5).epsilon(1e-6));
+    CHECK(s.values(1) == Approx(0.1).epsilon(1e-6));
+    CHECK(s.quantity == "sink mass (attention on the sink keys)");
+    const auto two = as::row_sink_mass(v, {0, 2});
+    CHECK(two.values(1) == Approx(0.4).epsilon(1e-6));
+    const auto [m] = as::compute_rows(v, as::sink_mass_metric{as::key_set{1}});
+    CHECK(m.values(1) == Approx(0.6).epsilon(1e-6));
+    CHECK(as::sink_mass_metric{as::key_set{0}}.name() == "sink_mass");
+    CHECK(as::learned_sink_mass_metric{}.name() == "learned_sink_mass");
 }

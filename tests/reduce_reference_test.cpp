@@ -67,7 +67,7 @@ as::labeled_array run_metric(const V& v, const json& def, const as::row_options&
     if (kind == "key_mass") return as::compute_row_metric(v, as::key_mass_metric{key_set_of(p)}, opt);
     if (kind == "attention_distance") return as::compute_row_metric(v, as::attention_distance_metric{}, opt);
     if (kind == "offset_score") return as::compute_row_metric(v, as::offset_score_metric{p.at("offset").get<as::index_t>()}, opt);
-    if (kind == "sink_mass") return as::compute_row_metric(v, as::sink_mass_metric{}, opt);
+    if (kind == "learned_sink_mass") return as::compute_row_metric(v, as::learned_sink_mass_metric{}, opt);
     FAIL("manifest names an unknown metric kind: " << kind);
     return {};
 }
@@ -167,7 +167,7 @@ TEST_CASE("the reference covers the catalogue, all dtypes, edge rows and real at
         for (const auto& m : c.at("metrics")) ++kinds[manifest.at("metrics").at(m.get<std::string>()).at("metric").get<std::string>()];
     }
     for (const char* k : {"entropy", "max_weight", "argmax", "sparsity", "topk_mass", "keys_for_mass", "gini", "hoyer",
-                          "key_mass", "attention_distance", "offset_score", "sink_mass"})
+                          "key_mass", "attention_distance", "offset_score", "learned_sink_mass"})
         CHECK(kinds[k] > 0);
     for (const char* d : {"f64", "f32", "f16", "bf16"}) CHECK(dtypes[d] > 0);
     CHECK(layouts["attention"] >= 3);

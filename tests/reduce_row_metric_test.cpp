@@ -102,14 +102,33 @@ TEMPLATE_TEST_CASE("compute_rows: one pass, several metrics, causal and padded r
                                     return w.w.empty() ? naive::nan : static_cast<double>(w.w.size());
                                 })) == -1);
 
-    // padded query rows are NaN; example 2 has no valid key at all
+    // padded query rows are NaN: key lengths are padding, so rows at positions q + 2 >= 5 of example
+    // 1 and every row of example 2 (length 0) are excluded, not counted as empty
     CHECK(std::isnan(h.values(1, 0, 0, 4)));
+    CHECK(std::isnan(h.values(1, 0, 0, 3)));
+    CHECK_FALSE(std::isnan(h.values(1, 0, 0, 2)));
     CHECK(std::isnan(h.values(2, 1, 2, 0)));
-    CHECK_FALSE(std::isnan(h.values(1, 0, 0, 3)));
-    CHECK(rep.rows == 2 * 3 * (7 + 4 + 3));
-    CHECK(rep.empty == 2 * 3 * 3);
+    CHECK(rep.rows == 2 * 3 * (7 + 3 + 0));
+    CHECK(rep.empty == 0);
     CHECK(rep.computed == rep.rows - rep.empty);
     CHECK(rep.skipped == 0);
+
+    // key_limit cuts the same keys and leaves the rows: rows past the limit count (example 2's are empty)
+    naive::rules lim = r;
+    lim.key_limit = lim.key_lengths;
+    lim.key_lengths.clear();
+    const auto lbuf = attnscope_test::convert<TestType>(naive::make_attention(shape, lim, 11));
+    const auto lx = naive::widened(lbuf);
+    auto vl = as::make_view(std::span<const TestType>(lbuf), as::extents{3, 2, 3, 7, 9})
+                  .with(as::causal(2))
+                  .with(as::key_limit(lim.key_limit))
+                  .with(as::query_lengths(lim.query_lengths));
+    as::row_report lrep;
+    auto [lh] = as::compute_rows(vl, {.report = &lrep}, as::entropy_metric{});
+    CHECK(naive::first_mismatch(values_of(lh), naive::expected(lx, shape, lim, naive::entropy), naive::kernel_rel<TestType>(1e-9)) == -1);
+    CHECK_FALSE(std::isnan(lh.values(1, 0, 0, 3)));
+    CHECK(lrep.rows == 2 * 3 * (7 + 4 + 3));
+    CHECK(lrep.empty == 2 * 3 * 3);
 }
 
 TEST_CASE("several metrics in one pass equal one pass each", "[row_metric]") {
@@ -154,7 +173,7 @@ TEST_CASE("transposed, strided and reversed layouts give the values of a contigu
         return as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::sparsity_metric{0.05},
                                 as::topk_mass_metric{3}, as::keys_for_mass_metric{0.8}, as::gini_metric{}, as::hoyer_metric{},
                                 as::key_mass_metric{{1, 4}}, as::attention_distance_metric{}, as::offset_score_metric{0},
-                                as::sink_mass_metric{});
+                                as::learned_sink_mass_metric{});
     };
     const auto a = metrics(contiguous), b = metrics(transposed), c = metrics(gapped);
     for (std::size_t m = 0; m < a.size(); ++m) {
@@ -193,7 +212,7 @@ TEST_CASE("[.., key, query] storage (adjacent queries) is read by blocks of rows
     const auto metrics = [](const auto& v, as::row_options o) {
         return as::compute_rows(v, o, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{}, as::sparsity_metric{0.05},
                                 as::topk_mass_metric{3}, as::hoyer_metric{}, as::attention_distance_metric{}, as::offset_score_metric{1},
-                                as::sink_mass_metric{});
+                                as::learned_sink_mass_metric{});
     };
     const as::row_options opts[] = {{.tolerance = 1e-5, .allow_sink = true}, {.tolerance = 1e-5, .allow_sink = true, .parallel = as::threads{2}}};
     for (const auto& o : opts) {
@@ -488,14 +507,14 @@ TEST_CASE("allow_sink accepts sums in (0, 1 + tol]", "[row_metric][bad_row][sink
     bad_fixture f;
     for (as::index_t k = 0; k < 5; ++k) f.set(1, 0, 2, k, 0.1); // sum 0.5
     CHECK_THROWS_AS(as::row_entropy(f.view()), as::value_error);
-    const auto s = as::row_sink_mass(f.view());
+    const auto s = as::row_learned_sink_mass(f.view());
     CHECK(s.values(1, 0, 0, 2) == attnscope_test::Approx(0.5));
     CHECK(s.values(0, 0, 0, 0) == attnscope_test::Approx(0.0).margin(1e-15));
-    CHECK(s.quantity == "sink mass");
+    CHECK(s.quantity == "learned-sink mass");
     for (as::index_t k = 0; k < 5; ++k) f.set(1, 0, 2, k, 0.0);
-    CHECK_THROWS_WITH(as::row_sink_mass(f.view()), contains("allow_sink") && contains("(0, "));
+    CHECK_THROWS_WITH(as::row_learned_sink_mass(f.view()), contains("allow_sink") && contains("(0, "));
     for (as::index_t k = 0; k < 5; ++k) f.set(1, 0, 2, k, 0.21); // sum 1.05
-    CHECK_THROWS_AS(as::row_sink_mass(f.view()), as::value_error);
+    CHECK_THROWS_AS(as::row_learned_sink_mass(f.view()), as::value_error);
 }
 
 TEST_CASE("default sum tolerance depends on the storage type", "[row_metric][bad_row]") {

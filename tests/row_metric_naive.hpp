@@ -45,7 +45,8 @@ struct rules {
     bool causal = false;
     index_t past = 0;
     index_t window = 0;
-    std::vector<index_t> key_lengths;   // per example
+    std::vector<index_t> key_lengths;   // per example: padding (keys and query rows at positions >= length)
+    std::vector<index_t> key_limit;     // per example: keys only
     std::vector<index_t> query_lengths; // per example
     std::vector<std::uint8_t> key_mask; // [batch, key], empty = none
     std::vector<std::int32_t> key_positions;
@@ -60,6 +61,8 @@ inline std::optional<row> make_row(const std::vector<double>& x, const std::vect
     row out;
     out.example = b;
     out.qpos = r.query_positions.empty() ? q + r.past : r.query_positions[static_cast<std::size_t>(q)];
+    // key lengths are padding: a query row at a padding position is no query either
+    if (!r.key_lengths.empty() && out.qpos >= r.key_lengths[static_cast<std::size_t>(b)]) return std::nullopt;
     for (index_t k = 0; k < K; ++k) {
         index_t pos = k;
         if (!r.key_positions.empty()) {
@@ -68,6 +71,7 @@ inline std::optional<row> make_row(const std::vector<double>& x, const std::vect
             if (pos < 0) continue;
         }
         if (!r.key_lengths.empty() && k >= r.key_lengths[static_cast<std::size_t>(b)]) continue;
+        if (!r.key_limit.empty() && k >= r.key_limit[static_cast<std::size_t>(b)]) continue;
         if (!r.key_mask.empty() && r.key_mask[static_cast<std::size_t>(b * K + k)] == 0) continue;
         if (r.causal && pos > out.qpos) continue;
         if (r.window > 0 && out.qpos - pos >= r.window) continue;
@@ -182,7 +186,7 @@ inline double offset_score(const row& r, index_t d) {
         }
     return found ? m : nan;
 }
-inline double sink_mass(const row& r) { return r.w.empty() ? nan : std::max(0.0, 1.0 - r.sum()); }
+inline double learned_sink_mass(const row& r) { return r.w.empty() ? nan : std::max(0.0, 1.0 - r.sum()); }
 
 } // namespace naive
 

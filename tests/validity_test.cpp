@@ -1,7 +1,9 @@
 // Tests for attnscope/validity.hpp: which keys and rows count, through views and subviews.
 #include <attnscope/attnscope.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -152,4 +154,123 @@ TEST_CASE("query-key mask: a per-row key rule, composed with the others and thro
                       contains("query_key_mask: expected shape [2, 5, 9]"));
     CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{})), contains("null mask data"));
     CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{m.data(), B, Q, K, -2, -1, -3})), contains("strides must be >= 0"));
+
+TEST_CASE("rules own their data: a temporary list or a freed mask never dangles", "[validity]") {
+    const as::index_t B = 3, Q = 4, K = 4;
+    std::vector<float> buf(B * Q * K, 0.25f);
+    auto base = as::make_view(buf.data(), as::extents{B, Q, K}, as::axes{as::axis::batch, as::axis::query, as::axis::key});
+    // the issue's case: a temporary vector (ASan: heap-use-after-free before rules owned their data)
+    auto v = base.with(as::key_lengths(std::vector<std::int64_t>{4, 3, 1}));
+    {
+        std::vector<std::int64_t> scribble(64, -7); // likely to reuse the freed block
+        CHECK(scribble[0] == -7);
+    }
+    CHECK(v.row({1, 0, 0, 0}).keys.count() == 3);
+    CHECK(v.row({2, 0, 0, 0}).keys.count() == 1);
+    CHECK(v.validity().key_lengths.size() == 3);
+    // a mask freed right after the rule is built
+    as::attention_view<float> m;
+    {
+        std::vector<std::uint8_t> mask{1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1};
+        m = base.with(as::attention_mask(as::mask2d{mask.data(), B, K}));
+        std::fill(mask.begin(), mask.end(), std::uint8_t{0});
+    }
+    CHECK(m.row({0, 0, 0, 0}).keys.count() == 4);
+    CHECK(m.row({2, 0, 0, 3}).keys.count() == 2);
+    // a validity model assembled from spans copies them too
+    as::validity model;
+    {
+        std::vector<as::index_t> ql{2, 2, 2};
+        model.query_lengths = std::span<const as::index_t>(ql);
+        ql.assign(3, 0);
+    }
+    auto q = base.with(model);
+    CHECK(q.row_counts(0, 1));
+    CHECK_FALSE(q.row_counts(0, 2));
+}
+
+TEST_CASE("padding by lengths removes padded keys and padded query rows; key_limit only keys", "[validity]") {
+    const as::index_t B = 2, Q = 5, K = 5;
+    std::vector<float> buf(B * Q * K, 0.2f);
+    auto base = as::make_view(buf.data(), as::extents{B, Q, K}, as::axes{as::axis::batch, as::axis::query, as::axis::key});
+    auto v = base.with(as::key_lengths({5, 3}));
+    for (as::index_t q = 0; q < Q; ++q) {
+        CHECK(v.row_counts(0, q));
+        CHECK(v.row_counts(1, q) == (q < 3)); // rows at padding positions are no queries
+        CHECK(v.row({1, 0, 0, q}).keys.count() == 3);
+    }
+    int rows = 0;
+    v.for_each_row([&](as::row_index, const auto&) { ++rows; });
+    CHECK(rows == 8);
+    // with a KV-cache prefix the row's position is q + past
+    std::vector<float> dec(B * 1 * K, 0.2f);
+    auto d = as::make_view(dec.data(), as::extents{B, 1, K}, as::axes{as::axis::batch, as::axis::query, as::axis::key})
+                 .with(as::causal(4))
+                 .with(as::key_lengths({5, 3}));
+    CHECK(d.row_counts(0, 0));
+    CHECK_FALSE(d.row_counts(1, 0)); // position 4 is padding of example 1
+    // keys only
+    auto c = base.with(as::key_limit({5, 3}));
+    for (as::index_t q = 0; q < Q; ++q) {
+        CHECK(c.row_counts(1, q));
+        CHECK(c.row({1, 0, 0, q}).keys.count() == 3);
+    }
+    // query lengths add to the padding rule (both hold)
+    auto both = base.with(as::key_lengths({5, 3})).with(as::query_lengths({4, 5}));
+    CHECK_FALSE(both.row_counts(0, 4));
+    CHECK_FALSE(both.row_counts(1, 3));
+    CHECK(both.row_counts(1, 2));
+}
+
+TEST_CASE("attention_mask (HF): left-padded keys and query rows are excluded", "[validity]") {
+    const as::index_t B = 2, T = 4;
+    std::vector<float> buf(B * T * T, 0.25f);
+    auto base = as::make_view(buf.data(), as::extents{B, T, T}, as::axes{as::axis::batch, as::axis::query, as::axis::key});
+    // example 1 is left-padded by two tokens, example 0 right-padded by one
+    const std::vector<std::uint8_t> mask{1, 1, 1, 0, /**/ 0, 0, 1, 1};
+    auto v = base.with(as::causal()).with(as::attention_mask(as::mask2d{mask.data(), B, T}));
+    CHECK(v.row_counts(0, 2));
+    CHECK_FALSE(v.row_counts(0, 3));
+    CHECK_FALSE(v.row_counts(1, 0));
+    CHECK_FALSE(v.row_counts(1, 1));
+    CHECK(v.row_counts(1, 2));
+    const auto r = v.row({1, 0, 0, 3});
+    CHECK_FALSE(r.keys.counts(0));
+    CHECK_FALSE(r.keys.counts(1));
+    CHECK(r.keys.counts(2));
+    CHECK(r.keys.counts(3));
+    CHECK(r.keys.count() == 2);
+    CHECK(v.row({1, 0, 0, 2}).keys.count() == 1);
+    // a key_mask of the same bytes removes keys only
+    auto k = base.with(as::key_mask(as::mask2d{mask.data(), B, T}));
+    CHECK(k.row_counts(1, 0));
+    CHECK(k.row({1, 0, 0, 0}).keys.count() == 2);
+    CHECK_THROWS_AS(base.with(as::attention_mask(as::mask2d{mask.data(), B, T - 1})), as::shape_error);
+    CHECK_THROWS_AS(as::attention_mask(as::mask2d{}), as::argument_error);
+}
+
+TEST_CASE("huge past and window saturate instead of overflowing", "[validity]") {
+    const as::index_t Q = 3, K = 4;
+    std::vector<float> buf(Q * K, 0.25f);
+    auto base = as::make_view(buf.data(), as::extents{Q, K});
+    const as::index_t big = std::numeric_limits<as::index_t>::max();
+    // every key is in the past of a query at a huge position: all count (before: signed overflow,
+    // every row empty); a past that puts a query beyond the index range is an error
+    CHECK_THROWS_AS(base.with(as::causal(big)), as::overflow_error);
+    CHECK_THROWS_AS(base.with(as::causal(big - 1)), as::overflow_error);
+    auto v = base.with(as::causal(big - 2));
+    for (as::index_t q = 0; q < Q; ++q) CHECK(v.row({0, 0, 0, q}).keys.count() == K);
+    auto w = base.with(as::causal(big - 2)).with(as::sliding_window(big));
+    for (as::index_t q = 0; q < Q; ++q) CHECK(w.row({0, 0, 0, q}).keys.count() == (q == 2 ? K - 1 : K)); // big - 0 is not < big
+    auto one = as::make_view(buf.data(), as::extents{1, K}).with(as::causal(big)).with(as::sliding_window(big));
+    CHECK(one.row({0, 0, 0, 0}).keys.count() == K - 1); // pos(q) - 0 = big is not < big
+    // a small window far in the future reaches no key
+    auto f = base.with(as::causal(big - 2)).with(as::sliding_window(2));
+    for (as::index_t q = 0; q < Q; ++q) CHECK(f.row({0, 0, 0, q}).keys.count() == 0);
+    auto s = base.slice(as::axis::key, 1, 4, big);
+    CHECK(s.extent(as::axis::key) == 1);
+    auto pw = base.with(as::sliding_window(big)).with(as::positions(std::vector<std::int32_t>{0, 1, 2, 3},
+                                                                 std::vector<std::int32_t>{std::numeric_limits<std::int32_t>::min(), 0, 3}));
+    CHECK(pw.row({0, 0, 0, 0}).keys.count() == 4); // no causal rule: future keys count
+    CHECK(pw.row({0, 0, 0, 2}).keys.count() == 4);
 }

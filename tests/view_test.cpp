@@ -119,9 +119,15 @@ TEST_CASE("bad shapes, strides and ranks are clear errors", "[view][errors]") {
 
 
 TEST_CASE("views are cheap values", "[view]") {
-    STATIC_REQUIRE(std::is_trivially_copyable_v<as::attention_view<float>>);
-    STATIC_REQUIRE(std::is_trivially_copyable_v<as::attention_view<as::half>>);
+    // copying a view copies no weights and no rule data: validity rules share immutable storage
+    STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<as::attention_view<float>>);
+    STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<as::attention_view<as::half>>);
     STATIC_REQUIRE(as::attention_view_like<as::attention_view<double>>);
+    std::vector<float> buf(2 * 3 * 3, 1.0f / 3);
+    auto v = as::make_view(buf.data(), as::extents{2, 3, 3}, as::axes{as::axis::batch, as::axis::query, as::axis::key})
+                 .with(as::key_lengths({3, 2}));
+    const auto w = v;
+    CHECK(w.validity().key_lengths.data() == v.validity().key_lengths.data());
 }
 
 TEST_CASE("empty views over a null pointer are valid and reach nothing", "[view]") {

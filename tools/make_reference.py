@@ -81,13 +81,13 @@ METRICS = {
     "offset_0": ("offset_score", {"offset": 0}),
     "offset_1": ("offset_score", {"offset": 1}),
     "offset_3": ("offset_score", {"offset": 3}),
-    "sink_mass": ("sink_mass", {}),
+    "learned_sink_mass": ("learned_sink_mass", {}),
     "entropy_sink_nats": ("entropy", {"unit": "nats", "sink_outcome": True}),
     "entropy_sink_normalized": ("entropy", {"unit": "normalized", "sink_outcome": True}),
 }
 
-COMMON = [m for m in METRICS if not m.startswith(("sink", "entropy_sink"))]
-SINK = COMMON + ["sink_mass", "entropy_sink_nats", "entropy_sink_normalized"]
+COMMON = [m for m in METRICS if not m.startswith(("learned_sink", "entropy_sink"))]
+SINK = COMMON + ["learned_sink_mass", "entropy_sink_nats", "entropy_sink_normalized"]
 
 
 def gini(q: np.ndarray) -> float:
@@ -150,7 +150,7 @@ def metric_value(kind: str, params: dict, w: np.ndarray, key_index: np.ndarray, 
     if kind == "offset_score":
         hit = key_pos == qpos - params["offset"]
         return float(q[hit].sum()) if hit.any() else math.nan
-    if kind == "sink_mass":
+    if kind == "learned_sink_mass":
         return max(0.0, 1.0 - s)
     raise ValueError(f"unknown metric {kind}")
 
@@ -291,7 +291,8 @@ def eval_attention(data: np.ndarray, axes: list[str], validity: dict, metrics: l
         for l in range(L):
             for h in range(H):
                 for q in range(Q):
-                    if q < query_lengths[b]:
+                    # key lengths are padding: a query row at a padded position is excluded too
+                    if q < query_lengths[b] and q < key_lengths[b]:
                         hi = min(K, key_lengths[b])
                         if validity.get("causal"):
                             hi = min(hi, q + 1)

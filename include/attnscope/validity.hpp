@@ -1,28 +1,74 @@
 // attnscope/validity.hpp - which keys of an attention row count, and which rows count at all.
 //
-// Positions: query row q sits at token position q + past (or query_positions[q] when given), key
-// cell k at position k (or key_positions[k] when given, e.g. a llama.cpp KV-cache cell map, where a
-// negative position marks an empty cell). A key counts for a row when every rule that is set holds:
+// Positions: query row q sits at token position pos(q) = q + past (or query_positions[q] when
+// given), key cell k at position k (or key_positions[k] when given, e.g. a llama.cpp KV-cache cell
+// map, where a negative position marks an empty cell). Positions saturate at the index range: a
+// huge past never wraps around. A key counts for a row when every rule that is set holds:
 //   causal:          pos(k) <= pos(q)
 //   sliding window:  pos(q) - pos(k) < window
-//   key lengths:     k < key_lengths[b]              (right padding of example b)
-//   key mask:        key_mask[b, k] != 0             (HF attention_mask, left or right padding)
+//   key lengths:     k < key_lengths[b]              (padding: right-padded example b)
+//   attention mask:  attention_mask[b, k] != 0       (padding: HF attention_mask, left or right)
+//   key limit:       k < key_limit[b]                (keys only, e.g. a cross-attention's encoder)
+//   key mask:        key_mask[b, k] != 0             (keys only)
 //   key positions:   key_positions[k] >= 0           (occupied KV cells only)
 //   query-key mask:  query_key_mask[b, q, k] != 0    (an engine's own mask, e.g. llama.cpp's kq_mask)
-// A row counts when q < query_lengths[b] and query_mask[b, q] != 0 (padded query rows are excluded).
+// A row counts when every row rule holds:
+//   key lengths:     pos(q) < key_lengths[b]         (a padding position is no query either)
+//   attention mask:  attention_mask[b, pos(q)] != 0
+//   query lengths:   q < query_lengths[b]            (rows only)
+//   query mask:      query_mask[b, q] != 0           (rows only)
+// So the two padding rules (key_lengths, attention_mask) remove padded keys AND padded query rows,
+// as the attnscope command's --key-lengths and --attention-mask do; the others touch only what
+// their name says.
+//
+// Ownership: every rule copies what it is given (lengths, masks, positions) into immutable shared
+// storage, so the caller's buffer may go away right after `.with(rule)`, and copies of a view share
+// one copy of the rule's data:
+//   auto v = base.with(as::key_lengths(std::vector<as::index_t>{40, 27, 15}));   // safe
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include "axis.hpp"
 #include "error.hpp"
 
 namespace attnscope {
 
-/// A non-owning [batch, position] byte mask (nonzero = valid) with element strides.
+/// Immutable storage shared by the copies of a view: what a validity rule holds. Built by copying
+/// a span (or taking a vector), never pointing into the caller's memory.
+template <class T>
+class shared_list {
+public:
+    shared_list() = default;
+    shared_list(std::span<const T> s) // NOLINT(google-explicit-constructor): a span is copied in
+        : p_(s.empty() ? nullptr : std::make_shared<const std::vector<T>>(s.begin(), s.end())) {}
+    shared_list(std::vector<T>&& v) // NOLINT(google-explicit-constructor)
+        : p_(v.empty() ? nullptr : std::make_shared<const std::vector<T>>(std::move(v))) {}
+    shared_list(const std::vector<T>& v) : shared_list(std::span<const T>(v)) {} // NOLINT
+    shared_list(std::initializer_list<T> l) : shared_list(std::span<const T>(l.begin(), l.size())) {}
+
+    bool empty() const noexcept { return p_ == nullptr; }
+    std::size_t size() const noexcept { return p_ ? p_->size() : 0; }
+    const T* data() const noexcept { return p_ ? p_->data() : nullptr; }
+    const T& operator[](std::size_t i) const noexcept { return (*p_)[i]; }
+    const T* begin() const noexcept { return data(); }
+    const T* end() const noexcept { return data() + size(); }
+    std::span<const T> span() const noexcept { return {data(), size()}; }
+    operator std::span<const T>() const noexcept { return span(); } // NOLINT(google-explicit-constructor)
+
+private:
+    std::shared_ptr<const std::vector<T>> p_;
+};
+
+/// A non-owning [batch, position] byte mask (nonzero = valid) with element strides: how a mask is
+/// handed to a rule. The rule copies it (validity never keeps this pointer).
 ///   std::vector<uint8_t> m(B * K);   // HF attention_mask as bytes
-///   as::mask2d km{m.data(), B, K};
+///   auto v = base.with(as::attention_mask(as::mask2d{m.data(), B, K}));
 struct mask2d {
     const std::uint8_t* data = nullptr;
     index_t batch = 0;          ///< number of examples the mask covers (1 broadcasts over batch)
@@ -42,7 +88,8 @@ struct mask2d {
 
 /// A non-owning [batch, query, key] byte mask (nonzero = key k counts for query q) with element
 /// strides: a per-(query, key) rule such as an inference engine's attention mask (llama.cpp's
-/// kq_mask is [n_kv, n_tokens] per stream, 0 = visible, -inf = masked; convert it to bytes).
+/// kq_mask is [n_kv, n_tokens] per stream, 0 = visible, -inf = masked; convert it to bytes). Like
+/// mask2d, it only hands the mask to the rule, which copies it.
 ///   std::vector<uint8_t> m(S * Q * K);   // [stream, query, key], row-major
 ///   as::mask3d qk{m.data(), S, Q, K};
 struct mask3d {
@@ -66,28 +113,109 @@ struct mask3d {
     }
 };
 
+/// A [batch, position] mask owned by a validity model: dense row-major bytes, 0 or 1.
+struct owned_mask {
+    shared_list<std::uint8_t> bytes;
+    index_t batch = 0;  ///< 1 broadcasts over the batch
+    index_t length = 0;
+
+    owned_mask() = default;
+    /// Copies a mask2d (any strides) into dense storage; argument_error on a null or negative shape.
+    explicit owned_mask(const mask2d& m, const char* name) : batch(m.batch), length(m.length) {
+        if (m.data == nullptr) throw argument_error(detail::concat(name, ": null mask data"));
+        if (m.batch < 1 || m.length < 0)
+            throw shape_error(detail::concat(name, ": mask shape [", m.batch, ", ", m.length, "] is not a [batch, position] shape"));
+        std::vector<std::uint8_t> d;
+        d.reserve(static_cast<std::size_t>(m.batch) * static_cast<std::size_t>(m.length));
+        for (index_t b = 0; b < m.batch; ++b)
+            for (index_t i = 0; i < m.length; ++i) d.push_back(m.at(b, i) ? 1 : 0);
+        if (d.empty()) d.push_back(0); // a [B, 0] mask is set, not absent
+        bytes = shared_list<std::uint8_t>(std::move(d));
+    }
+    bool empty() const noexcept { return bytes.empty(); }
+    /// The mask bytes of example b (original index), `length` of them.
+    const std::uint8_t* example(index_t b) const noexcept { return bytes.data() + (batch == 1 ? 0 : b * length); }
+    bool at(index_t b, index_t i) const noexcept { return example(b)[i] != 0; }
+};
+
+/// A [batch, query, key] mask owned by a validity model: dense row-major bytes, 0 or 1.
+struct owned_mask3 {
+    shared_list<std::uint8_t> bytes;
+    index_t batch = 0; ///< 1 broadcasts over the batch
+    index_t queries = 0;
+    index_t keys = 0;
+
+    owned_mask3() = default;
+    /// Copies a mask3d (any non-negative strides) into dense storage.
+    explicit owned_mask3(const mask3d& m, const char* name) : batch(m.batch), queries(m.queries), keys(m.keys) {
+        if (m.data == nullptr) throw argument_error(detail::concat(name, ": null mask data"));
+        if (m.batch_stride < 0 || m.query_stride < 0 || m.key_stride < 0)
+            throw stride_error(detail::concat(name, ": strides must be >= 0, got [", m.batch_stride, ", ", m.query_stride,
+                                              ", ", m.key_stride, "]"));
+        index_t n = 0;
+        if (m.batch < 1 || m.queries < 0 || m.keys < 0 || __builtin_mul_overflow(m.batch, m.queries, &n) ||
+            __builtin_mul_overflow(n, m.keys, &n))
+            throw shape_error(detail::concat(name, ": mask shape [", m.batch, ", ", m.queries, ", ", m.keys,
+                                             "] is not a [batch, query, key] shape"));
+        std::vector<std::uint8_t> d;
+        d.reserve(static_cast<std::size_t>(n));
+        for (index_t b = 0; b < m.batch; ++b)
+            for (index_t q = 0; q < m.queries; ++q)
+                for (index_t k = 0; k < m.keys; ++k) d.push_back(m.at(b, q, k) ? 1 : 0);
+        if (d.empty()) d.push_back(0); // set, not absent
+        bytes = shared_list<std::uint8_t>(std::move(d));
+    }
+    bool empty() const noexcept { return bytes.empty(); }
+    /// The key bytes of row (b, q) (original indices), `keys` of them.
+    const std::uint8_t* row(index_t b, index_t q) const noexcept {
+        return bytes.data() + ((batch == 1 ? 0 : b) * queries + q) * keys;
+    }
+};
+
 /// The validity model of a view: a value type held by every view, empty by default (all keys count).
+/// It owns its data (shared_list, owned_mask): a view never points into a caller's rule arguments.
 struct validity {
     bool causal = false;
     index_t past = 0;    ///< tokens before query 0 (KV-cache prefix); used when query_positions is empty
     index_t window = 0;  ///< sliding window size in tokens; 0 = no window
-    std::span<const index_t> key_lengths;        ///< per example: valid key count (right padding)
-    std::span<const index_t> query_lengths;      ///< per example: valid query rows (right padding)
-    mask2d key_mask;                             ///< [batch, key]: nonzero = key counts
-    mask2d query_mask;                           ///< [batch, query]: nonzero = row counts
-    std::span<const std::int32_t> key_positions;   ///< per key cell: token position, < 0 = empty cell
-    std::span<const std::int32_t> query_positions; ///< per query row: token position
-    mask3d query_key_mask;                       ///< [batch, query, key]: nonzero = key counts for that row
+    shared_list<index_t> key_lengths;     ///< per example: padding from this position on (keys and query rows)
+    owned_mask attention_mask;            ///< [batch, key]: 0 = padding position (keys and query rows)
+    shared_list<index_t> key_limit;       ///< per example: keys from this index on do not count (rows untouched)
+    shared_list<index_t> query_lengths;   ///< per example: valid query rows
+    owned_mask key_mask;                  ///< [batch, key]: nonzero = key counts (rows untouched)
+    owned_mask query_mask;                ///< [batch, query]: nonzero = row counts
+    shared_list<std::int32_t> key_positions;   ///< per key cell: token position, < 0 = empty cell
+    shared_list<std::int32_t> query_positions; ///< per query row: token position
+    owned_mask3 query_key_mask;           ///< [batch, query, key]: nonzero = key counts for that row
 
     /// True when no rule is set.
     bool trivial() const noexcept {
-        return !causal && window == 0 && key_lengths.empty() && query_lengths.empty() && key_mask.empty() &&
-               query_mask.empty() && key_positions.empty() && query_positions.empty() &&
-               query_key_mask.empty();
+        return !causal && window == 0 && key_lengths.empty() && attention_mask.empty() && key_limit.empty() &&
+               query_lengths.empty() && key_mask.empty() && query_mask.empty() && key_positions.empty() &&
+               query_positions.empty() && query_key_mask.empty();
+    }
+
+    /// Token position of the query row at original index qo (saturating: never overflows).
+    index_t query_position(index_t qo) const noexcept {
+        if (!query_positions.empty()) return query_positions[static_cast<std::size_t>(qo)];
+        index_t p = 0;
+        return __builtin_add_overflow(qo, past, &p) ? std::numeric_limits<index_t>::max() : p;
+    }
+
+    /// Whether the row of original example bo and original query row qo counts.
+    bool row_counts(index_t bo, index_t qo) const noexcept {
+        if (!query_lengths.empty() && qo >= query_lengths[static_cast<std::size_t>(bo)]) return false;
+        if (!query_mask.empty() && !query_mask.at(bo, qo)) return false;
+        if (!key_lengths.empty() || !attention_mask.empty()) {
+            const index_t p = query_position(qo);
+            if (!key_lengths.empty() && p >= key_lengths[static_cast<std::size_t>(bo)]) return false;
+            if (!attention_mask.empty() && (p < 0 || p >= attention_mask.length || !attention_mask.at(bo, p))) return false;
+        }
+        return true;
     }
 };
 
-/// A rule to attach to a view with `view.with(rule)`; several compose.
+/// A rule to attach to a view with `view.with(rule)`; several compose. Each owns its data.
 ///   auto v = as::make_view(p, as::extents{H, Q, K}).with(as::causal()).with(as::sliding_window(64));
 struct causal_rule {
     index_t past = 0;
@@ -96,23 +224,29 @@ struct window_rule {
     index_t window = 0;
 };
 struct key_lengths_rule {
-    std::span<const index_t> lengths;
+    shared_list<index_t> lengths;
+};
+struct attention_mask_rule {
+    owned_mask mask;
+};
+struct key_limit_rule {
+    shared_list<index_t> lengths;
 };
 struct query_lengths_rule {
-    std::span<const index_t> lengths;
+    shared_list<index_t> lengths;
 };
 struct key_mask_rule {
-    mask2d mask;
+    owned_mask mask;
 };
 struct query_mask_rule {
-    mask2d mask;
+    owned_mask mask;
 };
 struct query_key_mask_rule {
-    mask3d mask;
+    owned_mask3 mask;
 };
 struct positions_rule {
-    std::span<const std::int32_t> key_positions;
-    std::span<const std::int32_t> query_positions;
+    shared_list<std::int32_t> key_positions;
+    shared_list<std::int32_t> query_positions;
 };
 
 /// Causal masking: key k counts for query q when pos(k) <= q + past (past = KV-cache prefix length).
@@ -125,19 +259,35 @@ inline window_rule sliding_window(index_t window) {
     if (window <= 0) throw argument_error(detail::concat("sliding_window(window): window must be > 0, got ", window));
     return window_rule{window};
 }
-/// Per-example key lengths (right padding): keys k >= lengths[b] do not count. The span is not copied.
-inline key_lengths_rule key_lengths(std::span<const index_t> lengths) { return key_lengths_rule{lengths}; }
-/// Per-example query lengths: rows q >= lengths[b] are padding and excluded from every reducer.
-inline query_lengths_rule query_lengths(std::span<const index_t> lengths) { return query_lengths_rule{lengths}; }
-/// An explicit [batch, key] mask (nonzero = key counts), e.g. HF's attention_mask.
-inline key_mask_rule key_mask(mask2d m) { return key_mask_rule{m}; }
-/// An explicit [batch, query] mask (nonzero = row counts).
-inline query_mask_rule query_mask(mask2d m) { return query_mask_rule{m}; }
+/// Padding by per-example lengths (right padding): positions >= lengths[b] of example b are
+/// padding, so those keys do not count AND query rows at those positions are excluded. The list is
+/// copied. For keys only (a cross-attention's padded encoder) use key_limit.
+///   auto v = base.with(as::key_lengths({48, 32}));
+inline key_lengths_rule key_lengths(std::span<const index_t> lengths) { return {lengths}; }
+inline key_lengths_rule key_lengths(std::vector<index_t>&& lengths) { return {std::move(lengths)}; }
+inline key_lengths_rule key_lengths(std::initializer_list<index_t> lengths) { return {lengths}; }
+/// Padding by an HF-style [batch, key] attention_mask (0 = padding, left or right): padded keys do
+/// not count AND query rows at padded positions (pos(q) = q + past) are excluded. Copied.
+inline attention_mask_rule attention_mask(const mask2d& m) { return {owned_mask(m, "attention_mask")}; }
+/// Keys only: keys k >= limit[b] do not count; query rows are untouched (cross-attention over a
+/// padded encoder, or a cut that is not padding). Copied.
+inline key_limit_rule key_limit(std::span<const index_t> limit) { return {limit}; }
+inline key_limit_rule key_limit(std::vector<index_t>&& limit) { return {std::move(limit)}; }
+inline key_limit_rule key_limit(std::initializer_list<index_t> limit) { return {limit}; }
+/// Rows only: rows q >= lengths[b] are excluded from every reducer. Copied.
+inline query_lengths_rule query_lengths(std::span<const index_t> lengths) { return {lengths}; }
+inline query_lengths_rule query_lengths(std::vector<index_t>&& lengths) { return {std::move(lengths)}; }
+inline query_lengths_rule query_lengths(std::initializer_list<index_t> lengths) { return {lengths}; }
+/// Keys only: an explicit [batch, key] mask (nonzero = key counts); rows are untouched (for HF's
+/// attention_mask, which also removes padded rows, use attention_mask). Copied.
+inline key_mask_rule key_mask(const mask2d& m) { return {owned_mask(m, "key_mask")}; }
+/// Rows only: an explicit [batch, query] mask (nonzero = row counts). Copied.
+inline query_mask_rule query_mask(const mask2d& m) { return {owned_mask(m, "query_mask")}; }
 /// A per-(query, key) [batch, query, key] mask (nonzero = key counts for that row), e.g. the mask an
-/// engine applied itself; composes with every other rule. The data is not copied.
+/// engine applied itself; composes with every other rule. Copied.
 ///   auto v = view.with(as::query_key_mask(as::mask3d{bytes.data(), S, Q, K}));
-inline query_key_mask_rule query_key_mask(mask3d m) { return query_key_mask_rule{m}; }
-/// Token positions of KV cells (negative = empty cell) and, optionally, of query rows.
+inline query_key_mask_rule query_key_mask(const mask3d& m) { return {owned_mask3(m, "query_key_mask")}; }
+/// Token positions of KV cells (negative = empty cell) and, optionally, of query rows. Copied.
 inline positions_rule positions(std::span<const std::int32_t> key_pos, std::span<const std::int32_t> query_pos = {}) {
     return positions_rule{key_pos, query_pos};
 }

@@ -50,7 +50,8 @@ index_t to_index(I v, const char* what) {
         return static_cast<index_t>(v);
     }
 }
-constexpr index_t ceil_div(index_t a, index_t b) noexcept { return (a + b - 1) / b; }
+/// ceil(a / b) for a >= 0, b > 0, without overflow.
+constexpr index_t ceil_div(index_t a, index_t b) noexcept { return a / b + (a % b != 0 ? 1 : 0); }
 
 template <class Tag>
 struct small_list {
@@ -135,18 +136,18 @@ struct key_rule {
     bool causal = false;
     const std::int32_t* key_positions = nullptr;
     index_t key_positions_size = 0;
-    const std::uint8_t* mask = nullptr; // at [b, 0] of the key mask
-    index_t mask_stride = 0;
-    const std::uint8_t* row_mask = nullptr; // at [b, q, 0] of the query-key mask
-    index_t row_mask_stride = 0;
+    const std::uint8_t* mask = nullptr;     // at [b, 0] of the key mask (dense bytes), or null
+    const std::uint8_t* pad_mask = nullptr; // at [b, 0] of the attention mask (dense bytes), or null
+    const std::uint8_t* row_mask = nullptr; // at [b, q, 0] of the query-key mask (dense bytes), or null
 
     /// Whether local key k counts (k in [0, size)).
     constexpr bool counts(index_t k) const noexcept {
         if (k < begin || k >= end) return false;
         if (dense) return true;
         const index_t ko = key_origin + k * key_step;
-        if (mask != nullptr && mask[ko * mask_stride] == 0) return false;
-        if (row_mask != nullptr && row_mask[ko * row_mask_stride] == 0) return false;
+        if (mask != nullptr && mask[ko] == 0) return false;
+        if (pad_mask != nullptr && pad_mask[ko] == 0) return false;
+        if (row_mask != nullptr && row_mask[ko] == 0) return false;
         index_t pos = ko;
         if (key_positions != nullptr) {
             if (ko >= key_positions_size) return false;
@@ -236,6 +237,7 @@ public:
     // ---- validity rules ----
     /// A copy of this view with one more validity rule (see validity.hpp); sizes are checked.
     attention_view with(causal_rule r) const {
+        check_past(r.past);
         auto v = *this;
         v.valid_.causal = true;
         v.valid_.past = r.past;
@@ -249,25 +251,37 @@ public:
     attention_view with(key_lengths_rule r) const {
         check_per_batch(r.lengths, "key_lengths", ax_[idx(axis::key)].original_extent);
         auto v = *this;
-        v.valid_.key_lengths = r.lengths;
+        v.valid_.key_lengths = std::move(r.lengths);
+        return v;
+    }
+    attention_view with(attention_mask_rule r) const {
+        check_mask(r.mask, "attention_mask", axis::key);
+        auto v = *this;
+        v.valid_.attention_mask = std::move(r.mask);
+        return v;
+    }
+    attention_view with(key_limit_rule r) const {
+        check_per_batch(r.lengths, "key_limit", ax_[idx(axis::key)].original_extent);
+        auto v = *this;
+        v.valid_.key_limit = std::move(r.lengths);
         return v;
     }
     attention_view with(query_lengths_rule r) const {
         check_per_batch(r.lengths, "query_lengths", ax_[idx(axis::query)].original_extent);
         auto v = *this;
-        v.valid_.query_lengths = r.lengths;
+        v.valid_.query_lengths = std::move(r.lengths);
         return v;
     }
     attention_view with(key_mask_rule r) const {
         check_mask(r.mask, "key_mask", axis::key);
         auto v = *this;
-        v.valid_.key_mask = r.mask;
+        v.valid_.key_mask = std::move(r.mask);
         return v;
     }
     attention_view with(query_mask_rule r) const {
         check_mask(r.mask, "query_mask", axis::query);
         auto v = *this;
-        v.valid_.query_mask = r.mask;
+        v.valid_.query_mask = std::move(r.mask);
         return v;
     }
     attention_view with(query_key_mask_rule r) const {
@@ -275,15 +289,12 @@ public:
         const index_t b = ax_[idx(axis::batch)].original_extent;
         const index_t q = ax_[idx(axis::query)].original_extent;
         const index_t k = ax_[idx(axis::key)].original_extent;
-        if (m.data == nullptr) throw argument_error("query_key_mask: null mask data");
+        if (m.empty()) throw argument_error("query_key_mask: no mask given");
         if ((m.batch != b && m.batch != 1) || m.queries != q || m.keys != k)
             throw shape_error(detail::concat("query_key_mask: expected shape [", b, ", ", q, ", ", k, "] (or [1, ", q,
                                              ", ", k, "]), got [", m.batch, ", ", m.queries, ", ", m.keys, "]"));
-        if (m.batch_stride < 0 || m.query_stride < 0 || m.key_stride < 0)
-            throw stride_error(detail::concat("query_key_mask: strides must be >= 0, got [", m.batch_stride, ", ",
-                                              m.query_stride, ", ", m.key_stride, "]"));
         auto v = *this;
-        v.valid_.query_key_mask = m;
+        v.valid_.query_key_mask = std::move(r.mask);
         return v;
     }
     attention_view with(positions_rule r) const {
@@ -296,20 +307,26 @@ public:
             throw shape_error(detail::concat("positions: query_positions has ", r.query_positions.size(),
                                              " entries, expected one per query row (", q, ")"));
         auto v = *this;
-        v.valid_.key_positions = r.key_positions;
-        v.valid_.query_positions = r.query_positions;
+        v.valid_.key_positions = std::move(r.key_positions);
+        v.valid_.query_positions = std::move(r.query_positions);
         return v;
     }
-    /// Replace the whole validity model (sizes are checked as by the individual rules).
+    /// Replace the whole validity model (sizes are checked as by the individual rules; the model's
+    /// storage is shared, not copied).
     attention_view with(const attnscope::validity& m) const {
         auto v = *this;
         v.valid_ = {};
         v = v.with(positions_rule{m.key_positions, m.query_positions});
         if (!m.key_lengths.empty()) v = v.with(key_lengths_rule{m.key_lengths});
+        if (!m.attention_mask.empty()) v = v.with(attention_mask_rule{m.attention_mask});
+        if (!m.key_limit.empty()) v = v.with(key_limit_rule{m.key_limit});
         if (!m.query_lengths.empty()) v = v.with(query_lengths_rule{m.query_lengths});
         if (!m.key_mask.empty()) v = v.with(key_mask_rule{m.key_mask});
         if (!m.query_mask.empty()) v = v.with(query_mask_rule{m.query_mask});
         if (!m.query_key_mask.empty()) v = v.with(query_key_mask_rule{m.query_key_mask});
+        if (m.past < 0) throw argument_error(detail::concat("validity.past must be >= 0, got ", m.past));
+        if (m.window < 0) throw argument_error(detail::concat("validity.window must be >= 0, got ", m.window));
+        v.check_past(m.past);
         v.valid_.causal = m.causal;
         v.valid_.past = m.past;
         v.valid_.window = m.window;
@@ -369,11 +386,7 @@ public:
     // ---- element and row access ----
     /// Whether row (b, q) counts (padded query rows do not).
     bool row_counts(index_t b, index_t q) const noexcept {
-        const index_t bo = ax_[idx(axis::batch)].original(b);
-        const index_t qo = ax_[idx(axis::query)].original(q);
-        if (!valid_.query_lengths.empty() && qo >= valid_.query_lengths[static_cast<std::size_t>(bo)]) return false;
-        if (!valid_.query_mask.empty() && !valid_.query_mask.at(bo, qo)) return false;
-        return true;
+        return valid_.row_counts(ax_[idx(axis::batch)].original(b), ax_[idx(axis::query)].original(q));
     }
 
     /// The row at a local [batch, layer, head, query] index (0 on absent axes).
@@ -437,7 +450,16 @@ private:
         return i;
     }
 
-    void check_per_batch(std::span<const index_t> lengths, const char* name, index_t limit) const {
+    /// The last query row's position, past + Q - 1, must be an index: positions never wrap around.
+    void check_past(index_t past) const {
+        if (past < 0) throw argument_error(detail::concat("causal(past): past must be >= 0, got ", past));
+        index_t last = 0;
+        const index_t q = ax_[idx(axis::query)].original_extent;
+        if (q > 0 && __builtin_add_overflow(past, q - 1, &last))
+            throw overflow_error(detail::concat("causal(past): past ", past, " + ", q, " query rows puts the last query at a position beyond the 64-bit index range"));
+    }
+
+    void check_per_batch(const shared_list<index_t>& lengths, const char* name, index_t limit) const {
         const index_t b = ax_[idx(axis::batch)].original_extent;
         if (static_cast<index_t>(lengths.size()) != b)
             throw shape_error(detail::concat(name, ": expected one length per example (", b, "), got ", lengths.size()));
@@ -446,10 +468,10 @@ private:
                 throw shape_error(detail::concat(name, "[", i, "] = ", lengths[i], " is outside [0, ", limit, "]"));
     }
 
-    void check_mask(const mask2d& m, const char* name, axis a) const {
+    void check_mask(const owned_mask& m, const char* name, axis a) const {
         const index_t b = ax_[idx(axis::batch)].original_extent;
         const index_t n = ax_[idx(a)].original_extent;
-        if (m.data == nullptr) throw argument_error(detail::concat(name, ": null mask data"));
+        if (m.empty()) throw argument_error(detail::concat(name, ": no mask given"));
         if ((m.batch != b && m.batch != 1) || m.length != n)
             throw shape_error(detail::concat(name, ": expected shape [", b, ", ", n, "] (or [1, ", n, "]), got [",
                                              m.batch, ", ", m.length, "]"));
@@ -462,40 +484,33 @@ private:
         k.key_step = kb.step;
         k.causal = valid_.causal;
         k.window = valid_.window;
-        k.query_position = valid_.query_positions.empty()
-                               ? qo + valid_.past
-                               : static_cast<index_t>(valid_.query_positions[static_cast<std::size_t>(qo)]);
+        k.query_position = valid_.query_position(qo); // saturating
         index_t hi = kb.original_extent; // original-coordinate bound
-        if (!valid_.key_lengths.empty()) hi = std::min(hi, valid_.key_lengths[static_cast<std::size_t>(bo)]);
+        const auto b = static_cast<std::size_t>(bo);
+        if (!valid_.key_lengths.empty()) hi = std::min(hi, valid_.key_lengths[b]);
+        if (!valid_.key_limit.empty()) hi = std::min(hi, valid_.key_limit[b]);
         const bool positional = !valid_.key_positions.empty();
-        const bool masked = !valid_.key_mask.empty();
-        const bool row_masked = !valid_.query_key_mask.empty();
         index_t lo = 0;
         if (!positional) {
-            if (k.causal) hi = std::min(hi, k.query_position + 1);
-            if (k.window > 0) lo = std::max<index_t>(0, k.query_position - k.window + 1);
+            // no overflow: query_position saturates at the index range, window >= 1
+            if (k.causal && k.query_position < hi) hi = k.query_position + 1;
+            index_t first = 0;
+            if (k.window > 0 && !__builtin_sub_overflow(k.query_position, k.window - 1, &first)) lo = std::clamp<index_t>(first, 0, kb.original_extent);
         }
         // translate [lo, hi) to local indices
         // (a division per row only on stepped key slices)
         auto local = [&kb](index_t o) { return kb.step == 1 ? o - kb.origin : detail::ceil_div(o - kb.origin, kb.step); };
-        k.begin = lo <= kb.origin ? 0 : local(lo);
+        k.begin = lo <= kb.origin ? 0 : std::min(kb.extent, local(lo));
         k.end = hi <= kb.origin ? 0 : std::min(kb.extent, local(hi));
         if (k.end < k.begin) k.end = k.begin;
-        k.dense = !positional && !masked && !row_masked;
         if (positional) {
             k.key_positions = valid_.key_positions.data();
             k.key_positions_size = static_cast<index_t>(valid_.key_positions.size());
         }
-        if (masked) {
-            const auto& m = valid_.key_mask;
-            k.mask = m.data + (m.batch == 1 ? 0 : bo * m.batch_stride);
-            k.mask_stride = m.stride;
-        }
-        if (row_masked) {
-            const auto& m = valid_.query_key_mask;
-            k.row_mask = m.data + (m.batch == 1 ? 0 : bo * m.batch_stride) + qo * m.query_stride;
-            k.row_mask_stride = m.key_stride;
-        }
+        if (!valid_.key_mask.empty()) k.mask = valid_.key_mask.example(bo);
+        if (!valid_.attention_mask.empty()) k.pad_mask = valid_.attention_mask.example(bo);
+        if (!valid_.query_key_mask.empty()) k.row_mask = valid_.query_key_mask.row(bo, qo);
+        k.dense = !positional && k.mask == nullptr && k.pad_mask == nullptr && k.row_mask == nullptr;
         return k;
     }
 
