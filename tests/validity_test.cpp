@@ -154,6 +154,7 @@ TEST_CASE("query-key mask: a per-row key rule, composed with the others and thro
                       contains("query_key_mask: expected shape [2, 5, 9]"));
     CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{})), contains("null mask data"));
     CHECK_THROWS_WITH(base.with(as::query_key_mask(as::mask3d{m.data(), B, Q, K, -2, -1, -3})), contains("strides must be >= 0"));
+}
 
 TEST_CASE("rules own their data: a temporary list or a freed mask never dangles", "[validity]") {
     const as::index_t B = 3, Q = 4, K = 4;
@@ -177,6 +178,16 @@ TEST_CASE("rules own their data: a temporary list or a freed mask never dangles"
     }
     CHECK(m.row({0, 0, 0, 0}).keys.count() == 4);
     CHECK(m.row({2, 0, 0, 3}).keys.count() == 2);
+    // an engine's [batch, query, key] mask, freed right after the rule is built
+    as::attention_view<float> e;
+    {
+        std::vector<std::uint8_t> qk(static_cast<std::size_t>(B * Q * K), 1);
+        qk[static_cast<std::size_t>((1 * Q + 2) * K + 3)] = 0;
+        e = base.with(as::query_key_mask(as::mask3d{qk.data(), B, Q, K}));
+        std::fill(qk.begin(), qk.end(), std::uint8_t{0});
+    }
+    CHECK(e.row({1, 0, 0, 2}).keys.count() == 3);
+    CHECK(e.row({0, 0, 0, 2}).keys.count() == 4);
     // a validity model assembled from spans copies them too
     as::validity model;
     {
