@@ -10,7 +10,7 @@
 //   entropy_1t / _mt       as::row_entropy(view[, {.parallel = as::threads{N}}]): what users call
 //                          (validation, result array)
 //   fused_1t / _mt         as::compute_rows with 7 per-row metrics (entropy, max, argmax, sparsity,
-//                          Hoyer, attention distance, sink mass): one fused pass + the sparsity count
+//                          Hoyer, attention distance, learned-sink mass): one fused pass + the sparsity count
 //   naive_eigen            -(P * P.log()).rowwise().sum() on an Eigen map (float accumulation)
 //   naive_xtensor          -xt::sum(p * xt::log(p), {1}) on an xtensor adaptor (with xsimd)
 //   numpy, scipy, torch    benchmarks/python_baselines.py on the same data written to a .npy,
@@ -313,18 +313,18 @@ int main(int argc, char** argv) {
                [&] {
                    fused = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
                                             as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{},
-                                            as::sink_mass_metric{});
+                                            as::learned_sink_mass_metric{});
                },
                [&] {
                    fused6 = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
-                                             as::hoyer_metric{}, as::attention_distance_metric{}, as::sink_mass_metric{});
+                                             as::hoyer_metric{}, as::attention_distance_metric{}, as::learned_sink_mass_metric{});
                }});
     const auto all_threads = bench::measure_interleaved<job>(
         reps, {[&] { bench::keep(read_all(data.data(), n, all)); }, [&] { hn = as::row_entropy(v, {}, {.parallel = all}); },
                [&] {
                    fused = as::compute_rows(v, {.parallel = all}, as::entropy_metric{}, as::max_weight_metric{},
                                             as::argmax_metric{}, as::sparsity_metric{0.01}, as::hoyer_metric{},
-                                            as::attention_distance_metric{}, as::sink_mass_metric{});
+                                            as::attention_distance_metric{}, as::learned_sink_mass_metric{});
                }});
     const auto read1 = add("read (vectorised sum)", t1, one_thread[0], bytes, elems);
     const auto readn = add("read (vectorised sum)", tn, all_threads[0], bytes, elems);

@@ -329,7 +329,7 @@ TEST_CASE("ggml_capture: one sequence, a prompt in three micro-batches, flash at
             } else {
                 CHECK_THROWS_WITH(cap.queries(), contains("flash attention off"));
                 // the stored attention's rows sum to 1 over the mask's cells: no private cell map needed
-                const auto mass = as::row_sink_mass(cap.attention());
+                const auto mass = as::row_learned_sink_mass(cap.attention());
                 for (double x : mass.values) CHECK(x == Approx(0.0).margin(1e-5));
             }
         }

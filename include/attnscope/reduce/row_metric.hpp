@@ -80,7 +80,7 @@ struct row_report {
 
 /// How rows are validated before metrics see them.
 ///   auto h = as::row_entropy(v, {}, {.tolerance = 1e-4});
-///   auto s = as::row_sink_mass(v);                           // learned sinks: sums below 1 allowed
+///   auto s = as::row_learned_sink_mass(v);                   // learned sinks: sums below 1 allowed
 struct row_options {
     bad_row on_bad_row = bad_row::error;
     std::optional<double> tolerance{}; ///< |s - 1| allowed; default 1e-3 (f32/f64) or 1e-2 (f16/bf16)
