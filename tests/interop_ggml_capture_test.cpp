@@ -495,3 +495,67 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
         CHECK(cap.shape().rows == 1);
     }
 }
+
+#ifdef ATTNSCOPE_CAPTURE_HAS_QK
+TEST_CASE("ggml_capture: every metric from the flash-attention capture equals the stored-weights capture", "[ggml][capture][qk]") {
+    // the same decode twice (two sequences, one stream each, unequal lengths, two micro-batches),
+    // flash attention off then on: the stored kq_soft_max rows and the rows the queries/keys source
+    // computes from q and the F16 key cache must give the same numbers for every metric
+    as::ggml_capture off, on;
+    sim m_off, m_on;
+    for (auto* m : {&m_off, &m_on}) {
+        m->n_stream = 2;
+        m->flash = m == &m_on;
+        m->init();
+        auto& cap = m == &m_on ? on : off;
+        auto toks = [](std::int32_t seq, std::int32_t from, std::int32_t n) {
+            std::vector<token> t;
+            for (std::int32_t i = 0; i < n; ++i) t.push_back({from + i, seq});
+            return t;
+        };
+        auto cells = [](std::int64_t from, std::int64_t n) {
+            std::vector<std::int64_t> c;
+            for (std::int64_t i = 0; i < n; ++i) c.push_back(from + i);
+            return c;
+        };
+        m->ubatch(cap, 0, {toks(0, 0, 6), toks(1, 0, 6)}, {cells(0, 6), cells(0, 6)});
+        m->ubatch(cap, 1, {toks(1, 6, 5)}, {cells(6, 5)});
+    }
+    REQUIRE(off.complete());
+    REQUIRE(on.complete());
+    const auto v = off.attention();
+    const auto src = on.queries_keys();
+    CHECK(src.shape() == v.shape());
+    auto same = [](const as::labeled_array& a, const as::labeled_array& b, double tol) {
+        REQUIRE(a.values.shape() == b.values.shape());
+        for (std::size_t i = 0; i < a.values.size(); ++i) {
+            const double x = a.values.flat(i), y = b.values.flat(i);
+            if (std::isnan(x) || std::isnan(y)) CHECK(std::isnan(x) == std::isnan(y));
+            else CHECK(x == Approx(y).margin(tol));
+        }
+    };
+    same(as::row_entropy(src), as::row_entropy(v), 1e-5);
+    same(as::row_max_weight(src), as::row_max_weight(v), 1e-6);
+    same(as::row_argmax(src), as::row_argmax(v), 0);
+    same(as::row_topk_mass(src, 3), as::row_topk_mass(v, 3), 1e-6);
+    same(as::row_keys_for_mass(src, 0.9), as::row_keys_for_mass(v, 0.9), 0);
+    same(as::row_gini(src), as::row_gini(v), 1e-5);
+    same(as::row_hoyer(src), as::row_hoyer(v), 1e-5);
+    same(as::row_sparsity(src, 1e-3), as::row_sparsity(v, 1e-3), 0);
+    same(as::row_attention_distance(src), as::row_attention_distance(v), 1e-4);
+    same(as::row_previous_token_score(src), as::row_previous_token_score(v), 1e-6);
+    same(as::layer_head_mean(as::row_entropy(src)), as::layer_head_mean(as::row_entropy(v)), 1e-5);
+    // per sequence, from the batch's own ids: 6 tokens of sequence 0, then 11 of sequence 1
+    std::vector<std::int32_t> ids, nid;
+    for (int i = 0; i < 17; ++i) {
+        ids.push_back(i < 6 ? 0 : 1);
+        nid.push_back(1);
+    }
+    std::vector<std::int32_t*> ptr;
+    for (auto& x : ids) ptr.push_back(&x);
+    const as::llama_tokens batch{.n_tokens = 17, .n_seq_id = nid.data(), .seq_id = ptr.data()};
+    same(as::row_entropy(on.sequence_queries_keys(batch, 1)), as::row_entropy(off.sequence_attention(batch, 1)), 1e-5);
+    CHECK(on.sequence_queries_keys(batch, 1).extent(as::axis::query) == 11);
+    CHECK_THROWS_WITH(off.queries_keys(), contains("flash attention off"));
+}
+#endif

@@ -16,10 +16,6 @@
 #include <attnscope/attnscope.hpp>
 #include <attnscope/interop/ggml_capture.hpp>
 #include <attnscope/io/npy.hpp>
-#if __has_include(<attnscope/qk_source.hpp>)
-#include <attnscope/qk_source.hpp>
-#define LLAMA_ATTENTION_HAS_QK 1
-#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -89,8 +85,8 @@ int main(int argc, char** argv) {
         if (!cap.flash_attention()) {
             grid = as::layer_head_mean(as::row_entropy(cap.sequence_attention(toks, s)));
         } else {
-#ifdef LLAMA_ATTENTION_HAS_QK
-            grid = as::layer_head_mean(as::row_entropy(cap.sequence_qk_source(toks, s)));
+#ifdef ATTNSCOPE_CAPTURE_HAS_QK
+            grid = as::layer_head_mean(as::row_entropy(cap.sequence_queries_keys(toks, s)));
 #else
             std::fprintf(stderr, "this attnscope has no queries/keys source: run with --flash-attn off\n");
             return 1;

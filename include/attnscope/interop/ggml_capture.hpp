@@ -54,6 +54,11 @@
 #include "../validity.hpp"
 #include "../view.hpp"
 
+#if __has_include("../qk_source.hpp")
+#include "../qk_source.hpp"
+#define ATTNSCOPE_CAPTURE_HAS_QK 1
+#endif
+
 #if !defined(ATTNSCOPE_NO_GGML) && __has_include(<ggml.h>) && __has_include(<ggml-backend.h>)
 #include <ggml-backend.h>
 #include <ggml.h>
@@ -174,6 +179,8 @@ class ggml_capture {
 public:
     /// Most layers accepted; a larger index is a corrupt name.
     static constexpr int max_layers = 4096;
+    /// Most KV streams accepted (llama.cpp has one per sequence, at most n_seq_max).
+    static constexpr std::int64_t max_streams = 1 << 16;
 
     struct micro_batch {
         std::vector<ggml_layer_record> layers; ///< in the order the graph computed them
@@ -352,6 +359,32 @@ public:
         for (index_t q = 0; q < have; ++q) out.rows.push_back(q);
         return out;
     }
+#ifdef ATTNSCOPE_CAPTURE_HAS_QK
+    /// Flash attention on: the queries/keys source over the collected queries and keys, with the
+    /// engine's settings (scale, soft-cap) and validity (its mask, rows per stream): a row source
+    /// every reducer accepts, [stream, layer, head, query, key] like attention(). Points into this
+    /// capture: keep it alive and unchanged.
+    ///   auto h = as::row_entropy(cap.queries_keys());
+    qk_source<float, float> queries_keys() {
+        require_flash("queries_keys");
+        assemble();
+        const auto& a = cache_;
+        auto q = make_qk_tensor(a.q.data(), extents{a.streams, a.n_layers, a.n_head, a.rows, a.head_dim});
+        auto k = make_qk_tensor(a.k.data(), extents{a.streams, a.n_layers, a.n_head_kv, a.n_kv, a.head_dim});
+        const auto p = params();
+        qk_options opt;
+        opt.scale = static_cast<double>(p.scale);
+        opt.softcap = static_cast<double>(p.softcap);
+        return attach(make_qk_source(q, k, opt));
+    }
+    /// The queries/keys source of one sequence (flash attention on), as sequence_attention().
+    qk_source<float, float> sequence_queries_keys(const llama_tokens& toks, std::int32_t seq) {
+        auto sr = sequence_rows(toks, seq);
+        auto& rows = seq_rows_.emplace_back(std::move(sr.rows));
+        return queries_keys().fix(axis::batch, sr.stream).select(axis::query, rows);
+    }
+#endif
+
     /// The [layer, head, query, key] view of one sequence (flash attention off).
     ///   auto v = cap.sequence_attention(toks, 0);   // rows = the tokens of sequence 0, in batch order
     attention_view<float> sequence_attention(const llama_tokens& toks, std::int32_t seq) {
@@ -389,6 +422,13 @@ private:
     static void check_record(const ggml_layer_record& r) {
         if (r.layer < 0 || r.layer >= max_layers)
             throw argument_error(detail::concat("ggml_capture: layer index ", r.layer, " is outside [0, ", max_layers, ")"));
+        if (r.stream0 < 0 || r.stream0 >= max_streams)
+            throw argument_error(detail::concat("ggml_capture: layer ", r.layer, ": first KV stream ", r.stream0,
+                                                " is outside [0, ", max_streams, ") (a corrupt view offset?)"));
+        for (const auto* t : {&r.probs, &r.q, &r.k, &r.mask})
+            for (auto n : t->ne)
+                if (n < 0) throw shape_error(detail::concat("ggml_capture: layer ", r.layer, ": negative extent in ne = ",
+                                                            detail::format_list(t->ne)));
         const bool flash = !r.q.bytes.empty() || !r.k.bytes.empty();
         const auto& m = r.mask;
         const std::int64_t n_kv = flash ? r.k.ne[1] : r.probs.ne[0];
@@ -474,7 +514,14 @@ private:
         const auto S = static_cast<std::size_t>(a.streams), L = static_cast<std::size_t>(a.n_layers),
                    H = static_cast<std::size_t>(a.n_head), Q = static_cast<std::size_t>(a.rows),
                    K = static_cast<std::size_t>(a.n_kv);
-        detail::checked_mul(detail::checked_mul(static_cast<index_t>(S * L * H), a.rows, "capture size"), std::max<index_t>(a.n_kv, a.head_dim), "capture size");
+        {   // every buffer's element count must fit (hostile extents throw here, not in an allocation)
+            const char* what = "ggml_capture: assembled size";
+            const index_t slh = detail::checked_mul(detail::checked_mul(a.streams, a.n_layers, what),
+                                                    std::max(a.n_head, a.n_head_kv), what);
+            detail::checked_mul(detail::checked_mul(slh, std::max(a.rows, a.n_kv), what),
+                                std::max({a.n_kv, a.head_dim, index_t{1}}), what);
+            detail::checked_mul(detail::checked_mul(a.streams, a.rows, what), a.n_kv, what);
+        }
         a.mask.assign(S * Q * K, 0);
         if (flash) {
             const auto D = static_cast<std::size_t>(a.head_dim), HK = static_cast<std::size_t>(a.n_head_kv);
