@@ -318,3 +318,39 @@ TEST_CASE("safetensors header mutations never crash", "[io][safetensors][hostile
     CHECK(rejected > loaded);
     CHECK(loaded > 0);
 }
+
+TEST_CASE("safetensors data must tile the buffer: overlaps, holes and trailing bytes are rejected", "[io][safetensors][hostile]") {
+    // two F32 tensors of 2 elements (8 bytes each)
+    auto load = [](const std::string& header, std::size_t data) { return aio::load_safetensors_bytes(safetensors_with(header, data)); };
+    CHECK(load(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16).size() == 2);
+    // empty tensors may sit anywhere the cursor is
+    CHECK(load(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8).size() == 2);
+    CHECK_THAT(error_of<as::format_error>(safetensors_with(
+                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
+               contains("data_offsets of tensor 'b'") && contains("overlaps the previous tensor, which ends at 8"));
+    CHECK_THAT(error_of<as::format_error>(safetensors_with(
+                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)),
+               contains("overlaps"));
+    CHECK_THAT(error_of<as::format_error>(safetensors_with(
+                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", 20)),
+               contains("hole of 4 unused bytes"));
+    CHECK_THAT(error_of<as::format_error>(safetensors_with(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
+               contains("hole of 4"));
+    CHECK_THAT(error_of<as::format_error>(safetensors_with(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 11)),
+               contains("3 trailing bytes after the last tensor"));
+    CHECK_THAT(error_of<as::format_error>(safetensors_with("{}", 5)), contains("5 trailing bytes"));
+    // the error as data: file, byte offset, field
+    const std::string h = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+    const auto b = safetensors_with(h, 12);
+    try {
+        aio::load_safetensors_bytes(b, {}, "x.safetensors");
+        FAIL("no error");
+    } catch (const as::format_error& e) {
+        REQUIRE(e.where().has_value());
+        CHECK(e.where()->file == "x.safetensors");
+        CHECK(e.where()->field == "data_offsets of tensor 'b'");
+        const std::uint64_t header_len = b.size() - 12 - 8;
+        CHECK(e.where()->offset == 8 + header_len + 4);
+        CHECK_THAT(e.where()->problem, contains("overlaps"));
+    }
+}

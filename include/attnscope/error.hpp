@@ -1,12 +1,15 @@
 // attnscope/error.hpp - the exception hierarchy and the internal assertion.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace attnscope {
@@ -44,17 +47,51 @@ public:
     using error::error;
 };
 
+/// Where and why a row failed validation, as data (value_error::detail()): the row's canonical
+/// [batch, layer, head, query] index, the rule it broke, and the key and value that broke it.
+struct bad_value {
+    std::array<std::int64_t, 4> row{}; ///< [batch, layer, head, query], 0 on absent axes
+    std::string rule;                  ///< e.g. "weights must be finite", "weights must be >= 0", "row sum"
+    std::int64_t key = -1;             ///< local key index of the offending weight; -1 for a rule of the row (its sum)
+    double value = 0;                  ///< the offending weight, or the row sum
+    double tolerance = 0;              ///< the sum tolerance in force (sum rules)
+};
+
 /// Attention values that are not a probability row: NaN, infinity, a negative weight, or a sum out
-/// of tolerance. The message names the first offending [batch, layer, head, query] index.
+/// of tolerance. The message names the first offending [batch, layer, head, query] index; when the
+/// thrower knows it, detail() holds the same as data, so a caller can word its own message.
+///   catch (const as::value_error& e) { if (auto d = e.detail()) use(d->row, d->rule, d->key, d->value); }
 class value_error : public error {
 public:
     using error::error;
+    value_error(const std::string& message, bad_value d) : error(message), detail_(std::move(d)) {}
+    const std::optional<bad_value>& detail() const noexcept { return detail_; }
+
+private:
+    std::optional<bad_value> detail_;
 };
 
-/// A malformed, truncated or unsupported file; the message names the file and what is wrong.
+/// Where a file is malformed, as data (format_error::where()).
+struct file_location {
+    std::string file;                    ///< the file (or buffer) as the loader names it
+    std::optional<std::uint64_t> offset; ///< byte offset of the offending field, when known
+    std::string field;                   ///< the field or structure, e.g. "data_offsets of tensor 'a'"
+    std::string problem;                 ///< what is wrong, without the file name
+};
+
+/// A malformed, truncated or unsupported file; the message names the file and what is wrong. When
+/// the loader knows it, where() holds the file, byte offset, field and problem as data.
 class format_error : public error {
 public:
     using error::error;
+    explicit format_error(file_location w)
+        : error(w.file + ": " + (w.field.empty() ? std::string() : w.field + ": ") + w.problem +
+                (w.offset ? " (at byte " + std::to_string(*w.offset) + ")" : std::string())),
+          where_(std::move(w)) {}
+    const std::optional<file_location>& where() const noexcept { return where_; }
+
+private:
+    std::optional<file_location> where_;
 };
 
 /// An operating-system level failure while reading or writing a file.

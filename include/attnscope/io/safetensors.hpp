@@ -285,19 +285,32 @@ inline array_set safetensors_from_bytes(std::span<const std::byte> bytes, std::s
     });
     std::vector<array> arrays;
     arrays.reserve(entries.size());
+    // The tensors tile the data buffer exactly, as the format promises: each starts where the
+    // previous one (in offset order) ends, none overlaps another, no hole, no trailing byte.
+    const std::uint64_t data_start = 8 + n;
+    std::uint64_t cursor = 0;
     for (auto& e : entries) {
         const attnscope::dtype t = safetensors_dtype(e.name, e.dtype, source);
         const std::size_t elem = size_of(t);
         const index_t count = checked_element_count(e.shape, elem, concat(source, ": tensor '", e.name, "'"));
         const std::uint64_t nbytes = static_cast<std::uint64_t>(count) * elem;
         const auto [begin, end] = e.offsets;
+        const std::string field = concat("data_offsets of tensor '", e.name, "'");
         if (begin > end || end > data.size())
-            throw format_error(concat(source, ": tensor '", e.name, "' has data_offsets [", begin, ", ", end,
-                                      "] outside the ", data.size(), "-byte data buffer"));
+            throw format_error(file_location{std::string(source), data_start + std::min<std::uint64_t>(begin, data.size()), field,
+                                             concat("[", begin, ", ", end, "] is outside the ", data.size(), "-byte data buffer")});
         if (end - begin != nbytes)
-            throw format_error(concat(source, ": tensor '", e.name, "' of shape ", format_list(e.shape), " and dtype ",
-                                      e.dtype, " needs ", nbytes, " bytes, its data_offsets [", begin, ", ", end, "] span ",
-                                      end - begin));
+            throw format_error(file_location{std::string(source), data_start + begin, field,
+                                             concat("a tensor of shape ", format_list(e.shape), " and dtype ", e.dtype, " needs ",
+                                                    nbytes, " bytes, [", begin, ", ", end, "] spans ", end - begin)});
+        if (begin < cursor)
+            throw format_error(file_location{std::string(source), data_start + begin, field,
+                                             concat("[", begin, ", ", end, "] overlaps the previous tensor, which ends at ", cursor)});
+        if (begin > cursor)
+            throw format_error(file_location{std::string(source), data_start + cursor, field,
+                                             concat("[", begin, ", ", end, "] leaves a hole of ", begin - cursor,
+                                                    " unused bytes after the previous tensor, which ends at ", cursor)});
+        cursor = end;
         auto st = contiguous_strides(e.shape, false);
         const auto raw = data.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(nbytes));
         constexpr bool little = std::endian::native == std::endian::little;
@@ -315,6 +328,10 @@ inline array_set safetensors_from_bytes(std::span<const std::byte> bytes, std::s
         const auto view = buf->bytes();
         arrays.emplace_back(t, std::move(e.shape), std::move(st), view, std::move(buf), false, std::move(e.name));
     }
+    if (cursor != data.size())
+        throw format_error(file_location{std::string(source), data_start + cursor, "data buffer",
+                                         concat(data.size() - cursor, " trailing bytes after the last tensor (the tensors cover ",
+                                                cursor, " of the ", data.size(), " data bytes)")});
     return array_set(std::move(arrays), std::move(sax.metadata));
 }
 
