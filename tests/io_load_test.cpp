@@ -3,6 +3,7 @@
 #include <attnscope/io/load.hpp>
 
 #include <cstring>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -146,4 +147,20 @@ TEST_CASE("load_attention_file errors: unknown content, wrong rank, options that
     CHECK_THROWS_AS(aio::load_attention_file(fixture("npz/stored.npz")), as::format_error); // 4 unrelated members
     CHECK(aio::load_attention_file(fixture("npz/stored.npz"), {.name = "be_f8"}).dtype() == as::dtype::f64);
     CHECK_THROWS_AS(aio::load_attention_file(dir / "missing.npy"), as::io_error);
+}
+
+TEST_CASE("a file that is not regular is read up to a bound, never until memory runs out", "[io][load][hostile]") {
+    // /dev/zero never ends: the stream path stops at its limit with a message naming the file
+    CHECK_THROWS_WITH(as::io::detail::file_contents::open("/dev/zero", 1u << 20),
+                      contains("/dev/zero") && contains("not a regular file") && contains("more than 1048576 bytes"));
+    // a pipe within the limit is read whole
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const std::string text = "hello";
+    REQUIRE(::write(fds[1], text.data(), text.size()) == static_cast<::ssize_t>(text.size()));
+    ::close(fds[1]);
+    const auto f = as::io::detail::file_contents::open("/dev/fd/" + std::to_string(fds[0]), 1u << 20);
+    ::close(fds[0]);
+    CHECK(f->bytes().size() == text.size());
+    CHECK_FALSE(f->mapped());
 }

@@ -3,6 +3,12 @@
 #include <attnscope/io/npz.hpp>
 
 #include <cstring>
+#include <array>
+#include <span>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -345,4 +351,47 @@ TEST_CASE("npz byte mutations never crash: every byte of small archives set to h
             }
         CHECK(rejected > good.size()); // the CRC and the structure checks catch most changes
     }
+}
+
+TEST_CASE("npz: a large deflate member is inflated in place, without growth copies (peak memory ~ its size)",
+          "[io][npz][memory]") {
+    // 96 MiB of float zeros plus a 5 MiB tail: before, the buffer doubled up to 64 MiB and the last
+    // growth to ~101 MiB copied everything (peak ~165 MiB); inflating into an exact-size buffer
+    // committed page by page peaks at the member's size.
+    const std::size_t n = (96u << 20) / 4 + (5u << 20) / 4;
+    temp_dir dir;
+    const auto path = dir / "big.npz";
+    {
+        std::vector<float> zeros(n, 0.0f);
+        aio::npz_writer w(path, {.compress = true, .level = 1});
+        const std::array<as::index_t, 1> shape{static_cast<as::index_t>(n)};
+        w.add("probs", zeros.data(), std::span<const as::index_t>(shape));
+        w.commit();
+    }
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int code = 1;
+        try {
+            const auto set = aio::load_npz(path);
+            code = set.size() == 1 ? 0 : 2;
+        } catch (...) {
+            code = 3;
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    rusage ru{};
+    REQUIRE(::getrusage(RUSAGE_CHILDREN, &ru) == 0);
+    const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
+    const double member_mib = static_cast<double>(n) * 4.0 / (1u << 20);
+    INFO("child peak RSS " << peak_mib << " MiB for a " << member_mib << " MiB member");
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(peak_mib < 1.6 * member_mib + 64); // ASan's shadow memory and allocator add their share
+#else
+    CHECK(peak_mib < member_mib + 16); // a growth copy would add the 64 MiB it copies
+#endif
 }

@@ -114,12 +114,42 @@ private:
     std::size_t size_ = 0;
 };
 
+/// A zero-filled buffer of an exact size whose memory is committed only where it is written: an
+/// anonymous private mapping (MAP_NORESERVE). Inflating into it needs no growth and no final copy,
+/// and the resident memory follows the bytes really produced, not the size a header claims.
+class sparse_buffer {
+public:
+    explicit sparse_buffer(std::size_t n) : size_(n) {
+        if (n == 0) return;
+        void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        data_ = static_cast<std::byte*>(p);
+    }
+    sparse_buffer(const sparse_buffer&) = delete;
+    sparse_buffer& operator=(const sparse_buffer&) = delete;
+    ~sparse_buffer() {
+        if (data_ != nullptr) ::munmap(data_, size_);
+    }
+    std::byte* data() noexcept { return data_; }
+    const std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 /// The read-only contents of a file: a private memory map for regular files (unmapped on
 /// destruction), a heap copy for pipes and other streams. A file truncated by another process
 /// while mapped raises SIGBUS on access, as with every mmap reader; attnscope never writes into it.
 class file_contents {
 public:
-    static std::shared_ptr<const file_contents> open(const std::filesystem::path& path) {
+    /// Largest stream (pipe, FIFO, character device) read into memory by default: a file that is
+    /// not regular has no size to check first, and /dev/zero never ends.
+    static constexpr std::size_t default_stream_limit = std::size_t{1} << 32;
+
+    static std::shared_ptr<const file_contents> open(const std::filesystem::path& path,
+                                                     std::size_t stream_limit = default_stream_limit) {
         const std::string name = path.string();
         int fd = -1;
         do {
@@ -151,8 +181,12 @@ public:
         std::vector<std::byte> buf;
         std::size_t used = 0;
         for (;;) {
+            if (used > stream_limit)
+                throw io_error(concat("'", name, "' is not a regular file and delivers more than ", stream_limit,
+                                      " bytes; save it to a regular file first"));
             if (buf.size() - used < 65536) buf.resize(std::max<std::size_t>(buf.size() * 2, 65536 + used));
-            const ::ssize_t n = ::read(fd, buf.data() + used, buf.size() - used);
+            const std::size_t room = std::min(buf.size() - used, stream_limit + 1 - used); // never read far past the limit
+            const ::ssize_t n = ::read(fd, buf.data() + used, room);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 throw io_error(concat("reading '", name, "' failed: ", std::strerror(errno)));

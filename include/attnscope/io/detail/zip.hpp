@@ -191,11 +191,13 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
 }
 
 /// The uncompressed bytes of a member, CRC-checked: a subspan of `file` for stored members (no
-/// copy), or an inflated buffer for deflate members. The buffer grows with what the stream really
-/// produces (never past the declared size), so memory follows the data, not the directory's claim.
+/// copy), or an inflated buffer for deflate members. The buffer has exactly the declared size (which
+/// the directory check already bounds by the compressed size times deflate's largest ratio) and is
+/// committed page by page as zlib writes it (sparse_buffer): no growth, no copy, so a 1 GiB member
+/// peaks at 1 GiB plus its compressed bytes, and memory follows what the stream really produces.
 struct zip_payload {
     std::span<const std::byte> bytes;
-    std::shared_ptr<const std::vector<std::byte>> inflated; ///< set for deflate members (16-byte aligned)
+    std::shared_ptr<const sparse_buffer> inflated; ///< set for deflate members (page aligned)
 };
 
 inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_member& m, std::string_view source) {
@@ -210,8 +212,7 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
         if (m.uncompressed_size > std::numeric_limits<std::size_t>::max() / 4)
             throw fail("declared size ", m.uncompressed_size, " is too large");
         const auto declared = static_cast<std::size_t>(m.uncompressed_size);
-        auto buf = std::make_shared<std::vector<std::byte>>(
-            std::min(declared, std::max<std::size_t>(65536, 4 * raw.size())));
+        auto buf = std::make_shared<sparse_buffer>(declared);
         z_stream zs{};
         if (::inflateInit2(&zs, -15) != Z_OK) throw io_error(concat(source, ": zlib inflateInit2 failed"));
         struct guard {
@@ -222,10 +223,8 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
         std::size_t in_left = raw.size();
         std::size_t made_total = 0;
         for (;;) {
-            if (made_total == buf->size() && buf->size() < declared)
-                buf->resize(std::min(declared, buf->size() * 2));
             const auto ai = static_cast<uInt>(std::min<std::size_t>(in_left, UINT_MAX));
-            const auto ao = static_cast<uInt>(std::min<std::size_t>(buf->size() - made_total, UINT_MAX));
+            const auto ao = static_cast<uInt>(std::min<std::size_t>(declared - made_total, UINT_MAX));
             // zlib does not write through next_in; the cast only satisfies its C signature
             zs.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in));
             zs.avail_in = ai;
@@ -251,8 +250,7 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
         }
         if (made_total != declared)
             throw fail("inflates to ", made_total, " bytes, the directory declares ", declared);
-        buf->resize(made_total);
-        out.bytes = std::span<const std::byte>(buf->data(), buf->size());
+        out.bytes = std::span<const std::byte>(buf->data(), declared);
         out.inflated = std::move(buf);
     }
     const std::uint32_t crc = crc32_of(out.bytes);
