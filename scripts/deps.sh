@@ -16,3 +16,28 @@ attnscope_install_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
 }
+
+# attnscope_install_browser_deps: what the browser tests of report.html need (tests/browser/):
+# Debian's chromium and node (npm comes with it or as Debian's npm), then the npm packages pinned
+# by tests/browser/package-lock.json (npm ci), when node_modules is missing or older than the lock.
+attnscope_install_browser_deps() {
+  local want=(chromium nodejs)
+  command -v npm >/dev/null 2>&1 || want+=(npm)
+  local missing=()
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing missing packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    echo "== npm ci in tests/browser (playwright-core; the browser is Debian's chromium)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 attnscope_install_deps build
+attnscope_install_browser_deps
 
 jobs=${ATTNSCOPE_JOBS:-$(nproc)}
 

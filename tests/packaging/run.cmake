@@ -45,7 +45,8 @@ if(STEP STREQUAL "install")
       -DATTNSCOPE_BUILD_TOOLS=OFF -DATTNSCOPE_INSTALL=ON)
   run("installing attnscope" ${CMAKE_COMMAND} --install "${WORK_DIR}" --prefix "${PREFIX}" --config ${BUILD_TYPE})
   foreach(header attnscope/attnscope.hpp attnscope/view.hpp attnscope/interop/eigen.hpp attnscope/interop/xtensor.hpp
-                 attnscope/interop/ggml.hpp)
+                 attnscope/interop/ggml.hpp attnscope/io/html.hpp
+                 attnscope/io/detail/report_page_assets.hpp)
     if(NOT EXISTS "${PREFIX}/include/${header}")
       message(FATAL_ERROR "packaging: ${PREFIX}/include/${header} was not installed")
     endif()

@@ -22,6 +22,10 @@
 
 namespace attnscope::io {
 
+namespace detail {
+using ::attnscope::detail::concat;
+} // namespace detail
+
 /// Writes a file atomically: bytes go to a temporary file next to `path`, which is renamed over
 /// `path` by commit(). Destroying an uncommitted writer removes the temporary file.
 ///   as::io::atomic_file f("grid.csv");

@@ -1,6 +1,7 @@
 // An installed attnscope with its Eigen interop: a causal view over an Eigen tensor.
 #include <attnscope/attnscope.hpp>
 #include <attnscope/interop/eigen.hpp>
+#include <attnscope/io/html.hpp> // with the installed generated header of the page's assets
 
 #include <cstdio>
 #include <cstring>
@@ -23,5 +24,10 @@ int main() {
     const bool version_ok = std::strcmp(as::version_string, ATTNSCOPE_EXPECTED_VERSION) == 0;
     std::printf("attnscope %s via find_package + Eigen: rows=%ld keys=%ld mass=%.3f version_ok=%d\n",
                 as::version_string, rows, keys, mass, version_ok ? 1 : 0);
-    return rows == 6 && keys == 12 && version_ok ? 0 : 1;
+    as::io::report_page page;
+    page.title = "installed";
+    page.query_entropy.values = xt::zeros<double>({1, 1, 1, 3});
+    page.query_entropy.axes = {{"batch", {}}, {"layer", {}}, {"head", {}}, {"query", {}}};
+    const bool html_ok = as::io::render_html_report(page).rfind("<!DOCTYPE html>", 0) == 0;
+    return rows == 6 && keys == 12 && version_ok && html_ok ? 0 : 1;
 }
