@@ -1,17 +1,24 @@
 #!/usr/bin/python3
-"""Render an attnscope figure manifest with matplotlib.
+"""Render an attnscope figure manifest or result sidecar with matplotlib.
 
-attnscope's C++ writers (attnscope/io/figure.hpp) produce a figure as SVG together with a JSON
-manifest that names each panel's matrix file (.npy, or .csv) and describes its titles, axes, tick
-labels, units, colormap, colour range, highlighted regions and insets. This script draws the same
-figure with matplotlib, e.g. to get a PNG or PDF for a paper:
+attnscope's C++ writers produce two kinds of JSON description, and this script draws both:
 
-    /usr/bin/python3 examples/plot_figure.py out/entropy.json -o entropy.png
-    /usr/bin/python3 examples/plot_figure.py out/entropy.json -o entropy.pdf --dpi 300
+- "attnscope.figure" (attnscope/io/figure.hpp): a figure's SVG comes with a manifest that names
+  each panel's matrix file (.npy, or .csv) and describes its titles, axes, tick labels, units,
+  colormap, colour range and scale (linear, power, log), highlighted regions and insets. This
+  script draws the same figure, e.g. to get a PNG or PDF for a paper.
+- "attnscope.labeled_array" (attnscope/io/json.hpp): the sidecar of a result (.npy/.csv of the
+  same stem next to it), e.g. the layer x head grids of `attnscope report` (head_entropy.json) or
+  its per-row entropy.json. Rank 1 is drawn as a line, rank 2 as a heatmap, rank 3 and 4 as one
+  heatmap panel per index of the leading axes (at most 64 panels).
 
-Matrix paths in the manifest are relative to the manifest's directory. When a panel names both an
-.npy and a .csv file the .npy file is read. Needs numpy and matplotlib (Debian: python3-numpy,
-python3-matplotlib).
+    attnscope-plot-figure out/report/patterns/patterns.json -o patterns.png
+    attnscope-plot-figure out/report/head_entropy.json -o entropy.pdf --dpi 300
+
+(`attnscope-plot-figure` is this script as installed with the attnscope command; from a source
+tree run /usr/bin/python3 examples/plot_figure.py.) Matrix paths in a manifest are relative to the
+manifest's directory. When a panel names both an .npy and a .csv file the .npy file is read. Needs
+numpy and matplotlib (Debian: python3-numpy, python3-matplotlib).
 """
 
 import argparse
@@ -22,7 +29,9 @@ import os
 import sys
 
 SUPPORTED_FORMAT = "attnscope.figure"
+ARRAY_FORMAT = "attnscope.labeled_array"
 SUPPORTED_VERSION = 1
+MAX_PANELS = 64
 
 
 class ManifestError(Exception):
@@ -52,16 +61,77 @@ def load_manifest(path):
     if not isinstance(manifest, dict):
         raise ManifestError(f"manifest '{path}': expected a JSON object at the top level")
     fmt = manifest.get("format")
-    if fmt != SUPPORTED_FORMAT:
-        raise ManifestError(f"manifest '{path}': format is {fmt!r}, expected '{SUPPORTED_FORMAT}'")
+    if fmt not in (SUPPORTED_FORMAT, ARRAY_FORMAT):
+        raise ManifestError(f"manifest '{path}': format is {fmt!r}, expected '{SUPPORTED_FORMAT}' or '{ARRAY_FORMAT}'")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > SUPPORTED_VERSION or version < 1:
         raise ManifestError(f"manifest '{path}': format_version {version!r} is not supported "
                             f"(this script reads version {SUPPORTED_VERSION})")
+    if fmt == ARRAY_FORMAT:
+        return array_manifest(manifest, path)
     panels = _require(manifest, "panels", "manifest", list)
     if not panels:
         raise ManifestError("manifest: 'panels' is empty")
     return manifest
+
+
+VIRIDIS = ["#440154", "#482374", "#404387", "#345e8d", "#29788e", "#20908c", "#22a784", "#44be70",
+           "#79d151", "#bcdf27", "#fde725"]
+
+
+def array_manifest(sidecar, path):
+    """A figure manifest (in memory) for a labeled_array sidecar: its data file is the .npy (or
+    .csv) of the same stem; rank 1 -> a line, 2 -> one heatmap, 3-4 -> a panel per leading index."""
+    import numpy as np
+
+    stem = os.path.splitext(path)[0]
+    shape = _require(sidecar, "shape", f"sidecar '{path}'", list)
+    axes = _require(sidecar, "axes", f"sidecar '{path}'", list)
+    if len(axes) != len(shape) or not shape or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise ManifestError(f"sidecar '{path}': shape {shape!r} and {len(axes)} axes do not describe an array")
+    if os.path.isfile(stem + ".npy"):
+        try:
+            data = np.load(stem + ".npy", allow_pickle=False)
+        except Exception as e:
+            raise ManifestError(f"cannot read '{stem}.npy' as .npy: {e}") from None
+    elif os.path.isfile(stem + ".csv") and len(shape) == 2:
+        data = read_csv_matrix(stem + ".csv", f"sidecar '{path}'")
+    else:
+        raise ManifestError(f"sidecar '{path}': its data file '{stem}.npy' does not exist")
+    data = np.asarray(data, dtype=np.float64)
+    if list(data.shape) != shape:
+        raise ManifestError(f"sidecar '{path}': '{stem}.npy' has shape {list(data.shape)}, the sidecar says {shape}")
+    quantity, unit = sidecar.get("quantity", ""), sidecar.get("unit", "")
+    label = quantity if not unit or unit in quantity.split() else f"{quantity} ({unit})"
+    names = [a.get("name", f"axis {i}") for i, a in enumerate(axes)]
+    ticks = [a.get("ticks", []) for a in axes]
+    finite = data[np.isfinite(data)]
+    vr = {"min": float(finite.min()), "max": float(finite.max())} if finite.size else {"min": 0.0, "max": 1.0}
+    if vr["min"] == vr["max"]:
+        vr = {"min": vr["min"] - 0.5, "max": vr["max"] + 0.5}
+    if len(shape) == 1:
+        return {"format": "line", "title": label, "data": data, "x": {"label": names[0], "ticks": ticks[0]}, "y_label": label}
+    if len(shape) > 4:
+        raise ManifestError(f"sidecar '{path}': rank {len(shape)} arrays cannot be drawn (at most 4 axes)")
+    lead = int(np.prod(shape[:-2]))
+    if lead > MAX_PANELS:
+        raise ManifestError(f"sidecar '{path}': {lead} panels (axes {names[:-2]} of shape {shape[:-2]}) are more than "
+                            f"{MAX_PANELS}; slice the array first")
+    matrices = data.reshape(lead, shape[-2], shape[-1])
+    panels = []
+    for i in range(lead):
+        index = np.unravel_index(i, shape[:-2]) if lead > 1 else ()
+        title = " ".join((ticks[a][k] if len(ticks[a]) == shape[a] else f"{names[a]} {k}") for a, k in enumerate(index))
+        panels.append({"title": title, "_array": matrices[i], "shape": [shape[-2], shape[-1]], "value_range": vr,
+                       "x": {"label": names[-1], "ticks": ticks[-1]}, "y": {"label": names[-2], "ticks": ticks[-2]},
+                       "colorbar_label": label, "highlights": [], "insets": []})
+    columns = max(1, math.ceil(math.sqrt(lead))) if lead > 1 else 1
+    if len(shape) == 4:
+        columns = shape[1]
+    return {"format": SUPPORTED_FORMAT, "format_version": 1, "title": label if lead > 1 else "",
+            "grid": {"rows": -(-lead // columns), "columns": columns}, "colour_scale": "shared",
+            "colormap": {"name": "viridis", "anchors": VIRIDIS, "nan_colour": "#ffffff"},
+            "style": {"ticks": "outer" if lead > 1 else "all", "max_cells": 256}, "value_range": vr, "panels": panels}
 
 
 def read_csv_matrix(path, where):
@@ -88,6 +158,8 @@ def load_matrix(entry, base_dir, where):
     """Loads the matrix an entry (panel or inset) names, and checks it against the manifest's shape."""
     import numpy as np
 
+    if "_array" in entry:  # a panel made from a labeled_array sidecar, already loaded
+        return entry["_array"]
     files = _require(entry, "files", where, dict)
     shape = _require(entry, "shape", where, list)
     if len(shape) != 2 or not all(isinstance(s, int) and s > 0 for s in shape):
@@ -198,7 +270,42 @@ def draw_box(ax, cells, lw, font):
                 ha="left", path_effects=[pe.withStroke(linewidth=3, foreground="white")])
 
 
+def make_norm(style, vmin, vmax, log_floor=None):
+    """The colour normalisation of the manifest's scale: linear, power (gamma) or log (floor)."""
+    from matplotlib.colors import LogNorm, Normalize, PowerNorm
+
+    kind = style.get("scale", "linear")
+    if kind == "power":
+        return PowerNorm(gamma=float(style.get("gamma") or 0.5), vmin=vmin, vmax=vmax, clip=True)
+    if kind == "log":
+        floor = float(log_floor) if log_floor else max(vmin, vmax / 1000.0)
+        return LogNorm(vmin=floor, vmax=vmax, clip=True)
+    return Normalize(vmin=vmin, vmax=vmax)
+
+
+def render_line(manifest, output, dpi):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    y = manifest["data"]
+    ticks = manifest["x"].get("ticks", [])
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    ax.plot(np.arange(len(y)), y, marker="o" if len(y) <= 64 else None, markersize=3)
+    ax.set_xlabel(manifest["x"].get("label", ""))
+    ax.set_ylabel(manifest.get("y_label", ""))
+    if ticks and len(ticks) == len(y) and len(y) <= 40:
+        ax.set_xticks(range(len(y)))
+        ax.set_xticklabels([_shorten(t, 12) for t in ticks], rotation=90, fontsize=8)
+    fig.savefig(output, dpi=dpi)
+    plt.close(fig)
+
+
 def render(manifest, base_dir, output, dpi):
+    if manifest.get("format") == "line":
+        return render_line(manifest, output, dpi)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -243,7 +350,7 @@ def render(manifest, base_dir, output, dpi):
         ax = axes[r][c]
         used.append(ax)
         vr = _require(p, "value_range", f"panel {i}", dict)
-        norm = Normalize(vmin=float(vr["min"]), vmax=float(vr["max"]))
+        norm = make_norm(style, float(vr["min"]), float(vr["max"]), p.get("log_floor"))
         mesh = draw_heatmap(ax, m, style, cmap, norm)
         x, y = p.get("x", {}), p.get("y", {})
         show_x = ticks_policy == "all" or (ticks_policy == "outer" and i + ncols >= len(panels))
@@ -294,7 +401,7 @@ def render(manifest, base_dir, output, dpi):
         axes[k // ncols][k % ncols].axis("off")
     if show_bar and shared:
         vr = manifest.get("value_range") or panels[0]["value_range"]
-        norm = Normalize(vmin=float(vr["min"]), vmax=float(vr["max"]))
+        norm = make_norm(style, float(vr["min"]), float(vr["max"]), panels[0].get("log_floor"))
         from matplotlib.cm import ScalarMappable
 
         sm = ScalarMappable(norm=norm, cmap=cmap)
@@ -321,8 +428,9 @@ def _colorbar(fig, mappable, axes, panel, m, others, norm, font):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Render an attnscope figure manifest (JSON) with matplotlib.")
-    parser.add_argument("manifest", help="the figure manifest written by attnscope (write_figure_manifest)")
+    parser = argparse.ArgumentParser(description="Render an attnscope figure manifest or result sidecar (JSON) with matplotlib.")
+    parser.add_argument("manifest", help="a figure manifest (format attnscope.figure, e.g. patterns/patterns.json) or a "
+                                         "result sidecar (format attnscope.labeled_array, e.g. head_entropy.json)")
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .pdf, .svg, ...)")
     parser.add_argument("--dpi", type=int, default=150, help="resolution of raster output (default 150)")
     args = parser.parse_args(argv)

@@ -425,3 +425,95 @@ TEST_CASE("seed-like heatmaps: layers x tokens with a boxed region (blues), caus
     const auto rc = write_and_parse("causal_long", c, oc);
     CHECK(cells(*rc).size() == 200 * 200);
 }
+
+TEST_CASE("colour-bar labels say the unit once and wrap to the bar's height", "[svg][colorbar]") {
+    auto m = random_matrix(4, 4, 11);
+    m.axes = {{"layer", as::default_ticks(as::axis::layer, 4)}, {"head", as::default_ticks(as::axis::head, 4)}};
+    m.quantity = "mean fraction of weights below 0.1/n";
+    m.unit = "fraction";
+    CHECK(as::io::detail::default_colorbar_label(m) == "mean fraction of weights below 0.1/n");
+    m.quantity = "mean max weight";
+    CHECK(as::io::detail::default_colorbar_label(m) == "mean max weight (fraction)");
+    m.quantity = "mean sink mass (attention on the sink keys and on every other dummy token of the prompt)";
+    const auto svg = write_and_parse("colorbar_long_label", m, {});
+    const auto* root = svg.get();
+    const double H = std::stod(root->attr("height"));
+    std::vector<std::string> lines;
+    for (const auto* t : root->all("text"))
+        if (t->attr("transform").rfind("rotate(-90", 0) == 0 && t->all_text() != "layer") {
+            lines.push_back(t->all_text());
+            // Rotated text runs vertically: its estimated length must fit the drawing's height.
+            CHECK(as::io::detail::text_width(t->all_text(), std::stod(t->attr("font-size"))) < H);
+        }
+    REQUIRE(lines.size() >= 2);
+    std::string joined;
+    for (const auto& l : lines) joined += (joined.empty() ? "" : " ") + l;
+    CHECK(joined == m.quantity + " (fraction)");
+}
+
+TEST_CASE("small grids show their values in the cells, in a colour that reads on the cell", "[svg][values]") {
+    auto m = random_matrix(3, 4, 12);
+    m.values(0, 0) = 0.123456;
+    m.values(2, 3) = std::nan("");
+    const auto svg = write_and_parse("cell_values", m, {});
+    std::vector<const xml_node*> texts;
+    for (const auto* g : svg->all("g"))
+        if (g->attr("class") == "values")
+            for (const auto& c : g->children) texts.push_back(c.get());
+    REQUIRE(texts.size() == 12);
+    CHECK(texts[0]->all_text() == "0.123");
+    CHECK(texts[11]->all_text() == "NaN");
+    const auto cs = cells(*svg);
+    for (std::size_t i = 0; i < 12; ++i) {
+        const auto c = as::io::rgb::from_hex(cs[i]->attr("fill"));
+        const bool dark = 0.299 * c.r + 0.587 * c.g + 0.114 * c.b <= 140;
+        CHECK(texts[i]->attr("fill") == (dark ? "#ffffff" : "#000000"));
+    }
+    as::io::heatmap_options never;
+    never.style.values = as::io::cell_values::never;
+    for (const auto* g : write_and_parse("cell_values_never", m, never)->all("g")) CHECK(g->attr("class") != "values");
+    // Large matrices keep their cells bare unless asked.
+    for (const auto* g : write_and_parse("cell_values_large", random_matrix(40, 40, 13), {})->all("g")) CHECK(g->attr("class") != "values");
+}
+
+TEST_CASE("power and log colour scales: cell colours and colour-bar ticks", "[svg][scale]") {
+    auto m = random_matrix(2, 3, 14);
+    const double vals[] = {0.0, 0.001, 0.01, 0.1, 0.5, 1.0};
+    for (std::size_t i = 0; i < 6; ++i) m.values.data()[i] = vals[i];
+    m.quantity = "attention weight";
+    m.unit = "";
+    const auto cmap = as::io::colormap::blues();
+    as::io::heatmap_options o;
+    o.style.cmap = cmap;
+    o.style.values = as::io::cell_values::never;
+    o.style.scale = as::io::value_scale::power;
+    o.style.gamma = 0.5;
+    auto cs = cells(*write_and_parse("scale_power", m, o));
+    REQUIRE(cs.size() == 6);
+    for (std::size_t i = 0; i < 6; ++i) CHECK(cs[i]->attr("fill") == cmap(std::sqrt(vals[i])).hex());
+    o.style.scale = as::io::value_scale::log; // floor: max / 1000
+    const auto svg = write_and_parse("scale_log", m, o);
+    cs = cells(*svg);
+    for (std::size_t i = 0; i < 6; ++i) {
+        const double t = vals[i] <= 0.001 ? 0.0 : std::log(vals[i] / 0.001) / std::log(1000.0);
+        CHECK(cs[i]->attr("fill") == cmap(t).hex());
+    }
+    std::vector<std::string> ticks;
+    for (const auto* t : svg->all("text"))
+        if (t->attr("transform").empty() && t->attr("text-anchor").empty()) ticks.push_back(t->all_text());
+    CHECK(ticks == std::vector<std::string>{"0.001", "0.01", "0.1", "1"});
+    std::string label;
+    for (const auto* t : svg->all("text"))
+        if (t->attr("transform").rfind("rotate(-90", 0) == 0 && t->all_text() != "query") label += (label.empty() ? "" : " ") + t->all_text();
+    CHECK(label == "attention weight, log scale");
+    // A log scale of non-positive data, a bad gamma or floor: errors that say so.
+    auto neg = m;
+    for (auto& v : neg.values) v = -v - 1;
+    CHECK_THROWS_WITH(as::io::render_svg_heatmap(neg, o), contains("a log colour scale needs positive values"));
+    o.style.scale = as::io::value_scale::power;
+    o.style.gamma = 0;
+    CHECK_THROWS_WITH(as::io::render_svg_heatmap(m, o), contains("heatmap_style.gamma"));
+    o.style.gamma = 0.5;
+    o.style.log_floor = -1.0;
+    CHECK_THROWS_WITH(as::io::render_svg_heatmap(m, o), contains("heatmap_style.log_floor"));
+}

@@ -5,6 +5,8 @@
 //       the page io_html_test writes (known values), and its hostile-strings twin
 //   node report.test.mjs report <report dir> <screenshot dir>
 //       a page `attnscope report` wrote; expected values come from the report's CSV grids
+//   node report.test.mjs svg <dir> <screenshot dir>
+//       every .svg under dir: no text reaches outside the drawing, as Chromium lays it out
 //
 // Every check fails the run with a message; screenshots of each state stay in the screenshot dir.
 import { test, before, after } from 'node:test';
@@ -204,6 +206,40 @@ if (mode === 'synthetic') {
     }
     assert.deepEqual(problems, []);
     await context.close();
+  });
+} else if (mode === 'svg') {
+  const svgs = [];
+  (function walk(d) {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.svg')) svgs.push(p);
+    }
+  })(dir);
+
+  test(`no clipped text in the ${svgs.length} SVG files under ${dir}`, async () => {
+    assert.ok(svgs.length > 0, 'no SVG file found');
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1200 } });
+    const page = await context.newPage();
+    const clipped = [];
+    for (const file of svgs) {
+      await page.goto(pathToFileURL(file).href);
+      const out = await page.evaluate(() => {
+        const svg = document.documentElement;
+        const box = svg.getBoundingClientRect();
+        const bad = [];
+        for (const t of svg.querySelectorAll('text')) {
+          if (!t.textContent.trim()) continue;
+          const r = t.getBoundingClientRect();
+          const over = Math.max(box.left - r.left, box.top - r.top, r.right - box.right, r.bottom - box.bottom);
+          if (over > 1.5) bad.push(`"${t.textContent}" by ${over.toFixed(1)} px`);
+        }
+        return bad;
+      });
+      for (const b of out) clipped.push(`${path.relative(dir, file)}: ${b}`);
+    }
+    await context.close();
+    assert.deepEqual(clipped, []);
   });
 } else {
   console.error(`unknown mode ${mode}`);

@@ -490,7 +490,9 @@ inline nlohmann::json figure_manifest(const figure& f, const matrix_names& names
     j["style"] = {{"max_cells", st.max_cells},     {"downsample", to_string(st.downsample)},
                   {"ticks", to_string(st.ticks)},  {"max_ticks", st.max_ticks},
                   {"max_label_chars", st.max_label_chars}, {"font_size", st.font_size},
-                  {"show_colorbar", st.show_colorbar}};
+                  {"show_colorbar", st.show_colorbar},
+                  {"scale", to_string(st.scale)},
+                  {"gamma", st.scale == value_scale::power ? nlohmann::json(st.gamma) : nlohmann::json(nullptr)}};
     j["value_range"] = f.scale == colour_scale::shared
                            ? nlohmann::json{{"min", ranges.front().first}, {"max", ranges.front().second}}
                            : nlohmann::json(nullptr);
@@ -509,6 +511,8 @@ inline nlohmann::json figure_manifest(const figure& f, const matrix_names& names
         pj["x"] = axis_json(p.data, 1, axis_display_name(p.x_label, p.data.axes[1]));
         pj["y"] = axis_json(p.data, 0, axis_display_name(p.y_label, p.data.axes[0]));
         pj["value_range"] = {{"min", ranges[i].first}, {"max", ranges[i].second}};
+        if (st.scale == value_scale::log) // the value drawn in the lowest colour
+            pj["log_floor"] = make_scale(st, ranges[i].first, ranges[i].second, concat("figure.panels[", i, "]")).floor;
         pj["colorbar_label"] = st.colorbar_label.empty() ? default_colorbar_label(p.data) : st.colorbar_label;
         pj["highlights"] = nlohmann::json::array();
         for (const auto& h : p.highlights) pj["highlights"].push_back(cells_json(h));

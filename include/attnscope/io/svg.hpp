@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +54,16 @@ enum class downsample_mode { mean, max };
 /// row of a figure, for panels that share their axes), or none (galleries of small panels).
 enum class axis_ticks { all, outer, none };
 
+/// How values map to colours between vmin and vmax: linearly, as a power t^gamma of the linear
+/// position (gamma 0.5 spreads the small weights of attention patterns), or logarithmically
+/// (values at or below the floor get the lowest colour).
+///   st.scale = as::io::value_scale::power;   st.gamma = 0.5;
+enum class value_scale { linear, power, log };
+
+/// Whether each cell also shows its value as text: automatic (when the cells are large enough for
+/// it, as in small layer x head grids), always (where it fits) or never.
+enum class cell_values { automatic, always, never };
+
 /// How heatmaps look; shared by every panel of a figure.
 ///   as::io::heatmap_style st;
 ///   st.cmap = as::io::colormap::blues();
@@ -69,6 +80,10 @@ struct heatmap_style {
     double font_size = 11;             ///< tick labels; titles and axis names are a little larger
     axis_ticks ticks = axis_ticks::all;
     bool show_colorbar = true;
+    value_scale scale = value_scale::linear;
+    double gamma = 0.5;                ///< exponent of value_scale::power, in (0, 10]
+    std::optional<double> log_floor;   ///< value_scale::log: lowest value told apart; default max(vmin, vmax / 1000)
+    cell_values values = cell_values::automatic;
 };
 
 /// Options of write_svg_heatmap.
@@ -354,6 +369,48 @@ inline void check_style(const heatmap_style& st) {
         throw argument_error(concat("heatmap_style.vmax: expected a finite value, got ", *st.vmax));
     if (st.vmin && st.vmax && !(*st.vmin < *st.vmax))
         throw argument_error(concat("heatmap_style: expected vmin < vmax, got vmin = ", *st.vmin, ", vmax = ", *st.vmax));
+    if (!std::isfinite(st.gamma) || st.gamma <= 0 || st.gamma > 10)
+        throw argument_error(concat("heatmap_style.gamma: expected a value in (0, 10], got ", st.gamma));
+    if (st.log_floor && !(std::isfinite(*st.log_floor) && *st.log_floor > 0))
+        throw argument_error(concat("heatmap_style.log_floor: expected a finite value > 0, got ", *st.log_floor));
+}
+
+/// The colour scale of a heatmap: its range and how a value maps into [0, 1] of the colormap.
+struct scale_map {
+    double lo = 0, hi = 1;
+    value_scale kind = value_scale::linear;
+    double gamma = 0.5;
+    double floor = 0; ///< log: the value at position 0
+
+    /// Position of v in [0, 1] (clamped; NaN stays NaN).
+    double position(double v) const {
+        if (std::isnan(v)) return v;
+        if (kind == value_scale::log) {
+            if (!(v > floor)) return 0.0;
+            return std::clamp(std::log(v / floor) / std::log(hi / floor), 0.0, 1.0);
+        }
+        const double t = std::clamp(colormap::position(v, lo, hi), 0.0, 1.0);
+        return kind == value_scale::power ? std::pow(t, gamma) : t;
+    }
+};
+
+/// The scale of a style over the range [lo, hi]; argument_error when a log scale has no positive
+/// range (hi <= 0, or the floor at or above hi).
+inline scale_map make_scale(const heatmap_style& st, double lo, double hi, std::string_view what) {
+    scale_map s{lo, hi, st.scale, st.gamma, 0};
+    if (st.scale == value_scale::log) {
+        if (!(hi > 0))
+            throw argument_error(concat(what, ": a log colour scale needs positive values, the range is [", lo, ", ", hi, "]"));
+        s.floor = st.log_floor ? *st.log_floor : std::max(lo, hi / 1000);
+        if (!(s.floor > 0)) s.floor = hi / 1000;
+        if (!(s.floor < hi))
+            throw argument_error(concat(what, ": the log colour scale's floor ", s.floor, " is not below its top ", hi));
+    }
+    return s;
+}
+
+inline const char* to_string(value_scale v) {
+    return v == value_scale::power ? "power" : v == value_scale::log ? "log" : "linear";
 }
 
 /// A matrix a heatmap can draw: consistent axes, rank 2, no empty axis.
@@ -549,20 +606,97 @@ inline std::pair<double, double> plot_size(std::size_t rows, std::size_t cols, d
 /// Colour-bar geometry and content.
 struct colorbar_plan {
     double lo = 0, hi = 1;
+    scale_map scale;
     value_ticks ticks;
     std::string label;
+    std::vector<std::u32string> label_lines; ///< the label wrapped to the bar's height (rotated lines)
     bool extend_low = false, extend_high = false, nan_swatch = false;
     double font = 11;
+    double line_step() const { return (font + 1) * 1.2; }
     double width() const {
         double t = 0;
         for (const auto& l : ticks.labels) t = std::max(t, text_width(l, font));
-        return 12 /*gap*/ + 12 /*bar*/ + tick_len + tick_gap + t + (label.empty() ? 0 : tick_gap * 3 + (font + 1) * 1.1) + 4;
+        return 12 /*gap*/ + 12 /*bar*/ + tick_len + tick_gap + t +
+               (label_lines.empty() ? 0 : tick_gap * 3 + (font + 1) * 0.2 + line_step() * static_cast<double>(label_lines.size())) + 4;
     }
 };
 
+/// Whether `text` contains `word` as a whole word ("fraction" in "fraction of weights").
+inline bool has_word(std::string_view text, std::string_view word) {
+    if (word.empty()) return false;
+    auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    for (std::size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+        const bool start = at == 0 || !is_word_char(text[at - 1]);
+        const bool end = at + word.size() == text.size() || !is_word_char(text[at + word.size()]);
+        if (start && end) return true;
+    }
+    return false;
+}
+
+/// "quantity (unit)", the unit said once: left out when the quantity already names it.
 inline std::string default_colorbar_label(const labeled_array& m) {
     if (m.quantity.empty()) return m.unit;
-    return m.unit.empty() ? m.quantity : m.quantity + " (" + m.unit + ")";
+    return m.unit.empty() || has_word(m.quantity, m.unit) ? m.quantity : m.quantity + " (" + m.unit + ")";
+}
+
+/// Words of `text` in lines no wider than `width` px (a word wider than that gets a line alone and
+/// is cut with an ellipsis to fit).
+inline std::vector<std::u32string> wrap_text(std::string_view text, double font, double width) {
+    const std::u32string all = display_code_points(text);
+    std::vector<std::u32string> words;
+    std::u32string w;
+    for (char32_t c : all) {
+        if (c == U' ') {
+            if (!w.empty()) words.push_back(std::move(w));
+            w.clear();
+        } else {
+            w += c;
+        }
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+    std::vector<std::u32string> lines;
+    std::u32string line;
+    for (auto& word : words) {
+        std::u32string candidate = line.empty() ? word : line + U' ' + word;
+        if (text_em(candidate) * font <= width || line.empty()) {
+            line = std::move(candidate);
+        } else {
+            lines.push_back(std::move(line));
+            line = word;
+        }
+        while (line.size() > 2 && text_em(line) * font > width) { // one word wider than the bar
+            line.pop_back();
+            line.back() = U'\u2026';
+        }
+    }
+    if (!line.empty()) lines.push_back(std::move(line));
+    return lines;
+}
+
+/// Decades (1, 10, 100 or 1, 3, 10, ... when few) between floor and hi, for a log colour bar.
+inline value_ticks log_value_ticks(double floor, double hi) {
+    value_ticks t;
+    const int e0 = static_cast<int>(std::ceil(std::log10(floor) - 1e-9)), e1 = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
+    for (int e = e0; e <= e1 && t.values.size() < 12; ++e) {
+        const double v = std::pow(10.0, e);
+        char buf[32];
+        if (e >= -3 && e <= 4)
+            std::snprintf(buf, sizeof buf, "%g", v);
+        else
+            std::snprintf(buf, sizeof buf, "1e%d", e);
+        t.values.push_back(v);
+        t.labels.push_back(buf);
+    }
+    if (t.values.size() < 2) { // less than a decade: label the ends
+        t = value_ticks{};
+        for (double v : {floor, hi}) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.3g", v);
+            t.values.push_back(v);
+            t.labels.push_back(buf);
+        }
+    }
+    return t;
 }
 
 inline colorbar_plan plan_colorbar(double lo, double hi, const std::vector<const labeled_array*>& matrices,
@@ -571,8 +705,29 @@ inline colorbar_plan plan_colorbar(double lo, double hi, const std::vector<const
     c.lo = lo;
     c.hi = hi;
     c.font = font;
-    c.ticks = nice_value_ticks(lo, hi, static_cast<int>(std::clamp(height / (font * 2.2), 2.0, 7.0)));
+    c.scale = make_scale(st, lo, hi, "heatmap_style.scale");
+    const int max_ticks = static_cast<int>(std::clamp(height / (font * 2.2), 2.0, 7.0));
+    if (st.scale == value_scale::log) {
+        c.ticks = log_value_ticks(c.scale.floor, hi);
+    } else {
+        c.ticks = nice_value_ticks(lo, hi, max_ticks);
+        if (st.scale == value_scale::power) { // drop labels that the compressed top end would overlap
+            value_ticks kept;
+            double last = -1e300;
+            for (std::size_t k = 0; k < c.ticks.values.size(); ++k) {
+                const double y = c.scale.position(c.ticks.values[k]) * height;
+                if (y - last < font * 1.3) continue;
+                last = y;
+                kept.values.push_back(c.ticks.values[k]);
+                kept.labels.push_back(c.ticks.labels[k]);
+            }
+            c.ticks = std::move(kept);
+        }
+    }
     c.label = !st.colorbar_label.empty() ? st.colorbar_label : matrices.empty() ? std::string() : default_colorbar_label(*matrices.front());
+    if (st.scale != value_scale::linear && st.colorbar_label.empty() && !c.label.empty())
+        c.label += st.scale == value_scale::log ? ", log scale" : ", power scale";
+    if (!c.label.empty()) c.label_lines = wrap_text(c.label, font + 1, std::max(height, 40.0));
     for (const auto* m : matrices) {
         const auto s = summarize_values(m->values);
         c.nan_swatch = c.nan_swatch || s.nan_count > 0;
@@ -640,8 +795,17 @@ inline std::string svg_header(double w, double h, std::string_view title) {
 }
 
 /// Draws the cells (downsampled to the style's limit) of `m` into the plot area at (x, y).
+/// A cell's value as its text: 3 significant digits.
+inline std::string cell_text(double v) {
+    if (std::isnan(v)) return "NaN";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return buf;
+}
+
 inline void draw_cells(svg_doc& d, const labeled_array& m, double x, double y, double w, double h,
                        const heatmap_style& st, double lo, double hi) {
+    const scale_map sc = make_scale(st, lo, hi, "heatmap_style.scale");
     const std::size_t R = m.values.shape()[0], C = m.values.shape()[1];
     const std::size_t fr = (R + st.max_cells - 1) / st.max_cells, fc = (C + st.max_cells - 1) / st.max_cells;
     const labeled_array small = fr > 1 || fc > 1 ? downsample(m, st.max_cells, st.max_cells, st.downsample) : labeled_array{};
@@ -658,10 +822,27 @@ inline void draw_cells(svg_doc& d, const labeled_array& m, double x, double y, d
             const std::size_t c0 = j * fc, c1 = std::min(C, c0 + fc);
             d.rect(x + static_cast<double>(c0) * px, y + static_cast<double>(r0) * py,
                    static_cast<double>(c1 - c0) * px + (j + 1 < cn ? ox : 0),
-                   static_cast<double>(r1 - r0) * py + (i + 1 < rn ? oy : 0), st.cmap.map(v(i, j), lo, hi).hex());
+                   static_cast<double>(r1 - r0) * py + (i + 1 < rn ? oy : 0), st.cmap(sc.position(v(i, j))).hex());
         }
     }
     d.out += "</g>\n";
+    // Values as text where each fits its cell: always for small grids, on request for any.
+    const double font = std::clamp(std::min(px, py) * 0.38, 7.0, st.font_size);
+    const bool small_grid = rn * cn <= 400 && px >= 22 && py >= 14;
+    if (st.values == cell_values::never || (st.values == cell_values::automatic && !small_grid) || fr > 1 || fc > 1) return;
+    std::string texts;
+    for (std::size_t i = 0; i < rn; ++i)
+        for (std::size_t j = 0; j < cn; ++j) {
+            const std::string t = cell_text(v(i, j));
+            if (text_width(t, font) > px - 3 || font * 1.1 > py) continue;
+            const rgb c = st.cmap(sc.position(v(i, j)));
+            const double lum = 0.299 * c.r + 0.587 * c.g + 0.114 * c.b;
+            texts += "<text x=\"" + num(x + (static_cast<double>(j) + 0.5) * px) + "\" y=\"" +
+                     num(y + (static_cast<double>(i) + 0.5) * py + font * 0.35) + "\" fill=\"" + (lum > 140 ? "#000000" : "#ffffff") +
+                     "\">" + t + "</text>\n";
+        }
+    if (!texts.empty())
+        d.out += "<g class=\"values\" font-size=\"" + num(font) + "\" text-anchor=\"middle\">\n" + texts + "</g>\n";
 }
 
 /// Draws the ticks, tick labels and axis names of a plot area at (x, y).
@@ -733,15 +914,15 @@ inline void draw_colorbar(svg_doc& d, const colorbar_plan& c, const colormap& cm
     d.rect(x, y, bw, h, "none", edge);
     double widest = 0;
     for (std::size_t k = 0; k < c.ticks.values.size(); ++k) {
-        const double t = colormap::position(c.ticks.values[k], c.lo, c.hi);
+        const double t = c.scale.position(c.ticks.values[k]);
         const double ty = y + h * (1 - t);
         d.line(x + bw, ty, x + bw + tick_len, ty, "stroke=\"#333333\" stroke-width=\"0.8\"");
         d.text(x + bw + tick_len + tick_gap, ty + c.font * 0.35, c.ticks.labels[k], c.font, "start");
         widest = std::max(widest, text_width(c.ticks.labels[k], c.font));
     }
-    if (!c.label.empty()) {
-        const double lx = x + bw + tick_len + tick_gap * 3 + widest + (c.font + 1) * 0.85;
-        d.text(lx, y + h / 2, c.label, c.font + 1, "middle", true);
+    for (std::size_t i = 0; i < c.label_lines.size(); ++i) {
+        const double lx = x + bw + tick_len + tick_gap * 3 + widest + (c.font + 1) * 0.95 + c.line_step() * static_cast<double>(i);
+        d.text(lx, y + h / 2, c.label_lines[i], c.font + 1, "middle", true);
     }
     if (c.nan_swatch) {
         const double sy = y + h + (c.extend_low ? bw : 0) + 8;
