@@ -230,6 +230,19 @@ TEST_CASE("html: large patterns are downsampled for display, and the cell budget
         if (!std::isnan(naive.values.data()[i])) CHECK(w[i] == static_cast<float>(naive.values.data()[i]));
     CHECK(has(j["notes"][0].get<std::string>(), "1 of 3 head patterns are left out"));
     CHECK(j["patterns_note"] == j["notes"][0]);
+
+    // A pattern the caller downsampled already (full_shape): shown as given, blocks counted in the exact matrix.
+    as::io::report_page pre;
+    pre.title = "pre-downsampled";
+    pre.patterns.push_back(make_pattern(0, 0, naive, "big.npy"));
+    pre.patterns[0].full_shape = {300, 300};
+    const auto k = as::io::report_page_json(pre);
+    CHECK(k["patterns"][0]["shape"] == nlohmann::json({100, 100}));
+    CHECK(k["patterns"][0]["full_shape"] == nlohmann::json({300, 300}));
+    CHECK(k["patterns"][0]["row_block"] == 3);
+    CHECK(k["patterns"][0]["col_block"] == 3);
+    pre.patterns[0].full_shape = {300, 50};
+    CHECK_THROWS_WITH(as::io::report_page_json(pre), attnscope_test::contains("full_shape [300, 50] cannot be block-downsampled to [100, 100]"));
 }
 
 TEST_CASE("html: bad pages are refused before anything is written", "[io][html]") {

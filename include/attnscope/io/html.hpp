@@ -65,6 +65,9 @@ struct page_pattern {
     std::size_t example = 0, layer = 0, head = 0;
     labeled_array weights;  ///< [query, key]; NaN for keys that do not count
     std::string file;       ///< the exact full-resolution matrix, relative to the page (optional)
+    /// When `weights` is already block-mean downsampled (as io::downsample does, ticks = the first
+    /// label of each block): the exact matrix's [query, key] shape. {0, 0}: `weights` is exact.
+    std::array<std::size_t, 2> full_shape{};
 };
 
 /// Everything report.html shows. Only `title` and one of grids, query_entropy or patterns are
@@ -205,10 +208,19 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
     if (L == 0 || H == 0)
         throw argument_error(concat(what, ": the page has no grid, no per-query entropy and no pattern: nothing to show"));
     for (const auto& p : page.patterns) {
+        const std::string pw = concat(what, ": pattern of example ", p.example, ", layer ", p.layer, ", head ", p.head);
         if (p.layer >= L || p.head >= H)
             throw argument_error(concat(what, ": pattern of layer ", p.layer, ", head ", p.head, " is outside the ", L, " x ", H,
                                         " heads of the page"));
-        check_matrix(p.weights, concat(what, ": pattern of example ", p.example, ", layer ", p.layer, ", head ", p.head));
+        check_matrix(p.weights, pw);
+        if (p.full_shape[0] != 0 || p.full_shape[1] != 0)
+            for (std::size_t ax = 0; ax < 2; ++ax) {
+                const std::size_t n = p.weights.values.shape()[ax], full = p.full_shape[ax];
+                const std::size_t f = full == 0 ? 0 : (full + n - 1) / n;
+                if (full < n || f == 0 || (full + f - 1) / f != n)
+                    throw argument_error(concat(pw, ": full_shape ", format_list(p.full_shape), " cannot be block-downsampled to ",
+                                                format_list(p.weights.values.shape())));
+            }
         B = std::max(B, p.example + 1);
     }
     if (!page.examples.empty() && page.examples.size() < B)
@@ -280,12 +292,17 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
     nlohmann::json patterns = nlohmann::json::array();
     std::size_t cells = 0, left_out = 0;
     for (const auto& p : page.patterns) {
-        const std::size_t R = p.weights.values.shape()[0], C = p.weights.values.shape()[1];
-        const std::size_t fr = (R + opt.max_pattern_cells - 1) / opt.max_pattern_cells;
-        const std::size_t fc = (C + opt.max_pattern_cells - 1) / opt.max_pattern_cells;
-        const labeled_array shown = fr > 1 || fc > 1 ? downsample(p.weights, opt.max_pattern_cells, opt.max_pattern_cells)
+        // Blocks of the exact matrix per shown cell: those given (full_shape), times our own downsampling.
+        const bool pre = p.full_shape[0] != 0 || p.full_shape[1] != 0;
+        const std::size_t R0 = p.weights.values.shape()[0], C0 = p.weights.values.shape()[1];
+        const std::size_t R = pre ? p.full_shape[0] : R0, C = pre ? p.full_shape[1] : C0;
+        const std::size_t gr = (R + R0 - 1) / R0, gc = (C + C0 - 1) / C0;
+        const std::size_t dr = (R0 + opt.max_pattern_cells - 1) / opt.max_pattern_cells;
+        const std::size_t dc = (C0 + opt.max_pattern_cells - 1) / opt.max_pattern_cells;
+        const labeled_array shown = dr > 1 || dc > 1 ? downsample(p.weights, opt.max_pattern_cells, opt.max_pattern_cells)
                                                      : labeled_array{};
-        const labeled_array& m = fr > 1 || fc > 1 ? shown : p.weights;
+        const labeled_array& m = dr > 1 || dc > 1 ? shown : p.weights;
+        const std::size_t fr = gr * dr, fc = gc * dc;
         if (cells + m.values.size() > opt.max_total_cells) {
             ++left_out;
             continue;

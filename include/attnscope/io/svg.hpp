@@ -826,23 +826,28 @@ inline void draw_cells(svg_doc& d, const labeled_array& m, double x, double y, d
         }
     }
     d.out += "</g>\n";
-    // Values as text where each fits its cell: always for small grids, on request for any.
-    const double font = std::clamp(std::min(px, py) * 0.38, 7.0, st.font_size);
+    // Values as text in every cell, at one font size that fits the widest (or in none): always for
+    // small grids, on request for any.
     const bool small_grid = rn * cn <= 400 && px >= 22 && py >= 14;
     if (st.values == cell_values::never || (st.values == cell_values::automatic && !small_grid) || fr > 1 || fc > 1) return;
-    std::string texts;
+    std::vector<std::string> labels(rn * cn);
+    double widest_em = 0;
+    for (std::size_t k = 0; k < rn * cn; ++k) {
+        labels[k] = cell_text(v.data()[k]);
+        widest_em = std::max(widest_em, text_em(display_code_points(labels[k])));
+    }
+    const double font = std::min({st.font_size, (px - 4) / std::max(widest_em, 1.0), py * 0.6});
+    if (font < 6.5) return;
+    d.out += "<g class=\"values\" font-size=\"" + num(font) + "\" text-anchor=\"middle\">\n";
     for (std::size_t i = 0; i < rn; ++i)
         for (std::size_t j = 0; j < cn; ++j) {
-            const std::string t = cell_text(v(i, j));
-            if (text_width(t, font) > px - 3 || font * 1.1 > py) continue;
             const rgb c = st.cmap(sc.position(v(i, j)));
             const double lum = 0.299 * c.r + 0.587 * c.g + 0.114 * c.b;
-            texts += "<text x=\"" + num(x + (static_cast<double>(j) + 0.5) * px) + "\" y=\"" +
+            d.out += "<text x=\"" + num(x + (static_cast<double>(j) + 0.5) * px) + "\" y=\"" +
                      num(y + (static_cast<double>(i) + 0.5) * py + font * 0.35) + "\" fill=\"" + (lum > 140 ? "#000000" : "#ffffff") +
-                     "\">" + t + "</text>\n";
+                     "\">" + labels[i * cn + j] + "</text>\n";
         }
-    if (!texts.empty())
-        d.out += "<g class=\"values\" font-size=\"" + num(font) + "\" text-anchor=\"middle\">\n" + texts + "</g>\n";
+    d.out += "</g>\n";
 }
 
 /// Draws the ticks, tick labels and axis names of a plot area at (x, y).
