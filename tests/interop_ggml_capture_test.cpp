@@ -482,6 +482,17 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
         CHECK(as::ggml_capture::eval_callback(&fa, false, &quant));
         CHECK_THAT(quant.error(), contains("a quantized KV cache cannot be read"));
     }
+    SECTION("flash attention on in one decode, off in the next, without clear()") {
+        sim off_m, on_m;
+        on_m.flash = true;
+        off_m.init();
+        on_m.init();
+        as::ggml_capture cap;
+        one_token(off_m, cap, 0);
+        one_token(on_m, cap, 0);
+        CHECK_FALSE(cap.complete());
+        CHECK_THAT(cap.error(), contains("ran with flash attention on but the layers before it off"));
+    }
     SECTION("clear() starts the next decode") {
         sim m;
         m.init();

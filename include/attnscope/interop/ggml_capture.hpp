@@ -193,6 +193,11 @@ public:
         if (!error_.empty()) return;
         try {
             check_record(r);
+            const bool flash = !r.q.bytes.empty();
+            if (!batches_.empty() && !batches_.front().layers.empty() && flash != flash_attention())
+                throw argument_error(detail::concat("ggml_capture: layer ", r.layer, " ran with flash attention ",
+                                                    flash ? "on" : "off", " but the layers before it ", flash ? "off" : "on",
+                                                    " (one capture per decode: clear() between decodes)"));
             if (batches_.empty() || (!batches_.back().layers.empty() && r.layer <= batches_.back().layers.back().layer))
                 batches_.emplace_back();
             batches_.back().layers.push_back(std::move(r));
