@@ -493,6 +493,41 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
         CHECK_FALSE(cap.complete());
         CHECK_THAT(cap.error(), contains("ran with flash attention on but the layers before it off"));
     }
+    SECTION("records that do not fit together") {
+        auto tensor = [](std::array<std::int64_t, 4> ne) {
+            as::detail::ggml_host_tensor t;
+            t.ne = ne;
+            t.nb = {4, 4 * static_cast<std::size_t>(ne[0]), 4 * static_cast<std::size_t>(ne[0] * ne[1]),
+                    4 * static_cast<std::size_t>(ne[0] * ne[1] * ne[2])};
+            t.bytes.assign(4 * static_cast<std::size_t>(ne[0] * ne[1] * ne[2] * ne[3]), std::byte{0});
+            return t;
+        };
+        as::ggml_layer_record r;
+        r.layer = 0;
+        r.probs = tensor({256, 3, 2, 1});
+        r.mask = tensor({255, 3, 1, 1}); // one cell short
+        as::ggml_capture cap;
+        cap.add(r);
+        CHECK_THAT(cap.error(), contains("mask ne = [255, 3, 1, 1] does not fit 256 KV cells x 3 rows x 1 streams"));
+        as::ggml_capture rows;
+        r.mask = tensor({256, 3, 1, 1});
+        rows.add(r);
+        r.layer = 1;
+        r.probs = tensor({256, 4, 2, 1});
+        r.mask = tensor({256, 4, 1, 1});
+        rows.add(r); // layer 1 has 4 rows, layer 0 had 3: not one micro-batch
+        CHECK(rows.error().empty());
+        CHECK_THROWS_WITH(rows.attention(), contains("layer 1 has 4 rows, layer 0 has 3"));
+        as::ggml_capture streams;
+        r.stream0 = std::int64_t{1} << 40; // a corrupt view offset
+        streams.add(r);
+        CHECK_THAT(streams.error(), contains("first KV stream"));
+        as::ggml_capture big;
+        r.stream0 = 0;
+        r.layer = 5000;
+        big.add(r);
+        CHECK_THAT(big.error(), contains("layer index 5000 is outside [0, 4096)"));
+    }
     SECTION("clear() starts the next decode") {
         sim m;
         m.init();

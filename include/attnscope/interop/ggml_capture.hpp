@@ -27,6 +27,10 @@
 // llama_decode: it skips the rest of the current graph split, so the later layers of that micro-batch
 // are never computed, and llama_decode still returns 0 with wrong outputs.)
 //
+// Memory: a host copy of every collected tensor (per layer and micro-batch: the weights with flash
+// attention off, q, the key-cache view and the mask with it on), and from the first accessor call
+// one assembled float copy laid out uniformly (streams x rows x the widest n_kv).
+//
 //   as::ggml_capture cap;                                   // one per decode (clear() between decodes)
 //   cparams.cb_eval = as::ggml_capture::eval_callback;
 //   cparams.cb_eval_user_data = &cap;
