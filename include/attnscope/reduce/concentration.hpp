@@ -281,21 +281,21 @@ struct hoyer_metric {
 
 /// Largest weight of every row (see max_weight_metric).
 ///   auto m = as::row_max_weight(v);                         // [L, H, Q]
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_max_weight(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_max_weight", v, max_weight_metric{}, opt);
 }
 
 /// Local key index of the largest weight of every row (see argmax_metric), as doubles (NaN: no value).
 ///   auto a = as::row_argmax(v);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_argmax(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_argmax", v, argmax_metric{}, opt);
 }
 
 /// Fraction of each row's valid keys with weight below a threshold (see sparsity_metric).
 ///   auto sp = as::row_sparsity(v, 0.5, as::threshold_kind::relative_to_uniform);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_sparsity(const V& v, double threshold, threshold_kind kind = threshold_kind::absolute,
                            const row_options& opt = {}) {
     detail::check_threshold(threshold, "row_sparsity");
@@ -304,7 +304,7 @@ labeled_array row_sparsity(const V& v, double threshold, threshold_kind kind = t
 
 /// Mass of the k largest weights of every row (see topk_mass_metric).
 ///   auto m5 = as::row_topk_mass(v, 5);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_topk_mass(const V& v, index_t k, const row_options& opt = {}) {
     detail::check_topk(k, "row_topk_mass");
     return detail::compute_one("row_topk_mass", v, topk_mass_metric{k}, opt);
@@ -312,7 +312,7 @@ labeled_array row_topk_mass(const V& v, index_t k, const row_options& opt = {}) 
 
 /// Smallest number of keys covering a mass p of every row (see keys_for_mass_metric).
 ///   auto k90 = as::row_keys_for_mass(v, 0.9);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_keys_for_mass(const V& v, double p, const row_options& opt = {}) {
     detail::check_mass(p, "row_keys_for_mass");
     return detail::compute_one("row_keys_for_mass", v, keys_for_mass_metric{p}, opt);
@@ -320,14 +320,14 @@ labeled_array row_keys_for_mass(const V& v, double p, const row_options& opt = {
 
 /// Gini coefficient of every row (see gini_metric).
 ///   auto g = as::row_gini(v);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_gini(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_gini", v, gini_metric{}, opt);
 }
 
 /// Hoyer sparseness of every row (see hoyer_metric).
 ///   auto hs = as::row_hoyer(v);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_hoyer(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_hoyer", v, hoyer_metric{}, opt);
 }

@@ -26,6 +26,7 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "../view.hpp"
+#include "row_source.hpp"
 
 namespace attnscope {
 
@@ -90,8 +91,8 @@ struct head_ref {
 
 namespace detail {
 
-template <class T>
-void check_head_ref(const attention_view<T>& v, head_ref r, const char* caller) {
+template <class S>
+void check_head_ref(const S& v, head_ref r, const char* caller) {
     if (r.layer < 0 || r.layer >= v.extent(axis::layer) || r.head < 0 || r.head >= v.extent(axis::head))
         throw shape_error(concat(caller, ": head [layer ", r.layer, ", head ", r.head, "] is outside the view's ",
                                  v.extent(axis::layer), " layers and ", v.extent(axis::head), " heads"));
@@ -125,8 +126,8 @@ inline const char* js_quantity(js_kind k) noexcept {
 /// Per-row Jensen-Shannon distance (or divergence) between heads a and b: [batch, query] (the
 /// axes the view has), NaN for rows that do not count or have no mass.
 ///   auto d = as::head_js_rows(v, {.layer = 0, .head = 1}, {.layer = 3, .head = 5});
-template <attention_element T>
-labeled_array head_js_rows(const attention_view<T>& v, head_ref a, head_ref b, js_kind kind = js_kind::distance) {
+template <row_source S>
+labeled_array head_js_rows(const S& v, head_ref a, head_ref b, js_kind kind = js_kind::distance) {
     detail::check_head_ref(v, a, "head_js_rows");
     detail::check_head_ref(v, b, "head_js_rows");
     labeled_array out;
@@ -142,23 +143,27 @@ labeled_array head_js_rows(const attention_view<T>& v, head_ref a, head_ref b, j
     out.unit = kind == js_kind::divergence ? "nats" : "";
     const index_t B = v.extent(axis::batch), Q = v.extent(axis::query);
     std::vector<double> pa, pb;
-    for (index_t bi = 0; bi < B; ++bi)
+    row_cursor<S> rows_a(v), rows_b(v); // one cursor per head: each reads its plane in query order
+    for (index_t bi = 0; bi < B; ++bi) {
+        rows_a.start(bi, a.layer, a.head);
+        rows_b.start(bi, b.layer, b.head);
         for (index_t q = 0; q < Q; ++q) {
-            if (!v.row_counts(bi, q)) continue;
+            if (!rows_a.counts(q)) continue;
             const row_index ra{bi, a.layer, a.head, q}, rb{bi, b.layer, b.head, q};
-            const bool ok_a = detail::gather_normalized(v.row(ra), ra, pa, "head_js_rows");
-            const bool ok_b = detail::gather_normalized(v.row(rb), rb, pb, "head_js_rows");
+            const bool ok_a = detail::gather_normalized(rows_a.row(ra), ra, pa, "head_js_rows");
+            const bool ok_b = detail::gather_normalized(rows_b.row(rb), rb, pb, "head_js_rows");
             if (!ok_a || !ok_b) continue;
             out.values.data()[static_cast<std::size_t>(bi * Q + q)] =
                 detail::js_finish(detail::js_normalized(pa.data(), pb.data(), pa.size()), kind);
         }
+    }
     return out;
 }
 
 /// The mean over rows of head_js_rows: one number for two heads (NaN when no row has mass).
 ///   double d = as::head_js(v, {0, 1}, {3, 5});
-template <attention_element T>
-double head_js(const attention_view<T>& v, head_ref a, head_ref b, js_kind kind = js_kind::distance) {
+template <row_source S>
+double head_js(const S& v, head_ref a, head_ref b, js_kind kind = js_kind::distance) {
     const auto r = head_js_rows(v, a, b, kind);
     double s = 0, n = 0;
     for (double x : r.values)
@@ -174,8 +179,8 @@ double head_js(const attention_view<T>& v, head_ref a, head_ref b, js_kind kind 
 /// diagonal (NaN for a head none of whose rows has mass). One pass over the rows: each row of every head is read and normalised once.
 ///   auto m = as::head_js_matrix(v);                    // [L*H, L*H], scipy's distance
 ///   auto g = as::head_js_matrix(v, as::js_kind::divergence);
-template <attention_element T>
-labeled_array head_js_matrix(const attention_view<T>& v, js_kind kind = js_kind::distance) {
+template <row_source S>
+labeled_array head_js_matrix(const S& v, js_kind kind = js_kind::distance) {
     const index_t B = v.extent(axis::batch), L = v.extent(axis::layer), H = v.extent(axis::head),
                   Q = v.extent(axis::query);
     const auto N = static_cast<std::size_t>(L * H);
@@ -187,6 +192,9 @@ labeled_array head_js_matrix(const attention_view<T>& v, js_kind kind = js_kind:
     std::vector<double> sum(N * N, 0.0), cnt(N * N, 0.0), has_rows(N, 0.0);
     std::vector<std::vector<double>> rows(N);
     std::vector<char> ok(N);
+    // every head's row of query q at a time (row_at: in place for a stored view, one row computed
+    // for the queries/keys source)
+    row_cursor<S> rows_of(v);
     for (index_t b = 0; b < B; ++b)
         for (index_t q = 0; q < Q; ++q) {
             if (!v.row_counts(b, q)) continue;
@@ -194,7 +202,7 @@ labeled_array head_js_matrix(const attention_view<T>& v, js_kind kind = js_kind:
                 for (index_t h = 0; h < H; ++h) {
                     const row_index ri{b, l, h, q};
                     const auto i = static_cast<std::size_t>(l * H + h);
-                    ok[i] = detail::gather_normalized(v.row(ri), ri, rows[i], "head_js_matrix") ? 1 : 0;
+                    ok[i] = detail::gather_normalized(row_at(v, rows_of, ri), ri, rows[i], "head_js_matrix") ? 1 : 0;
                 }
             for (std::size_t i = 0; i < N; ++i) {
                 if (!ok[i]) continue;

@@ -102,7 +102,7 @@ struct entropy_metric {
 ///   auto v = as::make_view(probs, as::extents{L, H, Q, K}).with(as::causal());
 ///   as::labeled_array h = as::row_entropy(v);                        // [L, H, Q], nats
 ///   auto hn = as::row_entropy(v, {.unit = as::entropy_unit::normalized});
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_entropy(const V& v, entropy_options options = {}, row_options opt = {}) {
     if (options.sink_outcome) opt.allow_sink = true;
     return detail::compute_one("row_entropy", v, entropy_metric{options}, opt);

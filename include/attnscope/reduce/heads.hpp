@@ -42,6 +42,7 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "../view.hpp"
+#include "row_source.hpp"
 #include "aggregate.hpp"
 
 namespace attnscope {
@@ -131,8 +132,8 @@ constexpr std::string_view to_string(head_pattern p) noexcept {
 
 namespace detail {
 
-template <class T>
-void check_detector_view(const attention_view<T>& v, const char* caller) {
+template <class S>
+void check_detector_view(const S& v, const char* caller) {
     const auto& qa = v.axis_info(axis::query);
     const auto& ka = v.axis_info(axis::key);
     auto unsliced = [](const auto& m) { return m.map == nullptr && m.origin == 0 && m.step == 1 && m.extent == m.original_extent; };
@@ -152,9 +153,9 @@ void check_detector_view(const attention_view<T>& v, const char* caller) {
 /// axes the view has); NaN where the score is undefined. See the header comment for the formulas.
 ///   auto s = as::head_detection_scores(v, [&](as::index_t b, as::index_t q, as::index_t k) {
 ///       return k == 0 ? 1.0 : 0.0; }, {.measure = as::detection_measure::abs});
-template <attention_element T, class P>
+template <row_source S, class P>
     requires std::invocable<const P&, index_t, index_t, index_t>
-labeled_array head_detection_scores(const attention_view<T>& v, const P& pattern, head_detection_options opt = {}) {
+labeled_array head_detection_scores(const S& v, const P& pattern, head_detection_options opt = {}) {
     detail::check_detector_view(v, "head_detection_scores");
     const index_t B = v.extent(axis::batch), L = v.extent(axis::layer), H = v.extent(axis::head),
                   Q = v.extent(axis::query);
@@ -175,6 +176,7 @@ labeled_array head_detection_scores(const attention_view<T>& v, const P& pattern
     out.unit = "";
     double* dst = out.values.data();
     const bool mul = opt.measure == detection_measure::mul;
+    row_cursor<S> rows_of(v);
     for (index_t b = 0; b < B; ++b) {
         const index_t example = v.axis_info(axis::batch).original(b);
         index_t first = -1, rows = 0;
@@ -186,9 +188,10 @@ labeled_array head_detection_scores(const attention_view<T>& v, const P& pattern
         for (index_t l = 0; l < L; ++l)
             for (index_t h = 0; h < H; ++h) {
                 double num = 0, den = 0;
+                rows_of.start(b, l, h);
                 for (index_t q = 0; q < Q; ++q) {
-                    if (!v.row_counts(b, q)) continue;
-                    const auto row = v.row({b, l, h, q});
+                    if (!rows_of.counts(q)) continue;
+                    const auto row = rows_of.row({b, l, h, q});
                     for (index_t k = row.keys.begin; k < row.keys.end; ++k) {
                         if (!row.keys.dense && !row.keys.counts(k)) continue;
                         if ((opt.exclude_bos && k == first) || (opt.exclude_current_token && k == q)) continue;
@@ -235,8 +238,8 @@ double detection_pattern_value(head_pattern kind, std::span<const I> t, index_t 
 /// example of the unsliced batch axis, T = the number of keys). Result [batch, layer, head].
 ///   std::vector<std::int64_t> ids = ...;                        // [B, T]
 ///   auto s = as::head_detection_scores(v, std::span<const std::int64_t>(ids), as::head_pattern::induction);
-template <attention_element T, std::integral I>
-labeled_array head_detection_scores(const attention_view<T>& v, std::span<const I> tokens, head_pattern kind,
+template <row_source S, std::integral I>
+labeled_array head_detection_scores(const S& v, std::span<const I> tokens, head_pattern kind,
                                     head_detection_options opt = {}) {
     detail::check_detector_view(v, "head_detection_scores");
     const index_t Tn = v.extent(axis::key);
@@ -267,8 +270,8 @@ labeled_array head_detection_scores(const attention_view<T>& v, std::span<const 
 /// a [layer, head] grid (the axes the view has).
 ///   auto prev = as::detect_heads(v, std::span<const std::int64_t>(ids), as::head_pattern::previous_token);
 ///   auto top = as::rank_heads(prev, 5);
-template <attention_element T, std::integral I>
-labeled_array detect_heads(const attention_view<T>& v, std::span<const I> tokens, head_pattern kind,
+template <row_source S, std::integral I>
+labeled_array detect_heads(const S& v, std::span<const I> tokens, head_pattern kind,
                            head_detection_options opt = {}) {
     auto s = head_detection_scores(v, tokens, kind, opt);
     if (!v.has(axis::batch)) return s;

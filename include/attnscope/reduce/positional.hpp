@@ -159,7 +159,7 @@ void check_key_set(const V& v, const key_set& ks, std::string_view caller) {
 
 /// Mass every row puts on a set of key positions (see key_mass_metric).
 ///   auto bos = as::row_key_mass(v, {0});                        // attention sink on BOS
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_key_mass(const V& v, const key_set& keys, const row_options& opt = {}) {
     detail::check_key_set(v, keys, "row_key_mass");
     return detail::compute_one("row_key_mass", v, key_mass_metric{keys}, opt);
@@ -167,28 +167,28 @@ labeled_array row_key_mass(const V& v, const key_set& keys, const row_options& o
 
 /// Mean attention distance of every row in tokens (see attention_distance_metric).
 ///   auto d = as::row_attention_distance(v.with(as::causal()));
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_attention_distance(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_attention_distance", v, attention_distance_metric{}, opt);
 }
 
 /// Weight every row puts at position pos(q) - d (see offset_score_metric; NaN where no valid key sits there).
 ///   auto prev = as::row_offset_score(v, 1);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_offset_score(const V& v, index_t d, const row_options& opt = {}) {
     return detail::compute_one("row_offset_score", v, offset_score_metric{d}, opt);
 }
 
 /// Weight every row puts on its own position (offset 0).
 ///   auto self = as::row_self_score(v);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_self_score(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_self_score", v, offset_score_metric{0}, opt);
 }
 
 /// Weight every row puts on the previous token (offset 1; NaN for a query with no previous valid key).
 ///   auto prev = as::row_previous_token_score(v);
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_previous_token_score(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_previous_token_score", v, offset_score_metric{1}, opt);
 }

@@ -28,6 +28,7 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "../view.hpp"
+#include "row_source.hpp"
 
 namespace attnscope {
 
@@ -48,8 +49,8 @@ struct rollout_options {
 ///   auto v = as::make_view(probs, as::extents{L, H, T, T}).with(as::causal());
 ///   as::labeled_array r = as::attention_rollout(v);            // [query, key], rows sum to 1
 ///   double from_bos = r.values(T - 1, 0);
-template <attention_element T>
-labeled_array attention_rollout(const attention_view<T>& v, rollout_options opt = {}) {
+template <row_source S>
+labeled_array attention_rollout(const S& v, rollout_options opt = {}) {
     if (!(opt.alpha >= 0.0 && opt.alpha <= 1.0))
         throw argument_error(detail::concat("attention_rollout: alpha must lie in [0, 1], got ", opt.alpha));
     const auto& qa = v.axis_info(axis::query);
@@ -89,26 +90,24 @@ labeled_array attention_rollout(const attention_view<T>& v, rollout_options opt 
 
     std::vector<double> norm(N * N), roll(N * N), next(N * N);
     std::vector<char> passes(N); // row passes tokens through (does not count / no valid key)
+    std::vector<key_rule> keys(N); // the valid keys of each row (the same for every head)
+    row_cursor<S> rows_of(v);
     for (index_t b = 0; b < B; ++b) {
         std::fill(roll.begin(), roll.end(), 0.0);
         for (std::size_t i = 0; i < N; ++i) roll[i * N + i] = 1.0; // R_{-1} = I
         for (index_t l = 0; l < L; ++l) {
-            // N_l
+            // N_l: the heads fused cell by cell (head by head, each read through the cursor)
             std::fill(norm.begin(), norm.end(), 0.0);
-            for (index_t q = 0; q < n; ++q) {
-                double* nr = norm.data() + static_cast<std::size_t>(q) * N;
-                const auto qi = static_cast<std::size_t>(q);
-                passes[qi] = 1;
-                if (H == 0 || !v.row_counts(b, q)) {
-                    nr[qi] = 1.0;
-                    continue;
-                }
-                const auto keys = v.row({b, l, 0, q}).keys; // the same for every head
-                bool any = false, own = false;
-                for (index_t h = 0; h < H; ++h) {
-                    const auto row = v.row({b, l, h, q});
-                    for (index_t k = keys.begin; k < keys.end; ++k) {
-                        if (!keys.dense && !keys.counts(k)) continue;
+            for (index_t h = 0; h < H; ++h) {
+                rows_of.start(b, l, h);
+                for (index_t q = 0; q < n; ++q) {
+                    if (!rows_of.counts(q)) continue;
+                    const auto row = rows_of.row({b, l, h, q});
+                    const auto qi = static_cast<std::size_t>(q);
+                    if (h == 0) keys[qi] = row.keys; // the same for every head
+                    double* nr = norm.data() + qi * N;
+                    for (index_t k = row.keys.begin; k < row.keys.end; ++k) {
+                        if (!row.keys.dense && !row.keys.counts(k)) continue;
                         const double x = static_cast<double>(row[k]);
                         if (!(x >= 0) || !std::isfinite(x))
                             throw value_error(detail::concat("attention_rollout: weight ", x, " at [batch ", b, ", layer ", l,
@@ -120,17 +119,22 @@ labeled_array attention_rollout(const attention_view<T>& v, rollout_options opt 
                         case head_fusion::max: c = h == 0 ? x : std::max(c, x); break;
                         case head_fusion::min: c = h == 0 ? x : std::min(c, x); break;
                         }
-                        any = true;
-                        if (k == q) own = true;
                     }
                 }
-                if (!any) { // no valid key: pass through
+            }
+            for (index_t q = 0; q < n; ++q) {
+                double* nr = norm.data() + static_cast<std::size_t>(q) * N;
+                const auto qi = static_cast<std::size_t>(q);
+                passes[qi] = 1;
+                if (H == 0 || !v.row_counts(b, q) || keys[qi].count() == 0) { // no valid key: pass through
                     nr[qi] = 1.0;
                     continue;
                 }
+                const key_rule& kr = keys[qi];
+                const bool own = kr.counts(q);
                 double z = 0;
-                for (index_t k = keys.begin; k < keys.end; ++k) {
-                    if (!keys.dense && !keys.counts(k)) continue;
+                for (index_t k = kr.begin; k < kr.end; ++k) {
+                    if (!kr.dense && !kr.counts(k)) continue;
                     double& c = nr[static_cast<std::size_t>(k)];
                     c = opt.alpha * c + (own && k == q ? 1.0 - opt.alpha : 0.0);
                     z += c;
@@ -139,7 +143,7 @@ labeled_array attention_rollout(const attention_view<T>& v, rollout_options opt 
                     throw value_error(detail::concat("attention_rollout: row [batch ", b, ", layer ", l, ", query ", q,
                                                      "] (local index) has no mass over its valid keys after fusing heads",
                                                      own ? "" : " and its own key does not count"));
-                for (index_t k = keys.begin; k < keys.end; ++k) nr[static_cast<std::size_t>(k)] /= z;
+                for (index_t k = kr.begin; k < kr.end; ++k) nr[static_cast<std::size_t>(k)] /= z;
                 passes[qi] = 0;
             }
             // R_l = N_l R_{l-1}, skipping the zeros of N_l

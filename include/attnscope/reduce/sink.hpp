@@ -49,7 +49,7 @@ struct learned_sink_mass_metric {
 /// Sink mass of every row: attention on the sink keys (see sink_mass_metric).
 ///   auto v = as::make_view(probs, as::extents{L, H, Q, K}).with(as::causal());
 ///   auto sink = as::row_sink_mass(v, {0});                     // [L, H, Q], fraction on BOS
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_sink_mass(const V& v, const key_set& sinks, const row_options& opt = {}) {
     detail::check_key_set(v, sinks, "row_sink_mass");
     return detail::compute_one("row_sink_mass", v, sink_mass_metric{sinks}, opt);
@@ -58,7 +58,7 @@ labeled_array row_sink_mass(const V& v, const key_set& sinks, const row_options&
 /// Learned-sink mass of every row, 1 - row sum (see learned_sink_mass_metric); validation always
 /// runs with allow_sink = true.
 ///   auto rest = as::row_learned_sink_mass(v);                  // [L, H, Q], fraction
-template <attention_view_like V>
+template <row_source V>
 labeled_array row_learned_sink_mass(const V& v, row_options opt = {}) {
     opt.allow_sink = true;
     return detail::compute_one("row_learned_sink_mass", v, learned_sink_mass_metric{}, opt);

@@ -25,6 +25,7 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "../view.hpp"
+#include "row_source.hpp"
 #include "aggregate.hpp"
 
 namespace attnscope {
@@ -38,8 +39,8 @@ struct weights_options {
 namespace detail {
 
 /// Labels of the present axes of a view, key included; layer and head ticks name original indices.
-template <class T>
-std::vector<axis_label> view_axis_labels(const attention_view<T>& v) {
+template <class S>
+std::vector<axis_label> view_axis_labels(const S& v) {
     std::vector<axis_label> out;
     for (axis a : all_axes) {
         if (!v.has(a)) continue;
@@ -59,8 +60,8 @@ std::vector<axis_label> view_axis_labels(const attention_view<T>& v) {
 /// Reduces the raw weights of a view over the selected axes (any of batch, layer, head, query,
 /// key that the view has) with any reducer, honouring validity; see the header comment.
 ///   auto m = as::reduce_weights(v, {as::axis::layer, as::axis::head}, as::mean_reducer{});
-template <reducer R, attention_element T>
-labeled_array reduce_weights(const attention_view<T>& v, const axis_selection& fold, R r, weights_options opt = {}) {
+template <reducer R, row_source S>
+labeled_array reduce_weights(const S& v, const axis_selection& fold, R r, weights_options opt = {}) {
     const auto labels = detail::view_axis_labels(v);
     const auto folded = fold.resolve(labels, "reduce_weights");
     // output strides per canonical axis (0 when folded or absent), row-major over the kept axes
@@ -98,13 +99,15 @@ labeled_array reduce_weights(const attention_view<T>& v, const axis_selection& f
     const index_t B = v.extent(axis::batch), L = v.extent(axis::layer), H = v.extent(axis::head),
                   Q = v.extent(axis::query);
     const std::size_t sb = step[0], sl = step[1], sh = step[2], sq = step[3], sk = step[4];
+    row_cursor<S> rows_of(v);
     for (index_t b = 0; b < B; ++b)
-        for (index_t q = 0; q < Q; ++q) {
-            if (!v.row_counts(b, q)) continue;
-            for (index_t l = 0; l < L; ++l)
-                for (index_t h = 0; h < H; ++h) {
+        for (index_t l = 0; l < L; ++l)
+            for (index_t h = 0; h < H; ++h) {
+                rows_of.start(b, l, h);
+                for (index_t q = 0; q < Q; ++q) {
+                    if (!rows_of.counts(q)) continue;
                     const row_index ri{b, l, h, q};
-                    const auto row = v.row(ri);
+                    const auto row = rows_of.row(ri);
                     const std::size_t base = static_cast<std::size_t>(b) * sb + static_cast<std::size_t>(l) * sl +
                                              static_cast<std::size_t>(h) * sh + static_cast<std::size_t>(q) * sq;
                     for (index_t k = row.keys.begin; k < row.keys.end; ++k) {
@@ -119,33 +122,33 @@ labeled_array reduce_weights(const attention_view<T>& v, const axis_selection& f
                         r.accumulate(p.states[base + static_cast<std::size_t>(k) * sk], x);
                     }
                 }
-        }
+            }
     return p.finish();
 }
 
 /// Mean of the raw weights over the selected axes, over contributing cells only (NaN where none).
 ///   auto map = as::mean_weights(v, {as::axis::layer, as::axis::head});   // [query, key]
 ///   auto avg_row = as::mean_weights(v.slice(as::axis::query, Q - 8, Q), {as::axis::query});
-template <attention_element T>
-labeled_array mean_weights(const attention_view<T>& v, const axis_selection& fold, weights_options opt = {}) {
+template <row_source S>
+labeled_array mean_weights(const S& v, const axis_selection& fold, weights_options opt = {}) {
     return reduce_weights(v, fold, mean_reducer{}, opt);
 }
 /// Sum of the raw weights over the selected axes (NaN where no cell contributed).
 ///   auto received = as::sum_weights(v, {as::axis::query});   // attention each key received
-template <attention_element T>
-labeled_array sum_weights(const attention_view<T>& v, const axis_selection& fold, weights_options opt = {}) {
+template <row_source S>
+labeled_array sum_weights(const S& v, const axis_selection& fold, weights_options opt = {}) {
     return reduce_weights(v, fold, sum_reducer{}, opt);
 }
 /// Maximum of the raw weights over the selected axes (NaN where no cell contributed).
 ///   auto peak = as::max_weights(v, {as::axis::head});   // [layer, query, key]
-template <attention_element T>
-labeled_array max_weights(const attention_view<T>& v, const axis_selection& fold, weights_options opt = {}) {
+template <row_source S>
+labeled_array max_weights(const S& v, const axis_selection& fold, weights_options opt = {}) {
     return reduce_weights(v, fold, max_reducer{}, opt);
 }
 /// Minimum of the raw weights over the selected axes (NaN where no cell contributed).
 ///   auto floor = as::min_weights(v, {as::axis::head});
-template <attention_element T>
-labeled_array min_weights(const attention_view<T>& v, const axis_selection& fold, weights_options opt = {}) {
+template <row_source S>
+labeled_array min_weights(const S& v, const axis_selection& fold, weights_options opt = {}) {
     return reduce_weights(v, fold, min_reducer{}, opt);
 }
 
