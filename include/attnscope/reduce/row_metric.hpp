@@ -104,7 +104,6 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
         if (begin >= end) return;
         index_t q = begin % Q, h = begin / Q % H, l = begin / (Q * H) % L, b = begin / (Q * H * L);
         rows_of.start(b, l, h);
-        limit_rows(rows_of, std::min(Q, q + (end - begin))); // a chunk may end inside this plane
         index_t example = detail::original_index(v, axis::batch, b);
         row_summary s;
         // the sparsity bracket follows the sums met (see below_request::sum_slack)
@@ -136,10 +135,7 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
                         if (lin + 1 < end) example = detail::original_index(v, axis::batch, b);
                     }
                 }
-                if (lin + 1 < end) {
-                    rows_of.start(b, l, h);
-                    limit_rows(rows_of, std::min(Q, end - lin - 1));
-                }
+                if (lin + 1 < end) rows_of.start(b, l, h);
             }
         }
     };

@@ -53,15 +53,9 @@ struct cursor_of<S> {
 template <row_source S>
 using row_cursor = typename detail::cursor_of<S>::type;
 
-/// Tells a cursor that rows at or after local query `end` of the current plane will not be asked
-/// (a cursor computing blocks of rows then stops its block there); a no-op for cursors without it.
-template <class C>
-void limit_rows(C& cursor, index_t end) {
-    if constexpr (requires { cursor.limit(end); }) cursor.limit(end);
-}
-
 /// One row at any index, for loops that visit rows out of plane order: read in place from a view
-/// that has row(), otherwise the cursor is moved to the row's plane and asked for that row alone.
+/// that has row(), otherwise the cursor is moved to the row's plane and asked for that row alone
+/// (`row_alone`, when the cursor computes rows) or for the row.
 ///   auto row = as::row_at(src, cursor, {b, l, h, q});
 template <row_source S>
 auto row_at(const S& source, row_cursor<S>& cursor, const row_index& ri) {
@@ -69,8 +63,10 @@ auto row_at(const S& source, row_cursor<S>& cursor, const row_index& ri) {
         return source.row(ri);
     } else {
         cursor.start(ri.batch, ri.layer, ri.head);
-        limit_rows(cursor, ri.query + 1);
-        return cursor.row(ri);
+        if constexpr (requires { cursor.row_alone(ri); })
+            return cursor.row_alone(ri);
+        else
+            return cursor.row(ri);
     }
 }
 
