@@ -7,6 +7,7 @@
 
 #include <attnscope/error.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>

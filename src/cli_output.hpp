@@ -138,4 +138,19 @@ private:
     bool committed_ = false;
 };
 
+/// The files a command writes into its output directory, in the order written (for summary.json
+/// and the account on stdout).
+///   file_list files{out.path()};
+///   as::io::write_npy(files.add("entropy.npy"), rows);
+struct file_list {
+    fs::path dir;
+    std::vector<std::string> names; ///< relative to dir
+
+    /// Records `name` and returns its path in the directory.
+    fs::path add(const std::string& name) {
+        names.push_back(name);
+        return dir / name;
+    }
+};
+
 } // namespace attnscope::cli

@@ -42,6 +42,12 @@ struct progress_state {
         done.store(0);
         total.store(t);
     }
+    /// Raises `done` to d (progress callbacks may report out of order from several threads).
+    void advance_to(std::int64_t d) {
+        std::int64_t cur = done.load();
+        while (cur < d && !done.compare_exchange_weak(cur, d)) {
+        }
+    }
     std::string current_label() {
         std::lock_guard<std::mutex> lock(label_mutex);
         return label;

@@ -9,6 +9,9 @@
 
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <utility>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -553,4 +556,49 @@ TEST_CASE("row_options are checked", "[row_metric][errors]") {
     CHECK(as::sum_tolerance<as::half>({}) == 1e-2);
     CHECK(as::sum_tolerance<float>({.tolerance = 0.5}) == 0.5);
     CHECK_THROWS_WITH(as::sum_tolerance<float>({.tolerance = -1.0}, "my_reducer"), contains("my_reducer"));
+}
+
+TEST_CASE("row_options::progress reports rows done, ends at the total, and changes no value", "[row_metric][progress]") {
+    // 4096 rows of 128 keys: 8 steps of the 512-row grain
+    const std::vector<as::index_t> shape{2, 4, 4, 128, 128};
+    naive::rules r;
+    r.causal = true;
+    r.key_lengths = {128, 97};
+    const auto x = naive::make_attention(shape, r, 8, 0.25);
+    auto v = as::make_view(x.data(), as::extents{2, 4, 4, 128, 128}).with(as::causal()).with(as::key_lengths(r.key_lengths));
+    const as::index_t total = 2 * 4 * 4 * 128;
+    as::row_report plain_rep;
+    const auto plain = as::compute_rows(v, {.report = &plain_rep}, as::entropy_metric{}, as::sparsity_metric{0.1});
+    for (unsigned t : {1u, 2u, 3u}) {
+        std::mutex m;
+        std::vector<std::pair<as::index_t, as::index_t>> calls;
+        as::row_report rep;
+        as::row_options opt{.report = &rep, .parallel = as::threads{t}};
+        opt.progress = [&](as::index_t done, as::index_t n) {
+            std::lock_guard<std::mutex> lock(m);
+            calls.emplace_back(done, n);
+        };
+        const auto got = as::compute_rows(v, opt, as::entropy_metric{}, as::sparsity_metric{0.1});
+        REQUIRE(calls.size() >= 2); // more than one step, so that a bar moves
+        CHECK(calls.size() <= 64 * t + 1);
+        as::index_t largest = 0;
+        for (const auto& [d, n] : calls) {
+            CHECK(n == total);
+            CHECK(d > 0);
+            CHECK(d <= total);
+            largest = std::max(largest, d);
+        }
+        CHECK(largest == total);
+        if (t == 1)
+            for (std::size_t i = 1; i < calls.size(); ++i) CHECK(calls[i].first > calls[i - 1].first);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            const auto a = values_of(got[i]), b = values_of(plain[i]);
+            REQUIRE(a.size() == b.size());
+            std::size_t same = 0;
+            for (std::size_t j = 0; j < a.size(); ++j) same += (a[j] == b[j] || (std::isnan(a[j]) && std::isnan(b[j]))) ? 1 : 0;
+            CHECK(same == a.size()); // bit-identical values
+        }
+        CHECK(rep.rows == plain_rep.rows);
+        CHECK(rep.computed == plain_rep.computed);
+    }
 }

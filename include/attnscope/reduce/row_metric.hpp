@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -145,7 +146,20 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
     const unsigned parts = attnscope::part_count(rows, opt.parallel, grain);
     if (parts <= 1) {
         row_cursor<V> rows_of(v);
-        run(rows_of, 0, rows, *rep);
+        if (!opt.progress) {
+            run(rows_of, 0, rows, *rep);
+        } else {
+            // about 64 steps of at least the grain, one after another (the same values: every row
+            // is computed alone, and the sparsity bracket only decides how its exact count is found)
+            const index_t size = std::max(grain, chunk_count(rows, index_t{64}));
+            for (index_t b = 0; b < rows; b += size) {
+                const index_t e = std::min(rows, b + size);
+                row_report part;
+                run(rows_of, b, e, part);
+                merge_report(*rep, part);
+                opt.progress(e, rows);
+            }
+        }
     } else {
         // chunks of at least the grain, about 16 per task, taken in order by whichever task is free
         // (a preempted thread holds up one chunk); a walker per task, a report per chunk merged in
@@ -154,10 +168,12 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
         if (size > 64) size = chunk_count(size, 64) * 64; // whole blocks of the transposed walker
         std::vector<row_report> reports(static_cast<std::size_t>(chunk_count(rows, size)));
         std::vector<std::optional<row_cursor<V>>> walkers(chunk_task_count(rows, size, opt.parallel));
+        std::atomic<index_t> done{0};
         attnscope::parallel_for_chunks(rows, size, opt.parallel, [&](unsigned t, index_t c, index_t b, index_t e) {
             auto& w = walkers[t];
             if (!w) w.emplace(v);
             run(*w, b, e, reports[static_cast<std::size_t>(c)]);
+            if (opt.progress) opt.progress(done.fetch_add(e - b, std::memory_order_relaxed) + (e - b), rows);
         });
         for (const auto& r : reports) merge_report(*rep, r);
     }

@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <optional>
@@ -76,6 +77,13 @@ struct row_options {
     /// Rows spread over threads (`as::threads{4}`, `as::threads::all()`) or a user executor; the
     /// default is the caller's thread. Values are bit-identical for any thread count.
     execution parallel{};
+    /// Optional progress callback: progress(done, total) as parts of the pass finish, `done` of the
+    /// `total` rows of the view (padded rows included) now processed, ending with done == total.
+    /// Called from the pass's threads (concurrent calls may arrive out of order), so it must be
+    /// thread-safe and must not throw; it is called a bounded number of times (about 64 per task).
+    ///   auto h = as::row_entropy(v, {}, {.parallel = as::threads::all(),
+    ///                                    .progress = [&](as::index_t d, as::index_t n) { bar.show(d, n); }});
+    std::function<void(index_t done, index_t total)> progress{};
 };
 
 /// The default sum tolerance of an element type: 1e-2 for 16-bit storage, 1e-3 otherwise.

@@ -1,0 +1,102 @@
+// src/cli_gallery.hpp - the per-head pattern gallery: one panel per (layer, head) with example 0's
+// [query, key] weights, written as an SVG figure with its manifest and per-panel matrices.
+#pragma once
+
+#include <attnscope/io/figure.hpp>
+#include <attnscope/io/npy.hpp>
+#include <attnscope/result.hpp>
+#include <attnscope/view.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli_grids.hpp"
+#include "cli_output.hpp"
+
+namespace attnscope::cli {
+
+/// Tick labels of a token axis: the example's token strings where known, indices elsewhere.
+inline std::vector<std::string> token_ticks(const std::vector<std::string>* tokens, index_t n, index_t offset) {
+    std::vector<std::string> t;
+    for (index_t i = 0; i < n; ++i) {
+        const index_t p = i + offset;
+        if (tokens != nullptr && p >= 0 && p < static_cast<index_t>(tokens->size()))
+            t.push_back((*tokens)[static_cast<std::size_t>(p)]);
+        else
+            t.push_back(std::to_string(p));
+    }
+    return t;
+}
+
+/// What labels the gallery: the input's file name, example 0's tokens and key length, the KV prefix.
+struct gallery_labels {
+    std::string file_name;
+    const std::vector<std::string>* tokens = nullptr; ///< example 0's token strings, or nullptr
+    index_t key_length = -1;                           ///< example 0's valid keys; -1: all
+    index_t past = 0;
+};
+
+/// Whether a gallery of v stays legible: at most `limit` panels of at most 256 x 256.
+template <class V>
+bool gallery_fits(const V& v, index_t limit) {
+    return limit > 0 && v.extent(axis::layer) * v.extent(axis::head) <= limit && v.extent(axis::query) <= 256 &&
+           v.extent(axis::key) <= 256;
+}
+
+/// One panel per (layer, head) of example 0: its [query, key] weights, keys that do not count NaN.
+/// Empty (no panel) when example 0 has no valid row or key.
+template <class V>
+io::figure pattern_gallery(const V& v, const gallery_labels& labels) {
+    const index_t L = v.extent(axis::layer), H = v.extent(axis::head), Q = v.extent(axis::query), K = v.extent(axis::key);
+    index_t valid_q = 0; // up to the last row of example 0 that counts (padded rows are NaN)
+    for (index_t q = 0; q < Q; ++q)
+        if (v.row_counts(0, q)) valid_q = q + 1;
+    const index_t valid_k = labels.key_length < 0 ? K : std::min(K, labels.key_length);
+    io::figure fig;
+    if (valid_q <= 0 || valid_k <= 0) return fig;
+    fig.title = fmt::format("attention patterns of {}{}", labels.file_name, v.has(axis::batch) ? " (example 0)" : "");
+    fig.columns = static_cast<std::size_t>(H);
+    fig.style.cmap = io::colormap::blues();
+    fig.style.vmin = 0.0;
+    fig.style.ticks = io::axis_ticks::outer;
+    fig.style.colorbar_label = "attention weight";
+    for (index_t l = 0; l < L; ++l)
+        for (index_t h = 0; h < H; ++h) {
+            labeled_array m;
+            m.values = xt::xarray<double>::from_shape({static_cast<std::size_t>(valid_q), static_cast<std::size_t>(valid_k)});
+            for (index_t q = 0; q < valid_q; ++q) {
+                const auto row = v.row({0, l, h, q});
+                const bool counts = v.row_counts(0, q);
+                for (index_t k = 0; k < valid_k; ++k)
+                    m.values(static_cast<std::size_t>(q), static_cast<std::size_t>(k)) =
+                        counts && row.keys.counts(k) ? static_cast<double>(row[k]) : std::numeric_limits<double>::quiet_NaN();
+            }
+            m.axes = {{"query", token_ticks(labels.tokens, valid_q, labels.past)}, {"key", token_ticks(labels.tokens, valid_k, 0)}};
+            m.quantity = "attention weight";
+            io::panel p;
+            p.title = fmt::format("L{}H{}", l, h);
+            p.data = std::move(m);
+            fig.panels.push_back(std::move(p));
+        }
+    return fig;
+}
+
+/// Writes the gallery into <dir>/patterns/ (patterns.svg, patterns.json, patterns_p<i>.npy/.csv)
+/// unless no panel holds a finite value; returns whether it was written.
+inline bool write_gallery(file_list& files, const io::figure& fig) {
+    const bool drawable = std::any_of(fig.panels.begin(), fig.panels.end(), [](const io::panel& p) { return has_finite(p.data); });
+    if (!drawable) return false;
+    std::filesystem::create_directory(files.dir / "patterns");
+    io::write_figure_bundle(files.dir / "patterns", "patterns", fig,
+                            [](const std::filesystem::path& p, const labeled_array& m) { io::write_npy(p, m); });
+    files.names.push_back("patterns/patterns.svg");
+    files.names.push_back("patterns/patterns.json");
+    return true;
+}
+
+} // namespace attnscope::cli

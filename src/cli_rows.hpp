@@ -1,0 +1,128 @@
+// src/cli_rows.hpp - the per-row metrics of one dump: the file read as a row source, the command's
+// validity rules applied, every metric computed in one pass over the rows.
+//
+// This is the per-file step of every analysing command (report on one file, aggregate on many):
+//   for_dump_rows(path, opts, lengths, on_progress, [&](const auto& view, const row_values& r) { ... });
+// A new input kind (another way to get rows from a file) is one more branch in for_dump_rows.
+#pragma once
+
+#include <attnscope/io/load.hpp>
+#include <attnscope/reduce/aggregate.hpp>
+#include <attnscope/reduce/row_metric.hpp>
+#include <attnscope/view.hpp>
+
+#include <array>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cli_errors.hpp"
+#include "cli_metrics.hpp"
+#include "cli_options.hpp"
+
+namespace attnscope::cli {
+
+/// Per-example lengths of a dump (right padding).
+struct example_lengths {
+    std::vector<index_t> keys, queries;
+};
+
+/// What one pass over a dump's rows gives.
+struct row_values {
+    std::vector<index_t> shape;    ///< of the input
+    std::vector<std::string> axes; ///< names of the input's axes
+    std::string dtype;             ///< "f16", "bf16", "f32", "f64"
+    double tolerance = 0;          ///< the sum tolerance used
+    std::array<index_t, 4> extents{1, 1, 1, 1}; ///< [batch, layer, head, query]; absent axes 1
+    index_t keys = 0;                          ///< key extent
+    /// Per-row values of every metric slot (shaped like the input without its key axis; NaN for
+    /// rows that do not count, unselected slots all NaN).
+    std::array<labeled_array, metric_count> rows;
+    row_report report;
+};
+
+/// "float32" for "f32": the numpy name of a dtype tag.
+inline std::string numpy_dtype(const std::string& d) {
+    if (d == "f16") return "float16";
+    if (d == "bf16") return "bfloat16";
+    if (d == "f32") return "float32";
+    return "float64";
+}
+
+/// The view with the command's validity rules (the rules copy the lists). Key lengths are padding,
+/// as in the library: padded keys and the query rows at padded positions (q + past >= length) do
+/// not count.
+template <class V>
+V with_validity(V v, const validity_options& o, const example_lengths& lengths) {
+    if (o.causal) v = v.with(causal(o.past));
+    if (o.window > 0) v = v.with(sliding_window(o.window));
+    if (!lengths.keys.empty()) v = v.with(key_lengths(lengths.keys));
+    if (!lengths.queries.empty()) v = v.with(query_lengths(lengths.queries));
+    return v;
+}
+
+/// Every metric of `o` per row of v, in one pass on o.threads threads; progress(done, total) in rows.
+template <class V>
+row_values compute_row_values(const V& v, const analysis_options& o, const std::function<void(index_t, index_t)>& progress = {}) {
+    using T = typename V::element_type;
+    row_values r;
+    r.shape = v.shape();
+    r.dtype = std::string(to_string(element_traits<T>::tag));
+    for (axis a : all_axes)
+        if (v.has(a)) r.axes.emplace_back(to_string(a));
+    r.tolerance = o.rows.tolerance.value_or(default_sum_tolerance<T>());
+    r.extents = {v.extent(axis::batch), v.extent(axis::layer), v.extent(axis::head), v.extent(axis::query)};
+    r.keys = v.extent(axis::key);
+
+    const auto metrics = make_metrics(o.metrics, o.metric);
+    row_options ropt = o.row_opts();
+    ropt.report = &r.report;
+    ropt.progress = progress;
+    r.rows = std::apply([&](const auto&... m) { return compute_rows(v, ropt, m...); }, metrics);
+    return r;
+}
+
+/// Canonical 4-D [batch, layer, head, query] form of a per-row result (absent axes get extent 1),
+/// so that every input rank gives a [layer, head] grid.
+inline labeled_array canonical_rows(const labeled_array& r, const std::array<index_t, 4>& extents) {
+    labeled_array c;
+    c.values = r.values;
+    c.values.reshape({static_cast<std::size_t>(extents[0]), static_cast<std::size_t>(extents[1]),
+                      static_cast<std::size_t>(extents[2]), static_cast<std::size_t>(extents[3])});
+    c.axes = {{"batch", {}},
+              {"layer", default_ticks(axis::layer, static_cast<std::size_t>(extents[1]))},
+              {"head", default_ticks(axis::head, static_cast<std::size_t>(extents[2]))},
+              {"query", {}}};
+    c.quantity = r.quantity;
+    c.unit = r.unit;
+    return c;
+}
+
+/// The per-(layer, head) mean over batch and query rows of one metric's per-row values (NaN rows
+/// left out): what report writes as head_<metric>.npy.
+inline labeled_array head_mean(const labeled_array& rows, const std::array<index_t, 4>& extents) {
+    labeled_array grid = layer_head_mean(canonical_rows(rows, extents));
+    grid.quantity = "mean " + rows.quantity;
+    return grid;
+}
+
+/// Reads `path` as a row source and calls f(view) with the command's validity rules applied.
+/// Library errors name the file.
+template <class F>
+void visit_dump(const std::filesystem::path& path, const analysis_options& o, const example_lengths& lengths, F&& f) {
+    naming(path, [&] {
+        const auto src = io::load_attention_file(path, o.input.load_options());
+        src.visit([&](auto view) { f(with_validity(view, o.validity, lengths)); });
+    });
+}
+
+/// The per-file step: reads `path` as a row source, computes every metric per row and calls
+/// f(view, values) with the view the rows came from. Errors name the file.
+template <class F>
+void for_dump_rows(const std::filesystem::path& path, const analysis_options& o, const example_lengths& lengths,
+                   const std::function<void(index_t, index_t)>& progress, F&& f) {
+    visit_dump(path, o, lengths, [&](const auto& v) { f(v, compute_row_values(v, o, progress)); });
+}
+
+} // namespace attnscope::cli
