@@ -542,7 +542,6 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
     }
 }
 
-#ifdef ATTNSCOPE_CAPTURE_HAS_QK
 TEST_CASE("ggml_capture: every metric from the flash-attention capture equals the stored-weights capture", "[ggml][capture][qk]") {
     // the same decode twice (two sequences, one stream each, unequal lengths, two micro-batches),
     // flash attention off then on: the stored kq_soft_max rows and the rows the queries/keys source
@@ -604,4 +603,3 @@ TEST_CASE("ggml_capture: every metric from the flash-attention capture equals th
     CHECK(on.sequence_queries_keys(batch, 1).extent(as::axis::query) == 11);
     CHECK_THROWS_WITH(off.queries_keys(), contains("flash attention off"));
 }
-#endif

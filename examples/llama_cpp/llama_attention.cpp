@@ -84,13 +84,8 @@ int main(int argc, char** argv) {
         as::labeled_array grid;
         if (!cap.flash_attention()) {
             grid = as::layer_head_mean(as::row_entropy(cap.sequence_attention(toks, s)));
-        } else {
-#ifdef ATTNSCOPE_CAPTURE_HAS_QK
+        } else { // no weights were ever stored: the same rows, computed from the queries and keys
             grid = as::layer_head_mean(as::row_entropy(cap.sequence_queries_keys(toks, s)));
-#else
-            std::fprintf(stderr, "this attnscope has no queries/keys source: run with --flash-attn off\n");
-            return 1;
-#endif
         }
         std::printf("sequence %d: mean entropy (nats), layer x head\n", s);
         for (std::size_t l = 0; l < grid.values.shape(0); ++l) {

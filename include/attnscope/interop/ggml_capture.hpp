@@ -36,7 +36,8 @@
 //   cparams.cb_eval_user_data = &cap;
 //   llama_decode(ctx, batch);
 //   auto v = cap.attention();             // flash attention off: [stream, layer, head, query, key]
-//   auto s = cap.sequence(batch_tokens, 0).attention();    // one sequence's query rows
+//   auto src = cap.queries_keys();        // flash attention on: the same rows from q and k
+//   auto h = as::row_entropy(cap.sequence_attention(toks, 0));   // one sequence's query rows
 #pragma once
 
 #include <algorithm>
@@ -55,13 +56,10 @@
 
 #include "../element.hpp"
 #include "../error.hpp"
+#include "../qk_source.hpp"
 #include "../validity.hpp"
 #include "../view.hpp"
 
-#if __has_include("../qk_source.hpp")
-#include "../qk_source.hpp"
-#define ATTNSCOPE_CAPTURE_HAS_QK 1
-#endif
 
 #if !defined(ATTNSCOPE_NO_GGML) && __has_include(<ggml.h>) && __has_include(<ggml-backend.h>)
 #include <ggml-backend.h>
@@ -368,7 +366,6 @@ public:
         for (index_t q = 0; q < have; ++q) out.rows.push_back(q);
         return out;
     }
-#ifdef ATTNSCOPE_CAPTURE_HAS_QK
     /// Flash attention on: the queries/keys source over the collected queries and keys, with the
     /// engine's settings (scale, soft-cap) and validity (its mask, rows per stream): a row source
     /// every reducer accepts, [stream, layer, head, query, key] like attention(). Points into this
@@ -392,7 +389,6 @@ public:
         auto& rows = seq_rows_.emplace_back(std::move(sr.rows));
         return queries_keys().fix(axis::batch, sr.stream).select(axis::query, rows);
     }
-#endif
 
     /// The [layer, head, query, key] view of one sequence (flash attention off).
     ///   auto v = cap.sequence_attention(toks, 0);   // rows = the tokens of sequence 0, in batch order
