@@ -366,6 +366,25 @@ TEST_CASE("ggml_capture: two sequences in one unified stream, wrapped cells, per
     m.ubatch(cap, 0, {std::vector<token>(t.begin(), t.begin() + 8)}, {std::vector<std::int64_t>(c.begin(), c.begin() + 8)});
     m.ubatch(cap, 0, {std::vector<token>(t.begin() + 8, t.end())}, {std::vector<std::int64_t>(c.begin() + 8, c.end())});
     check_against_reference(cap, m);
+    // the same two decodes with flash attention on
+    sim mf;
+    mf.flash = true;
+    mf.init();
+    as::ggml_capture warm_f, capf;
+    {
+        std::vector<token> wt;
+        std::vector<std::int64_t> wc;
+        for (std::int32_t i = 0; i < 10; ++i) {
+            wt.push_back({30 + i, 0});
+            wc.push_back(i);
+        }
+        mf.ubatch(warm_f, 0, {wt}, {wc});
+    }
+    mf.ref.clear();
+    mf.rows_of_stream.assign(1, 0);
+    mf.ubatch(capf, 0, {std::vector<token>(t.begin(), t.begin() + 8)}, {std::vector<std::int64_t>(c.begin(), c.begin() + 8)});
+    mf.ubatch(capf, 0, {std::vector<token>(t.begin() + 8, t.end())}, {std::vector<std::int64_t>(c.begin() + 8, c.end())});
+    check_against_reference(capf, mf);
 
     std::vector<std::int32_t*> seq_ptr;
     for (auto& s : seq_ids) seq_ptr.push_back(&s);
@@ -387,6 +406,12 @@ TEST_CASE("ggml_capture: two sequences in one unified stream, wrapped cells, per
             const auto visible = row.keys.count();
             CHECK(visible == (seq == 0 ? 10 + static_cast<as::index_t>(i) + 1 : static_cast<as::index_t>(i) + 1));
         }
+        // flash attention on: the same rows of the sequence, computed from its queries and the key cache
+        const auto src = capf.sequence_queries_keys(toks, seq);
+        CHECK(src.extent(as::axis::query) == 6);
+        const auto hf = as::row_entropy(src);
+        REQUIRE(hf.values.shape() == hs.values.shape());
+        for (std::size_t i = 0; i < hs.values.size(); ++i) CHECK(hf.values.flat(i) == Approx(hs.values.flat(i)).margin(1e-5));
     }
     CHECK_THROWS_WITH(cap.sequence_rows(toks, 2), contains("no token of the batch belongs to sequence 2"));
     const as::llama_tokens short_batch{.n_tokens = 5, .n_seq_id = n_seq_id.data(), .seq_id = seq_ptr.data()};
