@@ -99,6 +99,9 @@ TEST_CASE("npy bfloat16 stored as uint16 bits needs the explicit option", "[io][
             FAIL("uint16 loaded without u2_as_bfloat16");
         } catch (const as::dtype_error& e) {
             CHECK_THAT(e.what(), contains("u2_as_bfloat16"));
+            REQUIRE(e.where()); // as data, for programs that word their own message (the command's --bf16)
+            CHECK(e.where()->remedy == "npy_options::u2_as_bfloat16");
+            CHECK(e.where()->field == "dtype");
             CHECK_THAT(e.what(), contains(f));
         }
         const auto a = aio::load_npy(fixture(f), {.u2_as_bfloat16 = true});

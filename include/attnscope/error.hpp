@@ -4,23 +4,50 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <optional>
 #include <utility>
 #include <vector>
 
 namespace attnscope {
 
+/// Where and what is wrong in a file or an option, as data (error::where()): so that a program (the
+/// attnscope command, a GUI) can word its own message instead of parsing what().
+struct file_location {
+    std::string file;                    ///< the file (or buffer) as the loader names it
+    std::optional<std::uint64_t> offset; ///< byte offset of the offending field, when known
+    std::string field;                   ///< the field or structure, e.g. "data_offsets of tensor 'a'"
+    std::string problem;                 ///< what is wrong, without the file name or the remedy
+    std::string remedy;                  ///< the library option that would fix it, when one does,
+                                         ///< e.g. "npy_options::u2_as_bfloat16", "attention_options::name"
+};
+
 /// Base of every exception attnscope throws for bad input from a user or a file.
 /// Catch this to handle all of them:
 ///   try { auto v = as::make_view(p, as::extents{L, H, Q, K}); }
 ///   catch (const as::error& e) { std::cerr << e.what() << '\n'; }
+/// Errors about a file may also carry where() (file, offset, field, problem, remedy) as data.
 class error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+    explicit error(file_location w) : std::runtime_error(compose(w)), where_(std::move(w)) {}
+    const std::optional<file_location>& where() const noexcept { return where_; }
+
+    /// The message of a location: "file: field: problem (at byte N); set remedy".
+    static std::string compose(const file_location& w) {
+        std::string m = w.file.empty() ? std::string() : w.file + ": ";
+        if (!w.field.empty()) m += w.field + ": ";
+        m += w.problem;
+        if (w.offset) m += " (at byte " + std::to_string(*w.offset) + ")";
+        if (!w.remedy.empty()) m += "; set " + w.remedy;
+        return m;
+    }
+
+private:
+    std::optional<file_location> where_;
 };
 
 /// A shape, rank or axis that does not fit: the message prints expected and actual extents.
@@ -71,27 +98,11 @@ private:
     std::optional<bad_value> detail_;
 };
 
-/// Where a file is malformed, as data (format_error::where()).
-struct file_location {
-    std::string file;                    ///< the file (or buffer) as the loader names it
-    std::optional<std::uint64_t> offset; ///< byte offset of the offending field, when known
-    std::string field;                   ///< the field or structure, e.g. "data_offsets of tensor 'a'"
-    std::string problem;                 ///< what is wrong, without the file name
-};
-
 /// A malformed, truncated or unsupported file; the message names the file and what is wrong. When
 /// the loader knows it, where() holds the file, byte offset, field and problem as data.
 class format_error : public error {
 public:
     using error::error;
-    explicit format_error(file_location w)
-        : error(w.file + ": " + (w.field.empty() ? std::string() : w.field + ": ") + w.problem +
-                (w.offset ? " (at byte " + std::to_string(*w.offset) + ")" : std::string())),
-          where_(std::move(w)) {}
-    const std::optional<file_location>& where() const noexcept { return where_; }
-
-private:
-    std::optional<file_location> where_;
 };
 
 /// An operating-system level failure while reading or writing a file.

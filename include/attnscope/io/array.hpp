@@ -536,12 +536,16 @@ inline attention_source assemble_attention(array_set set, const attention_option
                 continue;
         } else {
             if (!split)
-                throw format_error(concat(source, ": holds ", all.size(), " tensors ", short_name_list(names),
-                                          " that are neither one attention tensor nor per-layer tensors named ",
-                                          "<prefix><layer index>; choose one with attention_options::name"));
+                throw format_error(file_location{std::string(source), std::nullopt, "tensors",
+                                                 concat("holds ", all.size(), " tensors ", short_name_list(names),
+                                                        " that are neither one attention tensor nor per-layer tensors named ",
+                                                        "<prefix><layer index>; choose one"),
+                                                 "attention_options::name"});
             if (have_common && prefix != common)
-                throw format_error(concat(source, ": tensors ", short_name_list(names), " have different prefixes ('", common,
-                                          "' and '", prefix, "'); choose one tensor or prefix with attention_options::name"));
+                throw format_error(file_location{std::string(source), std::nullopt, "tensors",
+                                                 concat("tensors ", short_name_list(names), " have different prefixes ('", common,
+                                                        "' and '", prefix, "'); choose one tensor or prefix"),
+                                                 "attention_options::name"});
             common = prefix;
             have_common = true;
         }

@@ -56,8 +56,10 @@ inline attention_source load_attention_file(const std::filesystem::path& path, c
         const std::string source = detail::concat("npy file '", name, "'");
         auto a = detail::npy_from_bytes(file->bytes(), source, npy, keep, map);
         if (!opt.name.empty())
-            throw argument_error(detail::concat(source, ": holds one unnamed array; attention_options::name '", opt.name,
-                                                "' applies to npz and safetensors files"));
+            throw argument_error(file_location{source, std::nullopt, "attention_options::name",
+                                               detail::concat("holds one unnamed array; a tensor name ('", opt.name,
+                                                              "') applies to npz and safetensors files only"),
+                                               {}});
         if (a.rank() < 2 || a.rank() > axis_count)
             throw shape_error(detail::concat(source, ": attention data must have rank 2 to 5, got shape ",
                                              detail::format_list(a.shape())));

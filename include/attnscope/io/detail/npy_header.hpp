@@ -256,8 +256,10 @@ inline npy_descr interpret_descr(std::string_view d, bool u2_as_bfloat16, std::s
         out.type = attnscope::dtype::f64;
     else if (kind == 'u' && size == '2') {
         if (!u2_as_bfloat16)
-            throw unsupported(" (uint16: if it holds bfloat16 bit patterns, as write_npy stores bfloat16, set "
-                              "npy_options::u2_as_bfloat16)");
+            throw dtype_error(file_location{std::string(source), std::nullopt, "dtype",
+                                            concat("uint16 ('", d, "') is not an attention dtype; if it holds bfloat16 bit "
+                                                   "patterns (as write_npy stores bfloat16), read it as bfloat16"),
+                                            "npy_options::u2_as_bfloat16"});
         out.type = attnscope::dtype::bf16;
     } else
         throw unsupported("");
