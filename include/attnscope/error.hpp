@@ -23,6 +23,12 @@ struct file_location {
     std::string problem;                 ///< what is wrong, without the file name or the remedy
     std::string remedy;                  ///< the library option that would fix it, when one does,
                                          ///< e.g. "npy_options::u2_as_bfloat16", "attention_options::name"
+
+    file_location() = default;
+    file_location(std::string file_, std::optional<std::uint64_t> offset_, std::string field_, std::string problem_,
+                  std::string remedy_ = {})
+        : file(std::move(file_)), offset(offset_), field(std::move(field_)), problem(std::move(problem_)),
+          remedy(std::move(remedy_)) {}
 };
 
 /// Base of every exception attnscope throws for bad input from a user or a file.
