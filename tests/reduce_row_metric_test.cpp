@@ -483,6 +483,10 @@ TEST_CASE("bad_row::skip sets bad rows to NaN and reports them", "[row_metric][b
     REQUIRE(rep.first_bad.has_value());
     CHECK(*rep.first_bad == as::row_index{0, 0, 0, 1});
     CHECK_THAT(rep.first_reason, contains("key 2") && contains("nan"));
+    REQUIRE(rep.first_detail.has_value());
+    CHECK(rep.first_detail->rule == "finite");
+    CHECK(rep.first_detail->key == 2);
+    CHECK(rep.first_detail->row == std::array<std::int64_t, 4>{0, 0, 0, 1});
     // skipping with an infinite tolerance renormalises every finite row and skips only invalid values
     const auto h2 = as::row_entropy(f.view(), {}, {.on_bad_row = as::bad_row::skip,
                                                    .tolerance = std::numeric_limits<double>::infinity(), .report = &rep});
@@ -601,4 +605,38 @@ TEST_CASE("row_options::progress reports rows done, ends at the total, and chang
         CHECK(rep.rows == plain_rep.rows);
         CHECK(rep.computed == plain_rep.computed);
     }
+}
+
+TEST_CASE("value_error carries the row, rule, key and value as data", "[row_metric][bad_row][error]") {
+    bad_fixture f;
+    f.set(1, 2, 1, 0, -0.25);
+    f.set(1, 2, 1, 1, 0.65);
+    auto detail_of = [](auto&& call) -> as::bad_value {
+        try {
+            call();
+        } catch (const as::value_error& e) {
+            REQUIRE(e.detail().has_value());
+            return *e.detail();
+        }
+        FAIL("no value_error");
+        return {};
+    };
+    auto d = detail_of([&] { (void)as::row_entropy(f.view()); });
+    CHECK(d.row == std::array<std::int64_t, 4>{1, 0, 2, 1});
+    CHECK(d.rule == "non-negative");
+    CHECK(d.key == 0);
+    CHECK(d.value == -0.25);
+    CHECK(d.valid_keys == 5);
+    f.set(1, 2, 1, 0, 0.2);
+    f.set(1, 2, 1, 1, 0.5); // sum 1.3
+    d = detail_of([&] { (void)as::row_entropy(f.view()); });
+    CHECK(d.rule == "sum");
+    CHECK(d.key == -1);
+    CHECK(d.value == Approx(1.3));
+    CHECK(d.tolerance == Approx(1e-3));
+    d = detail_of([&] { (void)as::row_learned_sink_mass(f.view()); });
+    CHECK(d.rule == "sink sum");
+    for (as::index_t k = 0; k < 5; ++k) f.set(1, 2, 1, k, 0.0);
+    d = detail_of([&] { (void)as::row_entropy(f.view(), {}, {.on_bad_row = as::bad_row::renormalize}); });
+    CHECK(d.rule == "positive sum");
 }

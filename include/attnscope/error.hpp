@@ -83,11 +83,15 @@ public:
 /// Where and why a row failed validation, as data (value_error::detail()): the row's canonical
 /// [batch, layer, head, query] index, the rule it broke, and the key and value that broke it.
 struct bad_value {
-    std::array<std::int64_t, 4> row{}; ///< [batch, layer, head, query], 0 on absent axes
-    std::string rule;                  ///< e.g. "weights must be finite", "weights must be >= 0", "row sum"
-    std::int64_t key = -1;             ///< local key index of the offending weight; -1 for a rule of the row (its sum)
-    double value = 0;                  ///< the offending weight, or the row sum
-    double tolerance = 0;              ///< the sum tolerance in force (sum rules)
+    std::array<std::int64_t, 4> row{}; ///< [batch, layer, head, query] of the view it was read through, 0 on absent axes
+    /// The rule broken: "finite" (a weight, or the sum, is NaN or infinite), "non-negative" (a
+    /// weight < 0), "sum" (|s - 1| > tolerance), "sink sum" (with learned sinks: s outside
+    /// (0, 1 + tolerance]), "positive sum" (renormalising a row whose valid weights sum to 0).
+    std::string rule;
+    std::int64_t key = -1;     ///< local key index of the offending weight; -1 for a rule of the row (its sum)
+    double value = 0;          ///< the offending weight, or the row sum
+    double tolerance = 0;      ///< the sum tolerance in force
+    std::int64_t valid_keys = 0; ///< number of keys that count in the row
 };
 
 /// Attention values that are not a probability row: NaN, infinity, a negative weight, or a sum out

@@ -64,6 +64,7 @@ struct row_report {
     index_t renormalized = 0; ///< rows with |s - 1| > tol accepted by bad_row::renormalize
     std::optional<row_index> first_bad; ///< local index of the first skipped row
     std::string first_reason;           ///< why that row was bad
+    std::optional<bad_value> first_detail; ///< the same as data (rule, key, value)
 };
 
 /// How rows are validated before metrics see them.
@@ -143,17 +144,32 @@ inline double resolve_tolerance(const row_options& o, double fallback, std::stri
     return t;
 }
 
-/// Finds the first valid key breaking the value rules; returns its reason or an empty string.
+/// The first valid key breaking the value rules (rule "finite" or "non-negative"), if any.
 template <class T>
-std::string first_bad_value(const attention_row<T>& row) {
+std::optional<bad_value> first_bad_value(const attention_row<T>& row) {
     for (index_t k = row.keys.begin; k < row.keys.end; ++k) {
         if (!row.keys.dense && !row.keys.counts(k)) continue;
         const double x = load(row.data, row.stride, k);
-        if (!std::isfinite(x))
-            return concat("key ", k, " holds ", format_value(x), " (rule: weights must be finite)");
-        if (x < 0.0) return concat("key ", k, " holds ", format_value(x), " (rule: weights must be >= 0)");
+        if (!std::isfinite(x)) return bad_value{{}, "finite", k, x, 0, 0};
+        if (x < 0.0) return bad_value{{}, "non-negative", k, x, 0, 0};
     }
-    return {};
+    return std::nullopt;
+}
+
+/// The library's wording of a broken rule (the attnscope command words its own from the data).
+inline std::string describe_bad_value(const bad_value& b) {
+    if (b.key >= 0)
+        return concat("key ", b.key, " holds ", format_value(b.value), " (rule: weights must be ",
+                      b.rule == "finite" ? "finite" : ">= 0", ")");
+    if (b.rule == "finite") return concat("its weights sum to ", format_value(b.value), " (rule: the sum must be finite)");
+    if (b.rule == "positive sum")
+        return concat("the weights of its ", b.valid_keys, " valid keys sum to 0 (rule: bad_row::renormalize needs a positive sum)");
+    if (b.rule == "sink sum")
+        return concat("the weights of its ", b.valid_keys, " valid keys sum to ", format_value(b.value),
+                      " (rule: with allow_sink the sum must lie in (0, ", format_value(1.0 + b.tolerance), "], tolerance ",
+                      format_value(b.tolerance), ")");
+    return concat("the weights of its ", b.valid_keys, " valid keys sum to ", format_value(b.value), " (rule: |sum - 1| <= ",
+                  format_value(b.tolerance), ", row_options.tolerance; set allow_sink for learned sinks, or bad_row::renormalize)");
 }
 
 } // namespace detail
@@ -188,47 +204,48 @@ struct below_request {
 ///   if (st == as::row_status::ok) value = as::entropy_metric{}(row, s);
 namespace detail {
 
-/// Why a row failed the value or sum rules (empty: it did not), and the renormalisation count.
+/// Which rule a row broke, as data (nothing: it broke none), and the renormalisation count.
 template <class T>
-std::string bad_row_reason(const attention_row<T>& row, double sum, double min, index_t count, const row_options& opt,
-                           double tolerance, row_report* report) {
+std::optional<bad_value> bad_row_reason(const attention_row<T>& row, double sum, double min, index_t count, const row_options& opt,
+                                        double tolerance, row_report* report) {
+    auto row_rule = [&](const char* rule) { return bad_value{{}, rule, -1, sum, tolerance, count}; };
     if (!std::isfinite(sum) || !(min >= 0.0)) {
-        std::string reason = detail::first_bad_value(row);
-        if (reason.empty()) reason = detail::concat("its weights sum to ", detail::format_value(sum), " (rule: the sum must be finite)");
-        return reason;
+        auto b = detail::first_bad_value(row);
+        if (!b) return row_rule("finite");
+        b->tolerance = tolerance;
+        b->valid_keys = count;
+        return b;
     }
     if (opt.on_bad_row == bad_row::renormalize) {
-        if (!(sum > 0.0))
-            return detail::concat("the weights of its ", count, " valid keys sum to 0 (rule: bad_row::renormalize needs a positive sum)");
+        if (!(sum > 0.0)) return row_rule("positive sum");
         if (report && std::abs(sum - 1.0) > tolerance) ++report->renormalized;
-        return {};
+        return std::nullopt;
     }
     if (opt.allow_sink) {
-        if (!(sum > 0.0 && sum <= 1.0 + tolerance))
-            return detail::concat("the weights of its ", count, " valid keys sum to ", detail::format_value(sum),
-                                  " (rule: with allow_sink the sum must lie in (0, ", detail::format_value(1.0 + tolerance),
-                                  "], tolerance ", detail::format_value(tolerance), ")");
-        return {};
+        if (!(sum > 0.0 && sum <= 1.0 + tolerance)) return row_rule("sink sum");
+        return std::nullopt;
     }
-    if (!(std::abs(sum - 1.0) <= tolerance && sum > 0.0))
-        return detail::concat("the weights of its ", count, " valid keys sum to ", detail::format_value(sum),
-                              " (rule: |sum - 1| <= ", detail::format_value(tolerance),
-                              ", row_options.tolerance; set allow_sink for learned sinks, or bad_row::renormalize)");
-    return {};
+    if (!(std::abs(sum - 1.0) <= tolerance && sum > 0.0)) return row_rule("sum");
+    return std::nullopt;
 }
 
-/// Applies the bad-row policy to a row that broke a rule: throws, or records it and returns bad.
-[[gnu::noinline]] inline row_status reject_row(const row_index& index, std::string reason, const row_options& opt,
+/// Applies the bad-row policy to a row that broke a rule: throws value_error (message and data),
+/// or records it and returns bad.
+[[gnu::noinline]] inline row_status reject_row(const row_index& index, bad_value what, const row_options& opt,
                                                  row_report* report, std::string_view caller) {
+    what.row = {index.batch, index.layer, index.head, index.query};
+    std::string reason = describe_bad_value(what);
     if (opt.on_bad_row != bad_row::skip)
         throw value_error(detail::concat(caller, ": attention row ", detail::format_row_index(index),
                                          " (local index) is not a probability row: ", reason,
-                                         "; row_options.on_bad_row = bad_row::skip sets such rows to NaN"));
+                                         "; row_options.on_bad_row = bad_row::skip sets such rows to NaN"),
+                          std::move(what));
     if (report) {
         ++report->skipped;
         if (!report->first_bad) {
             report->first_bad = index;
             report->first_reason = std::move(reason);
+            report->first_detail = std::move(what);
         }
     }
     return row_status::bad;
@@ -304,9 +321,9 @@ template <unsigned Sums = 0, class T>
     // the common case in a few comparisons; reasons, renormalisation counts and errors out of line
     if (opt.on_bad_row != bad_row::renormalize && !opt.allow_sink && std::abs(sum - 1.0) <= tolerance && sum > 0.0 && min >= 0.0)
         return row_status::ok;
-    std::string reason = detail::bad_row_reason(row, sum, min, count, opt, tolerance, report);
-    if (reason.empty()) return row_status::ok;
-    return detail::reject_row(index, std::move(reason), opt, report, caller);
+    auto broken = detail::bad_row_reason(row, sum, min, count, opt, tolerance, report);
+    if (!broken) return row_status::ok;
+    return detail::reject_row(index, std::move(*broken), opt, report, caller);
 }
 
 
@@ -322,6 +339,7 @@ inline void merge_report(row_report& acc, const row_report& part) {
     if (!acc.first_bad && part.first_bad) {
         acc.first_bad = part.first_bad;
         acc.first_reason = part.first_reason;
+        acc.first_detail = part.first_detail;
     }
 }
 
