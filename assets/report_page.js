@@ -43,6 +43,14 @@
     return String(Number(v.toPrecision(4)));
   }
 
+  /// A value short enough for a grid cell: 3 significant digits, or one for tiny values.
+  function fmtShort(v) {
+    if (v === null || v === undefined || !isFinite(v)) return 'NaN';
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 1e-2 || a >= 1e4)) return v.toExponential(0);
+    return String(Number(v.toPrecision(3)));
+  }
+
   function withUnit(v, unit) { return fmt(v) + (unit && isFinite(v) && v !== null ? ' ' + unit : ''); }
 
   /// Little-endian float32 values from base64.
@@ -194,7 +202,7 @@
 
   function gridCard(g, index) {
     var card = el('div', { 'class': 'grid-card', 'data-grid': g.name });
-    card.appendChild(el('h3', null, g.title + (g.per_example ? ' (per example)' : '')));
+    card.appendChild(el('h3', null, g.title + (g.per_example && data.examples.length > 1 ? ' (per example)' : '')));
     if (g.description) card.appendChild(el('p', { 'class': 'desc' }, g.description));
     var cell = Math.max(10, Math.min(34, Math.floor(340 / Math.max(H, 1))));
     var left = 34, top = 18, w = cell * H, h = cell * L, barH = 10;
@@ -251,7 +259,10 @@
     });
     if (g.files && g.files.length) {
       var links = el('div', { 'class': 'links' });
-      g.files.forEach(function (f) { links.appendChild(fileLink(f, f.split('.').pop())); });
+      g.files.forEach(function (f) {
+        var ext = f.split('.').pop();
+        links.appendChild(fileLink(f, f.indexOf('_per_example.') >= 0 ? 'per-example ' + ext : ext));
+      });
       card.appendChild(links);
     }
     card._paint = function () {
@@ -265,7 +276,7 @@
         rects[i].setAttribute('data-value', v === null ? 'NaN' : String(v));
         rects[i].classList.toggle('selected', Math.floor(i / H) === state.layer && i % H === state.head);
         if (texts.length) {
-          texts[i].textContent = fmt(v);
+          texts[i].textContent = fmtShort(v);
           texts[i].setAttribute('fill', textColourOn(map, pos));
         }
       }

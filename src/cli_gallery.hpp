@@ -41,17 +41,50 @@ struct gallery_labels {
     index_t past = 0;
 };
 
-/// Whether a gallery of v stays legible: at most `limit` panels of at most 256 x 256.
+/// Largest query or key count a gallery panel is drawn for (larger patterns are only legible one at
+/// a time: report.html shows them downsampled).
+inline constexpr index_t gallery_max_tokens = 256;
+
+/// Why no gallery of v is drawn ("" when one is): --gallery-limit 0, or patterns too long.
 template <class V>
-bool gallery_fits(const V& v, index_t limit) {
-    return limit > 0 && v.extent(axis::layer) * v.extent(axis::head) <= limit && v.extent(axis::query) <= 256 &&
-           v.extent(axis::key) <= 256;
+std::string gallery_obstacle(const V& v, index_t limit) {
+    if (limit <= 0) return "--gallery-limit 0";
+    if (v.extent(axis::query) > gallery_max_tokens || v.extent(axis::key) > gallery_max_tokens)
+        return detail::concat(v.extent(axis::query), " queries x ", v.extent(axis::key), " keys are more than the ", gallery_max_tokens,
+                              " a gallery panel shows (report.html shows every head, downsampled)");
+    return {};
 }
 
-/// One panel per (layer, head) of example 0: its [query, key] weights, keys that do not count NaN.
-/// Empty (no panel) when example 0 has no valid row or key.
+/// One head of a gallery: its layer and head, and the value it was ranked by.
+struct gallery_head {
+    index_t layer = 0, head = 0;
+    double score = 0;
+};
+
+/// The first `limit` heads of a [layer, head] grid, lowest value first (NaN last); `left_out` gets
+/// the others' labels in the same order.
+inline std::vector<gallery_head> rank_gallery_heads(const labeled_array& grid, index_t limit, std::vector<std::string>& left_out) {
+    const auto L = grid.values.shape()[0], H = grid.values.shape()[1];
+    std::vector<gallery_head> all;
+    for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t h = 0; h < H; ++h) all.push_back({static_cast<index_t>(l), static_cast<index_t>(h), grid.values(l, h)});
+    std::stable_sort(all.begin(), all.end(), [](const gallery_head& a, const gallery_head& b) {
+        if (std::isnan(a.score) || std::isnan(b.score)) return !std::isnan(a.score) && std::isnan(b.score);
+        return a.score < b.score;
+    });
+    const auto n = std::min(all.size(), static_cast<std::size_t>(std::max<index_t>(limit, 0)));
+    for (std::size_t i = n; i < all.size(); ++i)
+        left_out.push_back(grid.axes[0].ticks[static_cast<std::size_t>(all[i].layer)] + grid.axes[1].ticks[static_cast<std::size_t>(all[i].head)]);
+    all.resize(n);
+    return all;
+}
+
+/// One panel per chosen head of example 0 (in the given order): its [query, key] weights, keys that
+/// do not count NaN; `ranking` (e.g. "lowest mean entropy first") goes into the title when only
+/// some heads are drawn. Empty (no panel) when example 0 has no valid row or key.
 template <class V>
-io::figure pattern_gallery(const V& v, const gallery_labels& labels) {
+io::figure pattern_gallery(const V& v, const gallery_labels& labels, const std::vector<gallery_head>& heads,
+                           const std::string& ranking) {
     const index_t L = v.extent(axis::layer), H = v.extent(axis::head), Q = v.extent(axis::query), K = v.extent(axis::key);
     index_t valid_q = 0; // up to the last row of example 0 that counts (padded rows are NaN)
     for (index_t q = 0; q < Q; ++q)
@@ -59,15 +92,17 @@ io::figure pattern_gallery(const V& v, const gallery_labels& labels) {
     const index_t valid_k = labels.key_length < 0 ? K : std::min(K, labels.key_length);
     io::figure fig;
     if (valid_q <= 0 || valid_k <= 0) return fig;
+    const auto all = static_cast<std::size_t>(L * H);
     fig.title = fmt::format("attention patterns of {}{}", labels.file_name, v.has(axis::batch) ? " (example 0)" : "");
-    fig.columns = static_cast<std::size_t>(H);
+    if (heads.size() < all) fig.title += fmt::format(": {} of {} heads, {}", heads.size(), all, ranking);
+    fig.columns = heads.size() < all ? std::min<std::size_t>(8, heads.size()) : static_cast<std::size_t>(H);
     fig.style.cmap = io::colormap::blues();
     fig.style.vmin = 0.0;
     fig.style.ticks = io::axis_ticks::outer;
     fig.style.colorbar_label = "attention weight";
-    for (index_t l = 0; l < L; ++l)
-        for (index_t h = 0; h < H; ++h) {
-            labeled_array m;
+    for (const auto& g : heads) {
+        const index_t l = g.layer, h = g.head;
+        labeled_array m;
             m.values = xt::xarray<double>::from_shape({static_cast<std::size_t>(valid_q), static_cast<std::size_t>(valid_k)});
             for (index_t q = 0; q < valid_q; ++q) {
                 const auto row = v.row({0, l, h, q});
@@ -82,18 +117,24 @@ io::figure pattern_gallery(const V& v, const gallery_labels& labels) {
             p.title = fmt::format("L{}H{}", l, h);
             p.data = std::move(m);
             fig.panels.push_back(std::move(p));
-        }
+    }
     return fig;
 }
 
 /// Writes the gallery into <dir>/patterns/ (patterns.svg, patterns.json, patterns_p<i>.npy/.csv)
-/// unless no panel holds a finite value; returns whether it was written.
+/// unless no panel holds a finite value; records every file it wrote; returns whether it wrote.
 inline bool write_gallery(file_list& files, const io::figure& fig) {
     const bool drawable = std::any_of(fig.panels.begin(), fig.panels.end(), [](const io::panel& p) { return has_finite(p.data); });
     if (!drawable) return false;
     std::filesystem::create_directory(files.dir / "patterns");
     io::write_figure_bundle(files.dir / "patterns", "patterns", fig,
                             [](const std::filesystem::path& p, const labeled_array& m) { io::write_npy(p, m); });
+    const auto names = io::numbered_files("patterns");
+    for (std::size_t i = 0; i < fig.panels.size(); ++i) {
+        const auto f = names(i, std::nullopt);
+        files.names.push_back("patterns/" + f.npy);
+        files.names.push_back("patterns/" + f.csv);
+    }
     files.names.push_back("patterns/patterns.svg");
     files.names.push_back("patterns/patterns.json");
     return true;

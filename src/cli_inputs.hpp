@@ -5,6 +5,7 @@
 #include <attnscope/error.hpp>
 
 #include <cctype>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -126,6 +127,34 @@ inline std::vector<std::vector<std::string>> read_tokens(const fs::path& path) {
         for (std::size_t b = 0; b < list->size(); ++b) out.push_back(strings((*list)[b], b));
     } else {
         out.push_back(strings(*list, 0));
+    }
+    return out;
+}
+
+/// Token ids for the head detectors: the "token_ids" entry of a tokens file that is a JSON object
+/// (an array of integers, or one array per example, as examples/data/*.json have); empty when the
+/// file has none.
+inline std::vector<std::vector<std::int64_t>> read_token_ids(const fs::path& path) {
+    const nlohmann::json j = read_json_file(path, "tokens");
+    std::vector<std::vector<std::int64_t>> out;
+    if (!j.is_object() || !j.contains("token_ids")) return out;
+    const nlohmann::json& list = j["token_ids"];
+    auto ints = [&](const nlohmann::json& a, std::size_t example) {
+        if (!a.is_array())
+            throw format_error(detail::concat(path.string(), ": \"token_ids\" must be an array of integers",
+                                              example ? detail::concat(" for example ", example) : std::string()));
+        std::vector<std::int64_t> ids;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (!a[i].is_number_integer())
+                throw format_error(detail::concat(path.string(), ": token id ", i, " is ", a[i].dump(), ", expected an integer"));
+            ids.push_back(a[i].get<std::int64_t>());
+        }
+        return ids;
+    };
+    if (list.is_array() && !list.empty() && list[0].is_array()) {
+        for (std::size_t b = 0; b < list.size(); ++b) out.push_back(ints(list[b], b));
+    } else {
+        out.push_back(ints(list, 0));
     }
     return out;
 }

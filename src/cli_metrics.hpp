@@ -33,7 +33,7 @@ struct metric_settings {
 
 /// The library metric behind one command metric.
 using any_metric = std::variant<entropy_metric, sparsity_metric, max_weight_metric, sink_mass_metric, attention_distance_metric,
-                                learned_sink_mass_metric>;
+                                offset_score_metric, learned_sink_mass_metric>;
 
 /// One metric of the command.
 struct metric_info {
@@ -42,9 +42,10 @@ struct metric_info {
     std::string_view help;     ///< one line for --help
     any_metric (*make)(const metric_settings&);
     bool needs_learned_sinks = false; ///< only offered with --learned-sinks
+    bool role = false;                ///< a head-role score (ranked in report.html's roles table)
 };
 
-inline constexpr std::array<metric_info, 7> metric_table{{
+inline constexpr std::array<metric_info, 9> metric_table{{
     {"entropy", "mean attention entropy", "Shannon entropy of each row (nats, or bits with --bits)",
      [](const metric_settings& s) -> any_metric {
          return entropy_metric{{.unit = s.bits ? entropy_unit::bits : entropy_unit::nats}};
@@ -61,6 +62,10 @@ inline constexpr std::array<metric_info, 7> metric_table{{
      [](const metric_settings& s) -> any_metric { return sink_mass_metric{key_set(s.sink_keys)}; }},
     {"attention_distance", "mean attention distance", "sum_k q_k |pos(q) - pos(k)|, in tokens",
      [](const metric_settings&) -> any_metric { return attention_distance_metric{}; }},
+    {"previous_token", "mean previous-token score", "weight on the previous position (a head role: near 1 for a previous-token head)",
+     [](const metric_settings&) -> any_metric { return offset_score_metric{1}; }, false, true},
+    {"self", "mean self score", "weight on the query's own position (a head role: near 1 for a self head)",
+     [](const metric_settings&) -> any_metric { return offset_score_metric{0}; }, false, true},
     {"learned_sink_mass", "mean learned-sink mass", "1 - row sum (only with --learned-sinks)",
      [](const metric_settings&) -> any_metric { return learned_sink_mass_metric{}; }, true},
 }};

@@ -103,7 +103,15 @@ inline labeled_array canonical_rows(const labeled_array& r, const std::array<ind
 /// left out): what report writes as head_<metric>.npy.
 inline labeled_array head_mean(const labeled_array& rows, const std::array<index_t, 4>& extents) {
     labeled_array grid = layer_head_mean(canonical_rows(rows, extents));
-    grid.quantity = "mean " + rows.quantity;
+    grid.quantity = rows.quantity.rfind("mean ", 0) == 0 ? rows.quantity : "mean " + rows.quantity; // never "mean mean"
+    return grid;
+}
+
+/// Per-example [batch, layer, head] grid of a per-row metric: the mean over each example's query rows.
+inline labeled_array head_mean_per_example(const labeled_array& rows, const std::array<index_t, 4>& extents) {
+    labeled_array grid = mean(canonical_rows(rows, extents), "query");
+    grid.quantity = rows.quantity.rfind("mean ", 0) == 0 ? rows.quantity : "mean " + rows.quantity;
+    grid.unit = rows.unit;
     return grid;
 }
 

@@ -1,10 +1,16 @@
 // src/report.cpp - `attnscope report INPUT -o DIR`: one dump's per-row metrics, layer x head grids,
 // pattern gallery and summary.json.
+#include <attnscope/io/csv.hpp>
+#include <attnscope/io/html.hpp>
 #include <attnscope/io/json.hpp>
 #include <attnscope/io/npy.hpp>
 #include <attnscope/reduce/aggregate.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <map>
+#include <span>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -23,7 +29,9 @@
 #include "cli_inputs.hpp"
 #include "cli_options.hpp"
 #include "cli_output.hpp"
+#include "cli_page.hpp"
 #include "cli_progress.hpp"
+#include "cli_roles.hpp"
 #include "cli_rows.hpp"
 #include "cli_summary.hpp"
 #include "commands.hpp"
@@ -42,6 +50,7 @@ struct report_options {
     fs::path output;
     bool force = false;
     bool per_row = false;
+    bool per_example = false;
     index_t gallery_limit = 64;
     std::optional<fs::path> tokens;
 };
@@ -61,13 +70,23 @@ constexpr std::string_view report_description =
     "                             per-(layer, head) grid of each metric, the mean over batch and query\n"
     "                             rows: labelled CSV (rows L0.., columns H0..), float64 npy, JSON\n"
     "                             sidecar (axes, unit, range) and a layer x head heatmap\n"
+    "  head_duplicate_token.*, head_induction.*\n"
+    "                             head-role grids that need the prompt's tokens (--tokens: its\n"
+    "                             \"token_ids\", else equal token strings): TransformerLens's\n"
+    "                             duplicate-token and induction scores, mean over examples\n"
+    "  head_<metric>_per_example.npy/.json/.csv\n"
+    "                             [example, layer, head] grids (with --per-example)\n"
     "  patterns/patterns.svg, patterns/patterns.json (figure manifest), patterns/patterns_p<i>.npy/.csv\n"
-    "                             gallery of every head's [query, key] pattern (example 0), for\n"
-    "                             inputs with at most --gallery-limit heads and 256 tokens; render\n"
-    "                             the manifest with examples/plot_figure.py for a PNG\n"
+    "                             gallery of the --gallery-limit heads of lowest mean entropy (example\n"
+    "                             0; panel i is the i-th of summary.json's gallery.panels), for\n"
+    "                             inputs of at most 256 tokens; render the manifest (or any .json\n"
+    "                             sidecar) with attnscope-plot-figure for a PNG\n"
     "  <metric>.npy               per-row values of every metric (with --per-row)\n"
+    "  report.html                one self-contained page (open it in a browser): the summary, every\n"
+    "                             grid (values on hover), each head's pattern and per-query entropy\n"
+    "                             for every example, heads ranked by role, links to every file\n"
     "  summary.json               input, shape, dtype, validity options, row counts, per-metric\n"
-    "                             ranges and the files written\n"
+    "                             ranges, head roles, gallery, notes and the files written\n"
     "The directory appears complete or not at all: files are written to a hidden staging directory\n"
     "next to DIR and renamed into place at the end.\n"
     "\n"
@@ -88,7 +107,13 @@ arg_parser report_parser() {
         .option("output", 'o', "DIR", "the report directory to create (required); its parent directories are created")
         .flag("force", 'f', "replace DIR if it exists (atomically: the old report stays until the new one is complete)")
         .flag("per-row", 0, "also write every metric's per-row values as <metric>.npy")
-        .option("gallery-limit", 0, "N", "draw the per-head pattern gallery only for at most N (layer, head) panels; 0 = never", "64");
+        .flag("per-example", 0,
+              "also write every grid per example: head_<metric>_per_example.npy/.json/.csv, [example, layer, head] "
+              "(report.html then shows the selected example's grids)")
+        .option("gallery-limit", 0, "N",
+                "draw at most N heads in the pattern gallery, lowest mean entropy first (the others are listed as left out); "
+                "0 = no gallery",
+                "64");
     add_input_options(p);
     add_validity_options(p, true);
     add_bad_row_options(p);
@@ -113,6 +138,7 @@ report_options parse_report(const parsed_args& a) {
     o.output = *out;
     o.force = a.has("force");
     o.per_row = a.has("per-row");
+    o.per_example = a.has("per-example");
     if (auto v = a.get("tokens")) o.tokens = fs::path(*v);
     if (auto v = a.get("gallery-limit")) o.gallery_limit = parse_int("gallery-limit", *v, 0, 4096);
     o.analysis = parse_analysis_options(a);
@@ -125,6 +151,7 @@ report_options parse_report(const parsed_args& a) {
 struct side_inputs {
     example_lengths lengths;
     std::vector<std::vector<std::string>> tokens; ///< per example (one list shared by all when size 1)
+    std::vector<std::vector<std::int64_t>> token_ids; ///< the tokens file's "token_ids", when it has them
     fs::path tokens_path;                         ///< the tokens file read (given or found next to INPUT)
 };
 
@@ -141,6 +168,7 @@ side_inputs read_side_inputs(const report_options& o) {
     }
     if (tokens) {
         in.tokens = read_tokens(*tokens);
+        in.token_ids = read_token_ids(*tokens);
         in.tokens_path = *tokens;
     }
     return in;
@@ -165,10 +193,14 @@ void check_tokens(const side_inputs& in, const fs::path& input, index_t B, index
 // ---------------------------------------------------------------------------------------------
 // Writing the report.
 
-/// What the report wrote, for the account on stdout.
+/// What the report wrote, for the account on stdout and report.html.
 struct report_result {
     row_values values;
-    std::vector<std::pair<std::string, labeled_array>> grids;
+    std::vector<std::pair<std::string, labeled_array>> grids; ///< every [layer, head] grid, for the account
+    std::vector<io::page_grid> page_grids;                   ///< the grids report.html shows
+    std::vector<std::string> notes;                          ///< what was left out, and why
+    std::map<std::pair<index_t, index_t>, std::string> gallery_files; ///< (layer, head) -> its exact matrix
+    gallery_head first{};                                    ///< the head of lowest mean entropy
     file_list files;
 };
 
@@ -184,6 +216,30 @@ nlohmann::json provenance_json(const report_options& o, const side_inputs& in, c
     return j;
 }
 
+/// head_<name>_per_example.npy/.json/.csv (long CSV: example, layer, head, value); returns the names.
+std::vector<std::string> write_per_example_grid(file_list& files, const std::string& name, const labeled_array& grid,
+                                                const nlohmann::json& provenance) {
+    const std::string stem = "head_" + name + "_per_example";
+    io::write_npy(files.add(stem + ".npy"), grid);
+    io::write_json_sidecar(files.add(stem + ".json"), grid, provenance);
+    io::write_csv_long(files.add(stem + ".csv"), grid);
+    return {stem + ".npy", stem + ".json", stem + ".csv"};
+}
+
+/// A grid for report.html: the per-example one when there is one, with every file of the metric.
+io::page_grid page_grid_of(const std::string& name, std::string_view title, std::string_view definition, const labeled_array& pooled,
+                           const labeled_array* per_example, std::vector<std::string> files, bool role) {
+    io::page_grid g;
+    g.name = name;
+    g.title = std::string(title);
+    g.description = std::string(definition);
+    g.values = per_example ? *per_example : pooled;
+    if (per_example) g.values.axes[0].name = "example";
+    g.files = std::move(files);
+    g.role = role;
+    return g;
+}
+
 /// entropy.npy/.json, the per-row files (--per-row), the grids; returns summary.json's "metrics".
 nlohmann::json write_metrics(const report_options& o, const nlohmann::json& provenance, report_result& res) {
     const auto& rows = res.values.rows;
@@ -196,12 +252,155 @@ nlohmann::json write_metrics(const report_options& o, const nlohmann::json& prov
     for (std::size_t i = 0; i < metric_count; ++i) {
         if (!o.analysis.metrics[i]) continue;
         const auto& info = metric_table[i];
+        const std::string name(info.name);
         labeled_array grid = head_mean(rows[i], res.values.extents);
-        const auto files = write_head_grid(res.files, "head_" + std::string(info.name), grid, std::string(info.title), provenance);
-        summary[std::string(info.name)] = metric_summary_json(info, rows[i], grid, files);
+        auto files = write_head_grid(res.files, "head_" + name, grid, std::string(info.title), provenance);
+        std::optional<labeled_array> per;
+        if (o.per_example) {
+            per = head_mean_per_example(rows[i], res.values.extents);
+            const auto more = write_per_example_grid(res.files, name, *per, provenance);
+            files.insert(files.end(), more.begin(), more.end());
+        }
+        summary[name] = metric_summary_json(info, rows[i], grid, files);
+        res.page_grids.push_back(page_grid_of(name, info.title, info.help, grid, per ? &*per : nullptr, files, info.role));
         res.grids.emplace_back(info.name, std::move(grid));
     }
     return summary;
+}
+
+/// Duplicate-token and induction grids when the tokens allow them; returns summary.json's "roles".
+template <class V>
+nlohmann::json write_token_roles(const V& v, const report_options& o, const side_inputs& in, const nlohmann::json& provenance,
+                                 report_result& res) {
+    nlohmann::json roles = nlohmann::json::object();
+    const std::string obstacle = token_role_obstacle(v, !in.tokens.empty() || !in.token_ids.empty(), o.analysis.validity.past);
+    if (!obstacle.empty()) {
+        res.notes.push_back("no duplicate_token or induction scores: " + obstacle);
+        return roles;
+    }
+    const auto ids = detector_token_ids(in.token_ids, in.tokens, v.extent(axis::batch), v.extent(axis::key));
+    for (auto& g : token_role_grids(v, std::span<const std::int64_t>(ids))) {
+        std::string title = "mean " + g.name + " score";
+        std::replace(title.begin(), title.end(), '_', '-');
+        auto files = write_head_grid(res.files, "head_" + g.name, g.pooled, title, provenance);
+        if (o.per_example) {
+            const auto more = write_per_example_grid(res.files, g.name, g.per_example, provenance);
+            files.insert(files.end(), more.begin(), more.end());
+        }
+        const auto gs = io::summarize_values(g.pooled.values);
+        roles[g.name] = {{"quantity", g.per_example.quantity},
+                         {"definition", g.definition},
+                         {"token_identity", in.token_ids.empty() ? "equal token strings" : "token_ids"},
+                         {"grid_range", range_json(gs)},
+                         {"files", files}};
+        res.page_grids.push_back(page_grid_of(g.name, title, g.definition, g.pooled,
+                                              o.per_example ? &g.per_example : nullptr, files, true));
+        res.grids.emplace_back(g.name, std::move(g.pooled));
+    }
+    return roles;
+}
+
+/// The gallery of the heads of lowest mean entropy (example 0); returns summary.json's "gallery".
+template <class V>
+nlohmann::json write_ranked_gallery(const V& v, const report_options& o, const side_inputs& in, report_result& res) {
+    const labeled_array entropy = head_mean(res.values.rows[0], res.values.extents);
+    std::vector<std::string> unused;
+    const auto ranked = rank_gallery_heads(entropy, 1, unused);
+    if (!ranked.empty()) res.first = ranked.front();
+    const std::string obstacle = gallery_obstacle(v, o.gallery_limit);
+    if (!obstacle.empty()) {
+        res.notes.push_back("no pattern gallery: " + obstacle);
+        return nullptr;
+    }
+    std::vector<std::string> left_out;
+    const auto heads = rank_gallery_heads(entropy, o.gallery_limit, left_out);
+    gallery_labels labels;
+    labels.file_name = o.input.filename().string();
+    labels.tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
+    if (!in.lengths.keys.empty()) labels.key_length = in.lengths.keys[0];
+    labels.past = o.analysis.validity.past;
+    const std::string ranking = "lowest mean entropy first";
+    if (!write_gallery(res.files, pattern_gallery(v, labels, heads, ranking))) {
+        res.notes.push_back("no pattern gallery: example 0 has no weight that counts");
+        return nullptr;
+    }
+    nlohmann::json panels = nlohmann::json::array();
+    const auto names = io::numbered_files("patterns");
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+        const std::string label = entropy.axes[0].ticks[static_cast<std::size_t>(heads[i].layer)] +
+                                  entropy.axes[1].ticks[static_cast<std::size_t>(heads[i].head)];
+        panels.push_back(label);
+        res.gallery_files[{heads[i].layer, heads[i].head}] = "patterns/" + names(i, std::nullopt).npy;
+    }
+    if (!left_out.empty())
+        res.notes.push_back(detail::concat("pattern gallery: ", heads.size(), " of ", heads.size() + left_out.size(),
+                                           " heads (--gallery-limit ", o.gallery_limit, ", ", ranking, "); left out: ",
+                                           fmt::format("{}", fmt::join(left_out, ", ")), " (report.html shows every head)"));
+    return {{"svg", "patterns/patterns.svg"},
+            {"manifest", "patterns/patterns.json"},
+            {"matrices", "patterns/patterns_p<i>.npy and .csv, panel i = the i-th head of \"panels\""},
+            {"example", 0},
+            {"ranked_by", "mean entropy, lowest first"},
+            {"panels", panels},
+            {"left_out", left_out}};
+}
+
+/// "causal, tolerance 0.001, on_bad_row error": the validity entries that are set, for the page.
+std::string validity_text(const nlohmann::json& v) {
+    std::string out;
+    for (const auto& [k, x] : v.items()) {
+        if (x.is_null() || (x.is_boolean() && !x.get<bool>()) || (x.is_number_integer() && x.get<std::int64_t>() == 0)) continue;
+        out += (out.empty() ? "" : ", ") + k + (x.is_boolean() ? "" : " " + (x.is_string() ? x.get<std::string>() : x.dump()));
+    }
+    return out;
+}
+
+/// report.html: the summary, every grid, the patterns and per-query entropy of every example, the
+/// head roles and every file.
+template <class V>
+void write_page(const V& v, const report_options& o, const side_inputs& in, const nlohmann::json& summary, const fs::path& path,
+                report_result& res) {
+    const auto& r = res.values;
+    const index_t B = v.extent(axis::batch), Q = v.extent(axis::query), K = v.extent(axis::key);
+    const index_t past = o.analysis.validity.past;
+    io::report_page page;
+    page.title = "attnscope report: " + o.input.filename().string();
+    page.facts = {{"input", o.input.string()},
+                  {"shape", fmt::format("[{}] ({}), {}", fmt::join(r.shape, ", "), fmt::join(r.axes, ", "), numpy_dtype(r.dtype))},
+                  {"tokens", in.tokens_path.empty() ? "none (positions label the axes)" : in.tokens_path.string()},
+                  {"validity", validity_text(summary["validity"])},
+                  {"rows", fmt::format("{} counted, {} computed, {} empty, {} skipped, {} renormalised", r.report.rows, r.report.computed,
+                                       r.report.empty, r.report.skipped, r.report.renormalized)}};
+    page.notes = res.notes;
+    page.summary = summary;
+    page.grids = res.page_grids;
+    page.query_entropy = canonical_rows(r.rows[0], r.extents);
+    for (std::size_t b = 0; b < (in.tokens.size() > 1 ? in.tokens.size() : 1); ++b)
+        page.query_labels.push_back(token_axis_ticks(in.tokens, static_cast<index_t>(b), Q, past));
+    const io::page_options popt;
+    auto valid_rows = [&](index_t b) {
+        index_t n = 0;
+        for (index_t q = 0; q < Q; ++q)
+            if (v.row_counts(b, q)) n = q + 1;
+        return n;
+    };
+    auto valid_keys = [&](index_t b) {
+        return in.lengths.keys.empty() ? K : std::min(K, in.lengths.keys[static_cast<std::size_t>(b) < in.lengths.keys.size() ? static_cast<std::size_t>(b) : 0]);
+    };
+    const std::string input_link = link_from(o.output, o.input);
+    auto exact_file = [&](index_t b, index_t l, index_t h) {
+        const auto it = b == 0 ? res.gallery_files.find({l, h}) : res.gallery_files.end();
+        return it != res.gallery_files.end() ? it->second : input_link;
+    };
+    std::string note;
+    page.patterns = page_patterns(v, valid_rows, valid_keys, in.tokens, past, popt, exact_file, note);
+    if (!note.empty()) page.notes.push_back(note);
+    page.patterns_note = note.empty() ? "this head's pattern is not in the page" : note;
+    page.roles_note = "Each head's strongest role score: previous_token and self (weight on the previous and on the own position), "
+                      "duplicate_token and induction (TransformerLens's detectors; need --tokens). 1 is a perfect match.";
+    page.files = res.files.names;
+    if (B > 0) page.start = {0, static_cast<std::size_t>(res.first.layer), static_cast<std::size_t>(res.first.head)};
+    io::write_html_report(path, page, popt);
 }
 
 /// The whole report of one view, written into res.files.dir.
@@ -216,23 +415,20 @@ void write_report(const V& v, const report_options& o, const side_inputs& in, pr
     const nlohmann::json provenance = provenance_json(o, in, res.values);
     nlohmann::json summary = provenance;
     summary["metrics"] = write_metrics(o, provenance, res);
+    progress.set_stage("head roles", 1);
+    summary["roles"] = write_token_roles(v, o, in, provenance, res);
     progress.done.fetch_add(1);
 
-    if (gallery_fits(v, o.gallery_limit)) {
-        progress.set_stage("pattern gallery", 1);
-        gallery_labels labels;
-        labels.file_name = o.input.filename().string();
-        labels.tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
-        if (!in.lengths.keys.empty()) labels.key_length = in.lengths.keys[0];
-        labels.past = o.analysis.validity.past;
-        if (write_gallery(res.files, pattern_gallery(v, labels)))
-            summary["gallery"] = {{"svg", "patterns/patterns.svg"},
-                                  {"manifest", "patterns/patterns.json"},
-                                  {"matrices", "patterns/patterns_p<i>.npy and .csv, panel i = layer * heads + head"},
-                                  {"example", 0}};
-        progress.done.fetch_add(1);
-    }
-    write_summary(res.files, std::move(summary));
+    progress.set_stage("pattern gallery", 1);
+    summary["gallery"] = write_ranked_gallery(v, o, in, res);
+    progress.done.fetch_add(1);
+
+    progress.set_stage("report.html", 1);
+    summary["notes"] = res.notes;
+    const fs::path page = res.files.add("report.html"); // listed in summary.json; written last, with it
+    write_summary(res.files, summary);
+    write_page(v, o, in, summary, page, res);
+    progress.done.fetch_add(1);
 }
 
 /// A short account on stdout: the input, row counts and each grid's mean and extremes.
@@ -242,6 +438,19 @@ void print_account(const report_options& o, const report_result& res, const fs::
                numpy_dtype(r.dtype), target.string(), res.files.names.size(), seconds);
     fmt::print("  rows: {} counted, {} computed, {} empty, {} skipped, {} renormalised\n", r.report.rows, r.report.computed,
                r.report.empty, r.report.skipped, r.report.renormalized);
+    // Every file, grouped: single files by name, grids and the gallery by count (the counts add up).
+    std::vector<std::string> single;
+    std::size_t grids = 0, gallery = 0;
+    for (const auto& f : res.files.names) {
+        if (f.rfind("patterns/", 0) == 0) ++gallery;
+        else if (f.rfind("head_", 0) == 0) ++grids;
+        else single.push_back(f);
+    }
+    fmt::print("  written: {}{}{}\n", fmt::join(single, ", "), grids ? fmt::format(", {} grid files (head_*)", grids) : "",
+               gallery ? fmt::format(", {} gallery files (patterns/)", gallery) : "");
+    fmt::print("  open {}/report.html in a browser: every grid, each head's pattern, head roles, links to all files\n",
+               target.string());
+    for (const auto& n : res.notes) fmt::print("  note: {}\n", n);
     fmt::print("  {:<20} {:>10} {:>16} {:>16}  {}\n", "layer x head grid", "mean", "min", "max", "unit");
     for (const auto& [name, grid] : res.grids) {
         const auto& g = grid.values;

@@ -21,3 +21,30 @@ if(TARGET io_svg_test AND TARGET io_figure_test)
   set_tests_properties(browser_svg_text PROPERTIES FIXTURES_REQUIRED attnscope_io_out SKIP_RETURN_CODE 77
                        LABELS "browser" RESOURCE_LOCK attnscope_io_out_dir TIMEOUT 180)
 endif()
+
+# `attnscope report` as a person runs it (a repetition prompt with its tokens and token ids, a
+# gallery of 8 ranked heads, per-example grids), then its report.html and its SVGs in Chromium and
+# every kind of JSON it writes rendered by plot_figure.py.
+if(ATTNSCOPE_BUILD_TOOLS AND EXISTS ${PROJECT_SOURCE_DIR}/src/CMakeLists.txt)
+  find_program(ATTNSCOPE_SYSTEM_PYTHON python3 PATHS /usr/bin NO_DEFAULT_PATH)
+  set(ATTNSCOPE_CLI_REPORT ${CMAKE_CURRENT_BINARY_DIR}/cli_report/repetition_1)
+  set(_sample ${PROJECT_SOURCE_DIR}/examples/data/aidreams260K/repetition_1)
+  add_test(NAME cli_report_sample
+    COMMAND $<TARGET_FILE:attnscope_cli> report ${_sample}.npy -o ${ATTNSCOPE_CLI_REPORT} --force --causal
+            --tokens ${_sample}.json --gallery-limit 8 --per-example --no-progress)
+  set_tests_properties(cli_report_sample PROPERTIES FIXTURES_SETUP attnscope_cli_report LABELS "cli"
+                       PASS_REGULAR_EXPRESSION "pattern gallery: 8 of 16 heads.*left out: ")
+  add_test(NAME browser_cli_report
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh report ${ATTNSCOPE_CLI_REPORT} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
+  add_test(NAME browser_cli_svg_text
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh svg ${ATTNSCOPE_CLI_REPORT} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
+  set_tests_properties(browser_cli_report browser_cli_svg_text PROPERTIES FIXTURES_REQUIRED attnscope_cli_report
+                       SKIP_RETURN_CODE 77 LABELS "browser;cli" TIMEOUT 180)
+  if(ATTNSCOPE_SYSTEM_PYTHON)
+    add_test(NAME cli_plot_figure
+      COMMAND bash -c "for f in patterns/patterns.json head_entropy.json head_entropy_per_example.json entropy.json; do \
+                         ${ATTNSCOPE_SYSTEM_PYTHON} ${PROJECT_SOURCE_DIR}/examples/plot_figure.py ${ATTNSCOPE_CLI_REPORT}/$f \
+                           -o ${CMAKE_CURRENT_BINARY_DIR}/cli_report/$(basename $f .json).png || exit 1; done")
+    set_tests_properties(cli_plot_figure PROPERTIES FIXTURES_REQUIRED attnscope_cli_report LABELS "cli;python")
+  endif()
+endif()

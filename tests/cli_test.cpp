@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -395,4 +396,59 @@ TEST_CASE("attnscope --help, report --help and --version", "[cli]") {
     r = run_cli({"frobnicate"}, scratch);
     CHECK(r.status == 1);
     CHECK(count_lines(r.err) == 1);
+}
+
+TEST_CASE("attnscope report: head roles, per-example grids, a ranked gallery, report.html and a truthful file count", "[cli][html]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_roles");
+    const fs::path dir = scratch / "rep";
+    const fs::path input = data_dir / "aidreams260K" / "repetition_1.npy";
+    const auto r = run_cli({"report", input.string(), "-o", dir.string(), "--causal", "--tokens",
+                            (data_dir / "aidreams260K" / "repetition_1.json").string(), "--gallery-limit", "4", "--per-example"},
+                           scratch);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+    // Every file on disk is listed, and the console counts them all.
+    std::size_t on_disk = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) on_disk += e.is_regular_file();
+    CHECK(s["files"].size() == on_disk);
+    CHECK(r.out.find("(" + std::to_string(on_disk) + " files") != std::string::npos);
+    for (const auto& f : s["files"]) CHECK(fs::exists(dir / f.get<std::string>()));
+    // Head roles: offsets from every row, duplicate-token and induction from the token ids.
+    for (const char* m : {"previous_token", "self"}) CHECK(s["metrics"].contains(m));
+    for (const char* m : {"duplicate_token", "induction"}) {
+        REQUIRE(s["roles"].contains(m));
+        CHECK(s["roles"][m]["token_identity"] == "token_ids");
+        CHECK(fs::exists(dir / (std::string("head_") + m + ".npy")));
+    }
+    // aidreams260K's L3H3 is its previous-token head (README).
+    const auto prev_file = as::io::load_npy(dir / "head_previous_token.npy");
+    const auto prev = prev_file.elements<double>();
+    CHECK(std::max_element(prev.begin(), prev.end()) - prev.begin() == 3 * 4 + 3);
+    // Per-example grids: [example, layer, head].
+    const auto pe = as::io::load_npy(dir / "head_entropy_per_example.npy");
+    CHECK(pe.shape() == std::vector<as::index_t>{1, 4, 4});
+    // The gallery: 4 heads of lowest mean entropy, the 12 others named as left out.
+    REQUIRE(s["gallery"]["panels"].size() == 4);
+    CHECK(s["gallery"]["left_out"].size() == 12);
+    CHECK(s["gallery"]["panels"][0] == "L3H3");
+    CHECK(fs::exists(dir / "patterns" / "patterns_p3.npy"));
+    CHECK_FALSE(fs::exists(dir / "patterns" / "patterns_p4.npy"));
+    CHECK(r.out.find("pattern gallery: 4 of 16 heads") != std::string::npos);
+    // report.html: one file, every pattern inside.
+    const std::string html = attnscope_test::read_text(dir / "report.html");
+    CHECK(html.find("\"format\":\"attnscope.report_page\"") != std::string::npos);
+    CHECK(html.find("https://") == std::string::npos);
+
+    // Without token ids the strings stand in; without tokens the roles say why they are missing.
+    const fs::path plain = scratch / "plain";
+    const auto r2 = run_cli({"report", input.string(), "-o", plain.string(), "--causal", "--tokens", "/dev/null/none"}, scratch);
+    CHECK(r2.status == 1);
+    const auto r3 = run_cli({"report", (data_dir / "sample.npy").string(), "-o", plain.string(), "--causal", "--gallery-limit", "0"}, scratch);
+    REQUIRE(r3.status == 0);
+    const auto s3 = nlohmann::json::parse(attnscope_test::read_text(plain / "summary.json"));
+    CHECK(s3.at("gallery").is_null());
+    CHECK(s3.at("roles").at("duplicate_token").at("token_identity") == "equal token strings"); // sample.tokens.json next to it
+    CHECK_FALSE(fs::exists(plain / "patterns"));
+    CHECK(r3.out.find("no pattern gallery: --gallery-limit 0") != std::string::npos);
 }
