@@ -224,7 +224,8 @@ public:
                 throw shape_error(detail::concat("ggml_layers: layer ", layer, " has ne = ", detail::format_list(ne),
                                                  ", nb = ", detail::format_list(nb), " but the layers so far have ne = ",
                                                  detail::format_list(ne_), ", nb = ", detail::format_list(nb_),
-                                                 " (a separate sliding-window cache? collect it separately)"));
+                                                 " (another micro-batch of the same llama_decode? interop/ggml_capture.hpp ",
+                                                 "collects several; a separate sliding-window cache? collect it separately)"));
         } else {
             // check the layout once, as a view over an aligned dummy address would see it
             (void)detail::ggml_element_strides<T>(nullptr, ne, nb);
