@@ -4,8 +4,10 @@
 #include <attnscope/axis.hpp>
 #include <attnscope/error.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,10 +23,19 @@ namespace attnscope::cli {
 namespace fs = std::filesystem;
 
 /// Reads a whole (small) text file; io_error naming the file when it cannot be read.
+/// A side input must be a regular file: a FIFO or a device (/dev/zero) could be read forever.
+inline void require_regular_file(const fs::path& path, const char* what) {
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (!fs::exists(st)) throw io_error(detail::concat(path.string(), ": ", what, " file does not exist"));
+    if (fs::is_directory(st)) throw io_error(detail::concat(path.string(), ": ", what, " file is a directory"));
+    if (!fs::is_regular_file(st))
+        throw io_error(detail::concat(path.string(), ": ", what, " file is not a regular file (a pipe or a device); save it to a file first"));
+}
+
 inline std::string read_text_file(const fs::path& path, const char* what, std::size_t limit = 256u << 20) {
     std::error_code ec;
-    if (!fs::exists(path, ec)) throw io_error(detail::concat(path.string(), ": ", what, " file does not exist"));
-    if (fs::is_directory(path, ec)) throw io_error(detail::concat(path.string(), ": ", what, " file is a directory"));
+    require_regular_file(path, what);
     const auto size = fs::file_size(path, ec);
     if (!ec && size > limit)
         throw format_error(detail::concat(path.string(), ": ", what, " file is ", size, " bytes, more than the ", limit, " accepted"));
@@ -51,13 +62,31 @@ inline nlohmann::json read_json_file(const fs::path& path, const char* what) {
 /// integers in a text file.
 ///   auto k = read_lengths("key-lengths", "48,32", "key_lengths");
 inline std::vector<index_t> read_lengths(std::string_view option, const std::string& text, const char* json_key) {
-    const bool inline_list = !text.empty() && text.find_first_not_of("0123456789, ") == std::string::npos;
+    // a list of integers (signs included, so that '-3,4' is a list with a negative length, not a path)
+    const bool inline_list = !text.empty() && text.find_first_not_of("0123456789, +-") == std::string::npos &&
+                             text.find_first_of("0123456789") != std::string::npos;
     std::vector<index_t> out;
     if (inline_list) {
-        for (const auto& item : split_list(option, text)) out.push_back(parse_int(option, item, 0));
+        for (const auto& item : split_list(option, text)) {
+            const auto v = parse_int(option, item, std::numeric_limits<index_t>::min());
+            if (v < 0) throw usage_error(detail::concat("option --", option, ": length ", v, " is negative; lengths are >= 0"));
+            out.push_back(v);
+        }
         return out;
     }
     const fs::path path(text);
+    require_regular_file(path, "lengths");
+    {
+        // a binary file (an .npy mask given here) is named as such, never printed
+        const std::string head = read_text_file(path, "lengths", 256u << 20).substr(0, 64);
+        const bool binary = std::any_of(head.begin(), head.end(), [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u < 0x20 && u != '\n' && u != '\r' && u != '\t';
+        }) || (!head.empty() && static_cast<unsigned char>(head[0]) == 0x93);
+        if (binary)
+            throw format_error(detail::concat(path.string(), ": --", option, " expects integers as text or JSON; this file is binary",
+                                              head.rfind("\x93NUMPY", 0) == 0 ? " (an npy file; a [batch, key] 0/1 mask goes to --attention-mask)" : ""));
+    }
     if (path.extension() == ".json") {
         const nlohmann::json j = read_json_file(path, "lengths");
         const nlohmann::json* list = &j;

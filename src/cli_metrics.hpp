@@ -27,6 +27,18 @@ namespace attnscope::cli {
 struct metric_settings {
     bool bits = false;
     std::vector<index_t> sink_keys{0};
+    /// Per example, where its tokens start (left padding of --attention-mask): the sink keys count
+    /// from there, so that key 0 is each example's first token. Empty: from 0.
+    std::vector<index_t> sink_offsets;
+    key_set sink_set() const {
+        if (sink_offsets.empty()) return key_set(sink_keys);
+        std::vector<std::vector<index_t>> lists;
+        for (const index_t off : sink_offsets) {
+            lists.emplace_back();
+            for (const index_t k : sink_keys) lists.back().push_back(k + off);
+        }
+        return key_set::per_example(std::move(lists));
+    }
     double sparsity_threshold = 0.1;
     bool sparsity_absolute = false;
 };
@@ -58,8 +70,8 @@ inline constexpr std::array<metric_info, 9> metric_table{{
      }},
     {"max_weight", "mean max weight", "largest weight of each row",
      [](const metric_settings&) -> any_metric { return max_weight_metric{}; }},
-    {"sink_mass", "mean sink mass", "mass on the --sink-keys positions (default: key 0, the BOS sink)",
-     [](const metric_settings& s) -> any_metric { return sink_mass_metric{key_set(s.sink_keys)}; }},
+    {"sink_mass", "mean sink mass", "mass on the --sink-keys positions (default: key 0, the BOS sink), counted from each example's first token",
+     [](const metric_settings& s) -> any_metric { return sink_mass_metric{s.sink_set()}; }},
     {"attention_distance", "mean attention distance", "sum_k q_k |pos(q) - pos(k)|, in tokens",
      [](const metric_settings&) -> any_metric { return attention_distance_metric{}; }},
     {"previous_token", "mean previous-token score", "weight on the previous position (a head role: near 1 for a previous-token head)",

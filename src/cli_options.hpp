@@ -56,6 +56,7 @@ struct analysis_options {
     input_options input;
     validity_options validity;
     std::optional<std::string> key_lengths, query_lengths; ///< LIST|FILE as given
+    std::optional<std::string> attention_mask;             ///< FILE as given
     bad_row_options rows;
     metric_mask metrics{};
     metric_settings metric;
@@ -93,7 +94,11 @@ inline void add_validity_options(arg_parser& p, bool lengths) {
                  "(like examples/data/sample_batch.json) or a text file of integers. This is padding: keys and query rows "
                  "at positions past an example's length (query q sits at q + past) do not count, as as::key_lengths")
             .option("query-lengths", 0, "LIST|FILE", "per-example valid query rows, in the same forms (rows only; with "
-                    "--key-lengths both hold)");
+                    "--key-lengths both hold)")
+            .option("attention-mask", 0, "FILE",
+                    "HF's attention_mask: [batch, key] of 0/1 in .npy (any integer, bool or float dtype) or JSON, left or right "
+                    "padding. Padding: keys with 0 and the query rows at those positions (q + past) do not count, as "
+                    "as::attention_mask");
 }
 
 inline void add_bad_row_options(arg_parser& p) {
@@ -164,6 +169,7 @@ inline analysis_options parse_analysis_options(const parsed_args& a) {
     if (auto v = a.get("window")) o.validity.window = parse_int("window", *v, 1);
     o.key_lengths = a.get("key-lengths");
     o.query_lengths = a.get("query-lengths");
+    o.attention_mask = a.get("attention-mask");
     o.metric.bits = a.has("bits");
     o.rows.learned_sinks = a.has("learned-sinks");
     if (auto v = a.get("threads")) o.threads = static_cast<int>(parse_int("threads", *v, 0, 4096));

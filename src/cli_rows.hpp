@@ -7,6 +7,7 @@
 #pragma once
 
 #include <attnscope/io/load.hpp>
+#include <attnscope/io/mask.hpp>
 #include <attnscope/reduce/aggregate.hpp>
 #include <attnscope/reduce/row_metric.hpp>
 #include <attnscope/view.hpp>
@@ -17,15 +18,18 @@
 #include <string>
 #include <vector>
 
+#include "cli_args.hpp"
 #include "cli_errors.hpp"
 #include "cli_metrics.hpp"
 #include "cli_options.hpp"
 
 namespace attnscope::cli {
 
-/// Per-example lengths of a dump (right padding).
+/// Per-example lengths (right padding) and the padding mask of a dump.
 struct example_lengths {
     std::vector<index_t> keys, queries;
+    io::loaded_mask mask;      ///< --attention-mask (empty bytes: none)
+    std::string mask_path;     ///< the file it came from
 };
 
 /// What one pass over a dump's rows gives.
@@ -50,15 +54,45 @@ inline std::string numpy_dtype(const std::string& d) {
     return "float64";
 }
 
-/// The view with the command's validity rules (the rules copy the lists). Key lengths are padding,
-/// as in the library: padded keys and the query rows at padded positions (q + past >= length) do
-/// not count.
+/// The view with the command's validity rules (the rules copy the lists). Key lengths and the
+/// attention mask are padding, as in the library: padded keys and the query rows at padded
+/// positions (q + past) do not count. A rule that does not fit the dump is an error naming the option.
 template <class V>
 V with_validity(V v, const validity_options& o, const example_lengths& lengths) {
+    const index_t B = v.extent(axis::batch), Q = v.extent(axis::query), K = v.extent(axis::key);
+    if (o.past > 0) {
+        index_t last = 0;
+        if (Q > 0 && __builtin_add_overflow(o.past, Q - 1, &last))
+            throw usage_error(detail::concat("option --past: ", o.past, " puts the last of the ", Q,
+                                             " query rows beyond the 64-bit position range"));
+        validity m = v.validity(); // --past places the queries for --window too, with or without --causal
+        m.past = o.past;
+        v = v.with(m);
+    }
     if (o.causal) v = v.with(causal(o.past));
     if (o.window > 0) v = v.with(sliding_window(o.window));
-    if (!lengths.keys.empty()) v = v.with(key_lengths(lengths.keys));
-    if (!lengths.queries.empty()) v = v.with(query_lengths(lengths.queries));
+    auto per_example = [&](const std::vector<index_t>& l, const char* option, index_t limit, const char* what) {
+        if (static_cast<index_t>(l.size()) != B)
+            throw usage_error(detail::concat("option --", option, ": ", l.size(), " lengths for the ", B, " examples of the input"));
+        for (std::size_t i = 0; i < l.size(); ++i)
+            if (l[i] > limit)
+                throw usage_error(detail::concat("option --", option, ": length ", l[i], " of example ", i, " exceeds the ", limit, " ",
+                                                 what, " of the input"));
+    };
+    if (!lengths.keys.empty()) {
+        per_example(lengths.keys, "key-lengths", K, "keys");
+        v = v.with(key_lengths(lengths.keys));
+    }
+    if (!lengths.queries.empty()) {
+        per_example(lengths.queries, "query-lengths", Q, "query rows");
+        v = v.with(query_lengths(lengths.queries));
+    }
+    if (!lengths.mask.bytes.empty()) {
+        if ((lengths.mask.batch != B && lengths.mask.batch != 1) || lengths.mask.length != K)
+            throw usage_error(detail::concat("option --attention-mask: ", lengths.mask_path, " is a [", lengths.mask.batch, ", ",
+                                             lengths.mask.length, "] mask, the input has ", B, " examples of ", K, " keys"));
+        v = v.with(attention_mask(lengths.mask.view()));
+    }
     return v;
 }
 
@@ -75,6 +109,12 @@ row_values compute_row_values(const V& v, const analysis_options& o, const std::
     r.extents = {v.extent(axis::batch), v.extent(axis::layer), v.extent(axis::head), v.extent(axis::query)};
     r.keys = v.extent(axis::key);
 
+    index_t shift = 0; // left padding moves each example's first token
+    for (const index_t off : o.metric.sink_offsets) shift = std::max(shift, off);
+    for (const index_t k : o.metric.sink_keys)
+        if (k >= r.keys - shift)
+            throw usage_error(detail::concat("option --sink-keys: key ", k, " is outside the ", r.keys - shift, " keys of the input",
+                                             shift > 0 ? detail::concat(" (", shift, " of ", r.keys, " are left padding)") : std::string()));
     const auto metrics = make_metrics(o.metrics, o.metric);
     row_options ropt = o.row_opts();
     ropt.report = &r.report;

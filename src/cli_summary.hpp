@@ -24,8 +24,10 @@ inline std::string tool_name(std::string_view command) { return detail::concat("
 
 /// The validity rules and bad-row policy of a run (lengths as applied, null when none).
 inline nlohmann::json validity_json(const analysis_options& o, const std::vector<index_t>& key_lengths,
-                                    const std::vector<index_t>& query_lengths, double tolerance) {
+                                    const std::vector<index_t>& query_lengths, double tolerance,
+                                    const nlohmann::json& attention_mask = nullptr) {
     return {
+        {"attention_mask", attention_mask},
         {"causal", o.validity.causal},
         {"past", o.validity.past},
         {"window", o.validity.window > 0 ? nlohmann::json(o.validity.window) : nlohmann::json(nullptr)},

@@ -34,6 +34,7 @@
 #include "cli_roles.hpp"
 #include "cli_rows.hpp"
 #include "cli_summary.hpp"
+#include "cli_warnings.hpp"
 #include "commands.hpp"
 
 namespace attnscope::cli {
@@ -159,6 +160,11 @@ side_inputs read_side_inputs(const report_options& o) {
     side_inputs in;
     if (o.analysis.key_lengths) in.lengths.keys = read_lengths("key-lengths", *o.analysis.key_lengths, "key_lengths");
     if (o.analysis.query_lengths) in.lengths.queries = read_lengths("query-lengths", *o.analysis.query_lengths, "query_lengths");
+    if (o.analysis.attention_mask) {
+        require_regular_file(*o.analysis.attention_mask, "attention mask");
+        in.lengths.mask = io::load_attention_mask(*o.analysis.attention_mask);
+        in.lengths.mask_path = *o.analysis.attention_mask;
+    }
     std::optional<fs::path> tokens = o.tokens;
     if (!tokens) {
         fs::path guess = o.input;
@@ -210,7 +216,11 @@ nlohmann::json provenance_json(const report_options& o, const side_inputs& in, c
     j["tool"] = tool_name("report");
     j["input"] = {{"path", o.input.string()}, {"shape", r.shape}, {"axes", r.axes}, {"dtype", numpy_dtype(r.dtype)}};
     if (!in.tokens_path.empty()) j["input"]["tokens"] = in.tokens_path.string();
-    j["validity"] = validity_json(o.analysis, in.lengths.keys, in.lengths.queries, r.tolerance);
+    j["validity"] = validity_json(o.analysis, in.lengths.keys, in.lengths.queries, r.tolerance,
+                                  in.lengths.mask.bytes.empty()
+                                      ? nlohmann::json(nullptr)
+                                      : nlohmann::json{{"path", in.lengths.mask_path},
+                                                       {"shape", {in.lengths.mask.batch, in.lengths.mask.length}}});
     j["options"] = metric_options_json(o.analysis.metric);
     j["rows"] = rows_json(r.report);
     return j;
@@ -407,6 +417,9 @@ void write_page(const V& v, const report_options& o, const side_inputs& in, cons
 template <class V>
 void write_report(const V& v, const report_options& o, const side_inputs& in, progress_state& progress, report_result& res) {
     check_tokens(in, o.input, v.extent(axis::batch), v.extent(axis::key));
+    // what the weights show about masking the options do not say: warn, name the option to add
+    const std::vector<std::string> warnings = masking_warnings(v, o.analysis, in.lengths, o.input.string());
+    for (const auto& w : warnings) fmt::print(stderr, "attnscope: warning: {}\n", w);
     const index_t rows = v.extent(axis::batch) * v.extent(axis::layer) * v.extent(axis::head) * v.extent(axis::query);
     progress.set_stage("per-row metrics", rows);
     res.values = compute_row_values(v, o.analysis, [&](index_t done, index_t) { progress.advance_to(done); });
@@ -414,6 +427,7 @@ void write_report(const V& v, const report_options& o, const side_inputs& in, pr
     progress.set_stage("writing files", 1);
     const nlohmann::json provenance = provenance_json(o, in, res.values);
     nlohmann::json summary = provenance;
+    summary["warnings"] = warnings;
     summary["metrics"] = write_metrics(o, provenance, res);
     progress.set_stage("head roles", 1);
     summary["roles"] = write_token_roles(v, o, in, provenance, res);
@@ -489,11 +503,22 @@ int run_report(const std::vector<std::string>& args, const sigset_t& signals) {
         fmt::print("{}", report_help());
         return 0;
     }
-    const report_options o = parse_report(a);
+    report_options o = parse_report(a);
     std::error_code ec;
     if (!fs::exists(o.input, ec)) throw io_error(detail::concat(o.input.string(), ": no such file"));
     if (fs::is_directory(o.input, ec)) throw io_error(detail::concat(o.input.string(), ": is a directory, not an attention file"));
+    if (!fs::is_regular_file(o.input, ec))
+        throw io_error(detail::concat(o.input.string(), ": is not a regular file (a pipe or a device); save the dump to a file first"));
     side_inputs in = read_side_inputs(o);
+    // left padding: sink keys count from each example's first token (BOS), not from the pad
+    if (!in.lengths.mask.bytes.empty()) {
+        const auto& m = in.lengths.mask;
+        for (index_t b = 0; b < m.batch; ++b) {
+            index_t first = 0;
+            while (first < m.length && m.bytes[static_cast<std::size_t>(b * m.length + first)] == 0) ++first;
+            o.analysis.metric.sink_offsets.push_back(first);
+        }
+    }
 
     staging_dir out(o.output, o.force); // refuses an existing DIR before any work
     progress_state progress;

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -351,7 +353,7 @@ TEST_CASE("attnscope report: every bad input exits 1 with one line naming the pr
     cases.push_back({"bad_policy", {"--on-bad-row", "ignore"}, "--on-bad-row"});
     cases.push_back({"bad_metric", {"--metrics", "entropy,perplexity"}, "perplexity"});
     cases.push_back({"bad_threads", {"--threads", "many"}, "--threads"});
-    cases.push_back({"bad_lengths", {"--key-lengths", "48,48"}, "key_lengths"});
+    cases.push_back({"bad_lengths", {"--key-lengths", "48,48"}, "option --key-lengths: 2 lengths for the 1 examples of the input"});
     attnscope_test::write_text(scratch / "broken_tokens.json", "[\"<s>\", \"a\"");
     cases.push_back({"bad_tokens_json", {"--tokens", (scratch / "broken_tokens.json").string()}, "broken_tokens.json"});
     attnscope_test::write_text(scratch / "short_tokens.json", "[\"<s>\", \"a\"]");
@@ -451,4 +453,128 @@ TEST_CASE("attnscope report: head roles, per-example grids, a ranked gallery, re
     CHECK(s3.at("roles").at("duplicate_token").at("token_identity") == "equal token strings"); // sample.tokens.json next to it
     CHECK_FALSE(fs::exists(plain / "patterns"));
     CHECK(r3.out.find("no pattern gallery: --gallery-limit 0") != std::string::npos);
+}
+
+TEST_CASE("every message of the command names its own options, word for word", "[cli][messages]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_messages");
+    const std::string in = sample.string();
+    const std::string big = "9223372036854775807";
+    { // a row with a NaN, an npy of uint16, a tensor name for an npy file, a mask of the wrong shape
+        auto t = load_sample();
+        t.at(0, 0, 5, 0) = std::numeric_limits<float>::quiet_NaN();
+        as::io::write_npy(scratch / "nan.npy", t.values.data(), t.shape);
+        std::vector<std::uint16_t> u(48 * 48, 0);
+        const std::vector<as::index_t> shape{48, 48};
+        std::string npy = as::io::detail::npy_preamble("<u2", false, shape);
+        npy.append(reinterpret_cast<const char*>(u.data()), u.size() * 2);
+        attnscope_test::write_text(scratch / "u2.npy", npy);
+        attnscope_test::write_text(scratch / "mask3.json", "[[1, 1, 0]]");
+    }
+    const std::string nan = (scratch / "nan.npy").string(), u2 = (scratch / "u2.npy").string(),
+                      mask3 = (scratch / "mask3.json").string();
+    struct message_case {
+        std::vector<std::string> args;
+        std::string line; // the whole stderr line after "attnscope: error: "
+    };
+    const std::vector<message_case> cases{
+        {{in, "--causal", "--past", big}, "option --past: " + big + " puts the last of the 48 query rows beyond the 64-bit position range"},
+        {{in, "--window", big, "--past", big}, "option --past: " + big + " puts the last of the 48 query rows beyond the 64-bit position range"},
+        {{in, "--causal", "--sink-keys", "0,99"}, "option --sink-keys: key 99 is outside the 48 keys of the input"},
+        {{in, "--causal", "--sink-keys", "0,48"}, "option --sink-keys: key 48 is outside the 48 keys of the input"},
+        {{in, "--causal", "--key-lengths", "-3,4"}, "option --key-lengths: length -3 is negative; lengths are >= 0"},
+        {{in, "--causal", "--key-lengths", "49"}, "option --key-lengths: length 49 of example 0 exceeds the 48 keys of the input"},
+        {{in, "--causal", "--key-lengths", in},
+         in + ": --key-lengths expects integers as text or JSON; this file is binary (an npy file; a [batch, key] 0/1 mask goes to --attention-mask)"},
+        {{"/dev/zero", "--causal"}, "/dev/zero: is not a regular file (a pipe or a device); save the dump to a file first"},
+        {{in, "--causal", "--tokens", "/dev/zero"}, "/dev/zero: tokens file is not a regular file (a pipe or a device); save it to a file first"},
+        {{in, "--causal", "--attention-mask", "/dev/zero"},
+         "/dev/zero: attention mask file is not a regular file (a pipe or a device); save it to a file first"},
+        {{in, "--causal", "--attention-mask", mask3}, "option --attention-mask: " + mask3 + " is a [1, 3] mask, the input has 1 examples of 48 keys"},
+        {{nan, "--causal"}, nan + ": row [batch 0, layer 0, head 0, query 5] is not a probability row: key 0 holds nan (weights must be finite); "
+                                  "--on-bad-row skip sets such rows to NaN"},
+        {{nan, "--causal", "--tolerance", "0", "--on-bad-row", "renormalize"},
+         nan + ": row [batch 0, layer 0, head 0, query 5] is not a probability row: key 0 holds nan (weights must be finite); "
+               "--on-bad-row skip sets such rows to NaN"},
+        {{u2}, "npy file '" + u2 + "': dtype: uint16 ('<u2') is not an attention dtype; if it holds bfloat16 bit patterns (as write_npy "
+                                   "stores bfloat16), read it as bfloat16; add --bf16 if it holds bfloat16 bit patterns"},
+        {{in, "--tensor", "attn"}, "npy file '" + in + "': holds one unnamed array; a tensor name ('attn') applies to npz and safetensors files only (--tensor)"},
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& c = cases[i];
+        std::vector<std::string> args{"report"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const fs::path dir = scratch / ("out_" + std::to_string(i));
+        args.push_back("-o");
+        args.push_back(dir.string());
+        args.push_back("--no-progress");
+        const auto r = run_cli(args, scratch);
+        INFO("case " << i << ": " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err == "attnscope: error: " + c.line + "\n");
+        CHECK_FALSE(fs::exists(dir));
+    }
+}
+
+TEST_CASE("warnings: a causal or padded input measured without saying so", "[cli][warnings]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_warnings");
+    const fs::path dir = scratch / "r";
+    auto r = run_cli({"report", sample.string(), "-o", dir.string(), "--no-progress"}, scratch);
+    CHECK(r.status == 0);
+    const std::string causal = "attnscope: warning: " + sample.string() +
+                               " looks causal: every weight above the diagonal is exactly 0; add --causal (without it, masked keys count as keys of weight 0)\n";
+    CHECK(r.err == causal);
+    auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+    REQUIRE(s["warnings"].size() == 1);
+    CHECK(s["warnings"][0] == causal.substr(20, causal.size() - 21));
+    // told: no warning
+    r = run_cli({"report", sample.string(), "-o", (scratch / "r2").string(), "--causal", "--no-progress"}, scratch);
+    CHECK(r.err.empty());
+    s = nlohmann::json::parse(attnscope_test::read_text(scratch / "r2" / "summary.json"));
+    CHECK(s["warnings"].empty());
+    // a right-padded batch: the warning names the lengths to give (then the padded rows are an error)
+    const auto batch = (data_dir / "sample_batch.npy").string();
+    r = run_cli({"report", batch, "-o", (scratch / "r3").string(), "--causal", "--no-progress", "--on-bad-row", "skip"}, scratch);
+    CHECK(r.status == 0);
+    CHECK(r.err == "attnscope: warning: " + batch + " looks padded (example 1: 16 trailing all-zero key columns); add --key-lengths 48,32 "
+                                                    "(right padding) or --attention-mask FILE\n");
+    r = run_cli({"report", batch, "-o", (scratch / "r4").string(), "--causal", "--no-progress", "--key-lengths", "48,32"}, scratch);
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("--attention-mask: a left-padded batch measures what the right-padded one does", "[cli][mask]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_mask");
+    // sample_batch.npy, example 1 moved to the end of its 48 positions (16 pad tokens first)
+    const auto a = as::io::load_npy(data_dir / "sample_batch.npy");
+    const auto e = a.elements<float>();
+    std::vector<float> left(e.size(), 0.0f);
+    const std::size_t T = 48, per = 4 * 4 * T * T;
+    std::copy(e.begin(), e.begin() + static_cast<std::ptrdiff_t>(per), left.begin());
+    for (std::size_t p = 0; p < 16; ++p)
+        for (std::size_t q = 0; q < 32; ++q)
+            for (std::size_t k = 0; k < 32; ++k) left[per + (p * T + q + 16) * T + k + 16] = e[per + (p * T + q) * T + k];
+    as::io::write_npy(scratch / "left.npy", left.data(), a.shape());
+    std::string mask = "[[";
+    for (std::size_t k = 0; k < T; ++k) mask += std::string(k ? "," : "") + "1";
+    mask += "], [";
+    for (std::size_t k = 0; k < T; ++k) mask += std::string(k ? "," : "") + (k < 16 ? "0" : "1");
+    mask += "]]";
+    attnscope_test::write_text(scratch / "mask.json", mask);
+    auto r = run_cli({"report", (scratch / "left.npy").string(), "-o", (scratch / "left").string(), "--causal", "--no-progress",
+                      "--attention-mask", (scratch / "mask.json").string(), "--metrics", "entropy,sink_mass"},
+                     scratch);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.empty());
+    r = run_cli({"report", (data_dir / "sample_batch.npy").string(), "-o", (scratch / "right").string(), "--causal", "--no-progress",
+                 "--key-lengths", "48,32", "--metrics", "entropy,sink_mass"},
+                scratch);
+    REQUIRE(r.status == 0);
+    for (const char* g : {"head_entropy.npy", "head_sink_mass.npy"}) {
+        const auto x = as::io::load_npy(scratch / "left" / g).to_xarray();
+        const auto y = as::io::load_npy(scratch / "right" / g).to_xarray();
+        REQUIRE(x.size() == y.size());
+        for (std::size_t i = 0; i < x.size(); ++i) CHECK(x.data()[i] == Approx(y.data()[i]).epsilon(1e-6)); // masked vs dense sums
+    }
+    const auto s = nlohmann::json::parse(attnscope_test::read_text(scratch / "left" / "summary.json"));
+    CHECK(s["validity"]["attention_mask"]["shape"] == nlohmann::json({2, 48}));
 }

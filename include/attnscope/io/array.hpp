@@ -539,12 +539,12 @@ inline attention_source assemble_attention(array_set set, const attention_option
                 throw format_error(file_location{std::string(source), std::nullopt, "tensors",
                                                  concat("holds ", all.size(), " tensors ", short_name_list(names),
                                                         " that are neither one attention tensor nor per-layer tensors named ",
-                                                        "<prefix><layer index>; choose one"),
+                                                        "<prefix><layer index>"),
                                                  "attention_options::name"});
             if (have_common && prefix != common)
                 throw format_error(file_location{std::string(source), std::nullopt, "tensors",
                                                  concat("tensors ", short_name_list(names), " have different prefixes ('", common,
-                                                        "' and '", prefix, "'); choose one tensor or prefix"),
+                                                        "' and '", prefix, "')"),
                                                  "attention_options::name"});
             common = prefix;
             have_common = true;
