@@ -1,9 +1,13 @@
 # Sourced by scripts/*.sh: installs the Debian packages attnscope needs, only those missing.
 # attnscope_install_deps [build|demo]: compiler, cmake, the libraries, clang (fuzzing), and Debian's
-# python3 with numpy/scipy/matplotlib (reference checks, PNG figures). Both callers need the same set.
+# python3 with numpy/scipy/matplotlib (reference checks, PNG figures), and what the Python module
+# needs to build, install (pip, offline) and test (pybind11, dlpack, pytest, venv, torch for the
+# float16/bfloat16 DLPack tests). Both callers need the same set.
 attnscope_install_deps() {
   local want=(g++ cmake make pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev libfmt-dev
-              nlohmann-json3-dev zlib1g-dev catch2 libbenchmark-dev clang libclang-rt-14-dev python3-numpy python3-scipy python3-matplotlib)
+              nlohmann-json3-dev zlib1g-dev catch2 libbenchmark-dev clang libclang-rt-14-dev python3-numpy python3-scipy python3-matplotlib
+              python3-dev pybind11-dev python3-pybind11 libdlpack-dev python3-pytest python3-venv python3-setuptools
+              python3-wheel python3-pip python3-torch)
   local missing=()
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
