@@ -383,6 +383,7 @@ int main(int argc, char** argv) {
     py_row("numpy_gbps", "numpy -(p*np.log(p)).sum(-1)", "1");
     py_row("scipy_entr_gbps", "scipy.special.entr(p).sum(-1)", "1");
     py_row("torch_gbps", "torch -(t*t.log()).sum(-1)", "1");
+    py_row("attnscope_python_gbps", "attnscope.row_entropy from Python", "1");
 
     // ------------------------------------------------------------------ full run: sweeps
     json sweep = json::array(), dtypes = json::array();
@@ -570,6 +571,13 @@ int main(int argc, char** argv) {
     out["fused_no_sparsity_over_entropy"] = fused6_1.seconds / ent1.seconds;
     out["entropy_1t_over_read_1t"] = ent1.gbps() / read1.gbps();
     out["entropy_mt_over_read_mt"] = entn.gbps() / readn.gbps();
+    // the Python module (scripts/bench.sh builds it): binding overhead and speed against numpy
+    out["python_over_cpp"] = num_or_null(pyres, "python_over_cpp");
+    out["python_vs_numpy"] = num_or_null(pyres, "python_vs_numpy");
+    out["attnscope_python_gbps"] = num_or_null(pyres, "attnscope_python_gbps");
+    out["python_over_cpp_bench"] = pyres.contains("attnscope_python_gbps") && pyres["attnscope_python_gbps"].is_number()
+                                       ? json(ent1.gbps() / pyres["attnscope_python_gbps"].get<double>())
+                                       : json(nullptr);
     out["entropy_1t_over_numpy"] = pyres.contains("numpy_gbps") ? json(ent1.gbps() / pyres["numpy_gbps"].get<double>()) : json(nullptr);
     out["mt_bit_identical"] = mt_identical;
     out["threads"] = threads;

@@ -6,7 +6,9 @@ libraries run on one thread, and other processes' time slices on a shared machin
 as for the C++ single-thread cases). GB/s = input bytes / best seconds. Prints progress on stderr and one JSON object as its last stdout line:
   numpy_gbps, scipy_entr_gbps, torch_gbps (null when torch is missing, with torch_error),
   torch_version, numpy_version, peak_rss_mb, and each library's max relative error against a
-  float64 reference computed here.
+  float64 reference computed here; with the attnscope Python module on PYTHONPATH also
+  attnscope_python_gbps, python_over_cpp (time of attnscope.row_entropy from Python over the same
+  library call made from C++ inside the module, interleaved) and python_vs_numpy.
 """
 import argparse
 import json
@@ -81,6 +83,35 @@ def main():
     except Exception as e:  # torch missing
         out["torch_gbps"] = None
         out["torch_error"] = repr(e)
+
+    # the attnscope Python module (when importable): its row_entropy call against the same library
+    # call made from C++ inside the module, interleaved round by round on the same buffer
+    try:
+        import attnscope
+        from attnscope import _core
+
+        def py_call():
+            res["h"] = attnscope.row_entropy(p, causal=False, threads=1)
+
+        py_call()
+        _core._cpp_row_entropy_seconds(p)
+        t_py = t_cpp = float("inf")
+        for _ in range(max(args.repeats, 3)):
+            t0 = time.process_time()
+            py_call()
+            t_py = min(t_py, time.process_time() - t0)
+            t_cpp = min(t_cpp, _core._cpp_row_entropy_seconds(p))
+        out["attnscope_python_gbps"] = nbytes / t_py / 1e9
+        out["attnscope_cpp_in_module_gbps"] = nbytes / t_cpp / 1e9
+        out["python_over_cpp"] = t_py / t_cpp
+        out["python_vs_numpy"] = out["attnscope_python_gbps"] / out["numpy_gbps"]
+        out["attnscope_python_max_rel_err"] = rel_err(res["h"])
+        out["attnscope_python_module"] = attnscope.__file__
+        print(f"  attnscope (python, 1 thread): {out['attnscope_python_gbps']:.2f} GB/s, "
+              f"{out['python_over_cpp']:.3f}x the C++ call, {out['python_vs_numpy']:.1f}x numpy", file=sys.stderr)
+    except ImportError as e:  # module not built
+        out["attnscope_python_gbps"] = None
+        out["attnscope_python_error"] = repr(e)
 
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(out))

@@ -12,6 +12,8 @@
 # takes a few minutes. Prints a table, then as its last line one JSON object with at least:
 #   read_1t_gbps read_mt_gbps entropy_1t_gbps entropy_mt_gbps numpy_gbps torch_gbps
 #   naive_eigen_gbps naive_xtensor_gbps fused_over_entropy (time ratio) max_rel_err
+#   python_over_cpp (attnscope.row_entropy from Python over the same call from C++, time ratio,
+#   interleaved in one process) python_vs_numpy
 # (GB/s = input bytes / best seconds; torch_gbps is null when torch cannot be imported.)
 # Timings on a shared machine are noisy: compare figures from one run, and re-run.
 set -euo pipefail
@@ -31,8 +33,10 @@ if [ ${#py_missing[@]} -gt 0 ]; then
 fi
 
 jobs=${ATTNSCOPE_JOBS:-2}
+# the Python module is built with the same flags, for python_over_cpp and python_vs_numpy
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O3 -march=native" \
   -DATTNSCOPE_BUILD_BENCHMARKS=ON -DATTNSCOPE_BUILD_TESTS=OFF -DATTNSCOPE_BUILD_EXAMPLES=OFF \
-  -DATTNSCOPE_BUILD_TOOLS=OFF -DATTNSCOPE_INSTALL=OFF >/dev/null
-cmake --build build/bench --target attnscope_bench -j "$jobs" >&2
-exec build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@"
+  -DATTNSCOPE_BUILD_TOOLS=OFF -DATTNSCOPE_INSTALL=OFF -DATTNSCOPE_PYTHON=ON >/dev/null
+cmake --build build/bench --target attnscope_bench attnscope_python -j "$jobs" >&2
+PYTHONPATH="$PWD/build/bench/python/package${PYTHONPATH:+:$PYTHONPATH}" \
+  exec build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@"

@@ -12,8 +12,10 @@ Which keys count (every function taking attention):
   causal=True        key k counts for query q when k <= q + past (pass False for encoders)
   past=0             tokens before query 0 (KV-cache prefix)
   window=None        sliding window: only the `window` most recent positions count
-  key_lengths        per-example valid key counts (right padding)
-  query_lengths      per-example valid query rows
+  key_lengths        per-example lengths (right padding): keys AND query rows from there on are
+                     padding
+  key_limit          per-example key counts (keys only, e.g. a cross-attention's padded encoder)
+  query_lengths      per-example valid query rows (rows only)
   attention_mask     HF attention_mask [batch, key] (0/1): padded keys never count, padded query
                      rows (positions past + q) are NaN
   key_positions      per key cell: its token position, < 0 = empty (llama.cpp KV cells)
@@ -56,7 +58,7 @@ _P = inspect.Parameter
 
 # keyword arguments shared by everything that reads attention: which keys count, and axis names
 _VALIDITY = [
-    ("causal", True), ("past", 0), ("window", None), ("key_lengths", None), ("query_lengths", None),
+    ("causal", True), ("past", 0), ("window", None), ("key_lengths", None), ("key_limit", None), ("query_lengths", None),
     ("attention_mask", None), ("key_positions", None), ("query_positions", None), ("axes", None),
 ]
 # keyword arguments of the per-row pass
@@ -64,7 +66,7 @@ _ROWS = [("on_bad_row", "error"), ("tolerance", None), ("threads", 0)]
 
 _VALIDITY_DOC = """
     Validity and layout (keyword-only): causal=True, past=0, window=None, key_lengths=None,
-    query_lengths=None, attention_mask=None, key_positions=None, query_positions=None, axes=None
+    key_limit=None, query_lengths=None, attention_mask=None, key_positions=None, query_positions=None, axes=None
     (see the module docstring)."""
 _ROWS_DOC = """
     Row pass (keyword-only): on_bad_row="error" | "skip" | "renormalize", tolerance=None (|sum - 1|
@@ -126,13 +128,18 @@ row_offset_score = _row_metric("row_offset_score", "offset_score", [("offset", 1
 row_self_score = _row_metric("row_self_score", "self_score", [], "The weight each row puts on its own position.")
 row_previous_token_score = _row_metric("row_previous_token_score", "previous_token_score", [],
                                        "The weight each row puts on the previous token (NaN for the first).")
-row_sink_mass = _row_metric("row_sink_mass", "sink_mass", [], """
-    1 - sum of each row over its valid keys: the mass a learned sink took (rows may sum below 1).
+row_sink_mass = _row_metric("row_sink_mass", "sink_mass", [("keys", (0,))], """
+    The attention mass each row puts on the sink keys (default: position 0, the BOS sink); a list
+    of positions for every example, or one list per example.
+""")
+row_learned_sink_mass = _row_metric("row_learned_sink_mass", "learned_sink_mass", [], """
+    1 - sum of each row over its valid keys: the mass a learned sink (gpt-oss style) took; rows may
+    sum below 1.
 """)
 
 ROW_METRICS = ("row_entropy", "row_max_weight", "row_argmax", "row_sparsity", "row_topk_mass", "row_keys_for_mass",
                "row_gini", "row_hoyer", "row_key_mass", "row_attention_distance", "row_offset_score", "row_self_score",
-               "row_previous_token_score", "row_sink_mass")
+               "row_previous_token_score", "row_sink_mass", "row_learned_sink_mass")
 
 
 def _validity(kw: Dict[str, Any]) -> Dict[str, Any]:
@@ -142,6 +149,42 @@ def _validity(kw: Dict[str, Any]) -> Dict[str, Any]:
             raise TypeError(f"unexpected keyword argument '{k}'; the validity arguments are {', '.join(out)}")
         out[k] = v
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# attention that was never stored: rows from queries and keys
+
+class qk:
+    """Attention computed from queries and keys, accepted wherever an attention tensor is.
+
+    queries: [..., head, token, dim] (the last axes of [batch, layer, head, token, dim]), keys:
+    [..., kv_head, token, dim] (grouped-query: kv_head divides head); or lists of per-layer
+    tensors ([batch, head, token, dim], HF). Any DLPack / buffer array, float16, bfloat16, float32
+    or float64 (both the same dtype), any strides; never copied. The rows are the exact masked
+    softmax of scale * q k^T (scale default 1/sqrt(dim)), with soft-capping (softcap * tanh(s /
+    softcap), Gemma 2) and ALiBi (one slope per query head), over the keys the validity
+    keywords let each row see: the attention matrix is never stored.
+
+    >>> src = attnscope.qk(q, k)                        # doctest: +SKIP  post-RoPE [layer, head, T, d]
+    >>> attnscope.row_entropy(src)                      # doctest: +SKIP  causal, [layer, head, T]
+    """
+
+    _attnscope_qk_ = True
+
+    def __init__(self, queries: Any, keys: Any, scale: Optional[float] = None, softcap: Optional[float] = None,
+                 alibi_slopes: Optional[Sequence[float]] = None) -> None:
+        if not _core.HAS_QK:
+            raise LibraryError("qk: this build of attnscope has no queries/keys source")
+        self.queries = queries
+        self.keys = keys
+        self.scale = scale
+        self.softcap = softcap
+        self.alibi_slopes = alibi_slopes
+
+    def __repr__(self) -> str:
+        def shape(x):
+            return [tuple(getattr(t, "shape", ())) for t in x] if isinstance(x, (list, tuple)) else tuple(getattr(x, "shape", ()))
+        return f"qk(queries={shape(self.queries)}, keys={shape(self.keys)}, scale={self.scale}, softcap={self.softcap})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,5 +559,5 @@ __all__ = [
     "group_heads", "expand_heads", "select_slices", "slice_positions", "rank_heads", "detect_heads",
     "head_detection_scores", "head_js_matrix", "head_js_rows", "head_js", "js_distance", "js_divergence",
     "attention_rollout", "mean_weights", "sum_weights", "max_weights", "min_weights", "load", "report",
-    "command_path", "borrow_info",
+    "command_path", "borrow_info", "qk",
 ]

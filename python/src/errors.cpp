@@ -2,6 +2,8 @@
 #include "errors.hpp"
 
 #include <exception>
+#include <string>
+#include <string_view>
 
 namespace attnscope::python {
 
@@ -16,6 +18,22 @@ PyObject* new_error(py::module_& m, const char* name, PyObject* base, PyObject* 
     m.add_object(name, py::reinterpret_borrow<py::object>(e));
     return e;
 }
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+    for (std::size_t i = s.find(from); i != std::string::npos; i = s.find(from, i + to.size())) s.replace(i, from.size(), to);
+}
+
+/// The library's message with its C++ option names spelled as the Python keywords.
+std::string pythonic(const char* what) {
+    std::string s = what;
+    replace_all(s, "row_options.on_bad_row = bad_row::skip", "on_bad_row=\"skip\"");
+    replace_all(s, "set allow_sink for learned sinks", "row_learned_sink_mass or sink_outcome=True for learned sinks");
+    replace_all(s, "bad_row::renormalize", "on_bad_row=\"renormalize\"");
+    replace_all(s, "row_options.tolerance", "tolerance=");
+    return s;
+}
+
+void set(PyObject* type, const std::exception& e) { PyErr_SetString(type, pythonic(e.what()).c_str()); }
 
 } // namespace
 
@@ -36,23 +54,23 @@ void register_errors(py::module_& m) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const shape_error& e) {
-            PyErr_SetString(shape, e.what());
+            set(shape, e);
         } catch (const stride_error& e) {
-            PyErr_SetString(stride, e.what());
+            set(stride, e);
         } catch (const dtype_error& e) {
-            PyErr_SetString(dtype, e.what());
+            set(dtype, e);
         } catch (const overflow_error& e) {
-            PyErr_SetString(overflow, e.what());
+            set(overflow, e);
         } catch (const value_error& e) {
-            PyErr_SetString(value, e.what());
+            set(value, e);
         } catch (const format_error& e) {
-            PyErr_SetString(format, e.what());
+            set(format, e);
         } catch (const io_error& e) {
-            PyErr_SetString(io, e.what());
+            set(io, e);
         } catch (const argument_error& e) {
-            PyErr_SetString(argument, e.what());
+            set(argument, e);
         } catch (const attnscope::error& e) {
-            PyErr_SetString(other, e.what());
+            set(other, e);
         }
     });
 }

@@ -49,8 +49,9 @@ def test_every_metric_against_numpy():
     assert np.isnan(prev[:, 0]).all()
     np.testing.assert_allclose(prev[:, 1:], p[:, np.arange(1, 8), np.arange(7)], rtol=1e-12)
     np.testing.assert_allclose(attnscope.row_offset_score(p, 2, **kw)[:, 2:], p[:, np.arange(2, 8), np.arange(6)], rtol=1e-12)
-    sink = p * 0.9
-    np.testing.assert_allclose(attnscope.row_sink_mass(sink, **kw), 0.1, rtol=1e-9)
+    np.testing.assert_allclose(attnscope.row_sink_mass(p, **kw), p[..., 0], rtol=1e-12)
+    np.testing.assert_allclose(attnscope.row_sink_mass(p, [0, 1], **kw), p[..., 0] + p[..., 1], rtol=1e-12)
+    np.testing.assert_allclose(attnscope.row_learned_sink_mass(p * 0.9, **kw), 0.1, rtol=1e-9)
 
 
 def test_per_example_key_mass():
@@ -109,10 +110,15 @@ def test_layered_input_like_hf_output_attentions():
 def test_validity_rules():
     p = causal_probs((2, 2, 8, 8), seed=8)
     ax = ("batch", "head", "query", "key")
-    # key_lengths: keys past the example's length do not count (rows renormalised over the rest)
-    h = attnscope.row_entropy(p, key_lengths=[8, 5], query_lengths=[8, 5], axes=ax)
-    assert np.isnan(h[1, :, 5:]).all()
+    # key_lengths: positions past the example's length are padding (keys and query rows)
+    h = attnscope.row_entropy(p, key_lengths=[8, 5], axes=ax)
+    assert np.isnan(h[1, :, 5:]).all() and not np.isnan(h[0]).any()
     np.testing.assert_allclose(h[1, :, 4], entropy_ref(p[1, :, 4, :5]), rtol=1e-9)
+    hq = attnscope.row_entropy(p, query_lengths=[8, 3], axes=ax)
+    assert np.isnan(hq[1, :, 3:]).all() and not np.isnan(hq[1, :, :3]).any()
+    # key_limit: keys only (rows past it still count, renormalised over the first keys)
+    hk = attnscope.row_entropy(p, key_limit=[8, 4], axes=ax, on_bad_row="renormalize")
+    np.testing.assert_allclose(hk[1, :, 6], entropy_ref(p[1, :, 6, :4]), rtol=1e-9)
     # attention_mask (HF, left padding of example 1 by two tokens)
     mask = np.ones((2, 8), dtype=np.int64)
     mask[1, :2] = 0
