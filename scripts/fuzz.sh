@@ -24,7 +24,7 @@ cmake -S tests/fuzz -B build/fuzz -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE
 cmake --build build/fuzz -j "${ATTNSCOPE_JOBS:-2}"
 
 status=0
-for target in npy npz safetensors; do
+for target in npy npz safetensors cli; do
   work=build/fuzz/run_$target
   rm -rf "$work"
   mkdir -p "$work/corpus" "$work/artifacts"

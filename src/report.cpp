@@ -478,7 +478,8 @@ void print_account(const report_options& o, const report_result& res, const fs::
             any = true;
         }
         const std::size_t H = g.shape()[1];
-        auto where = [&](std::size_t i) { return grid.axes[0].ticks[i / H] + grid.axes[1].ticks[i % H]; };
+        // (an init-capture: clang before 16 cannot capture a structured binding)
+        auto where = [&axes = grid.axes, H](std::size_t i) { return axes[0].ticks[i / H] + axes[1].ticks[i % H]; };
         if (!any) {
             fmt::print("  {:<20} {:>10} {:>16} {:>16}  {}\n", name, "nan", "-", "-", grid.unit);
             continue;
