@@ -20,6 +20,7 @@
 
 #include "cli_args.hpp"
 #include "cli_errors.hpp"
+#include "cli_inputs.hpp"
 #include "cli_metrics.hpp"
 #include "cli_options.hpp"
 
@@ -30,7 +31,33 @@ struct example_lengths {
     std::vector<index_t> keys, queries;
     io::loaded_mask mask;      ///< --attention-mask (empty bytes: none)
     std::string mask_path;     ///< the file it came from
+
+    /// Per example of the mask, the position of its first token (left padding); empty without a
+    /// mask. The sink keys count from there (metric_settings::sink_offsets).
+    std::vector<index_t> first_tokens() const {
+        std::vector<index_t> out;
+        for (index_t b = 0; b < mask.batch && !mask.bytes.empty(); ++b) {
+            index_t first = 0;
+            while (first < mask.length && mask.bytes[static_cast<std::size_t>(b * mask.length + first)] == 0) ++first;
+            out.push_back(first);
+        }
+        return out;
+    }
 };
+
+/// Reads --key-lengths, --query-lengths and --attention-mask (what every analysing command shares;
+/// side files must be regular files).
+inline example_lengths read_example_lengths(const analysis_options& o) {
+    example_lengths l;
+    if (o.key_lengths) l.keys = read_lengths("key-lengths", *o.key_lengths, "key_lengths");
+    if (o.query_lengths) l.queries = read_lengths("query-lengths", *o.query_lengths, "query_lengths");
+    if (o.attention_mask) {
+        require_regular_file(*o.attention_mask, "attention mask");
+        l.mask = io::load_attention_mask(*o.attention_mask);
+        l.mask_path = *o.attention_mask;
+    }
+    return l;
+}
 
 /// What one pass over a dump's rows gives.
 struct row_values {

@@ -158,13 +158,7 @@ struct side_inputs {
 
 side_inputs read_side_inputs(const report_options& o) {
     side_inputs in;
-    if (o.analysis.key_lengths) in.lengths.keys = read_lengths("key-lengths", *o.analysis.key_lengths, "key_lengths");
-    if (o.analysis.query_lengths) in.lengths.queries = read_lengths("query-lengths", *o.analysis.query_lengths, "query_lengths");
-    if (o.analysis.attention_mask) {
-        require_regular_file(*o.analysis.attention_mask, "attention mask");
-        in.lengths.mask = io::load_attention_mask(*o.analysis.attention_mask);
-        in.lengths.mask_path = *o.analysis.attention_mask;
-    }
+    in.lengths = read_example_lengths(o.analysis);
     std::optional<fs::path> tokens = o.tokens;
     if (!tokens) {
         fs::path guess = o.input;
@@ -511,15 +505,7 @@ int run_report(const std::vector<std::string>& args, const sigset_t& signals) {
     if (!fs::is_regular_file(o.input, ec))
         throw io_error(detail::concat(o.input.string(), ": is not a regular file (a pipe or a device); save the dump to a file first"));
     side_inputs in = read_side_inputs(o);
-    // left padding: sink keys count from each example's first token (BOS), not from the pad
-    if (!in.lengths.mask.bytes.empty()) {
-        const auto& m = in.lengths.mask;
-        for (index_t b = 0; b < m.batch; ++b) {
-            index_t first = 0;
-            while (first < m.length && m.bytes[static_cast<std::size_t>(b * m.length + first)] == 0) ++first;
-            o.analysis.metric.sink_offsets.push_back(first);
-        }
-    }
+    o.analysis.metric.sink_offsets = in.lengths.first_tokens();
 
     staging_dir out(o.output, o.force); // refuses an existing DIR before any work
     progress_state progress;
