@@ -4,6 +4,7 @@
 
 #include <attnscope/io/figure.hpp>
 #include <attnscope/io/npy.hpp>
+#include <attnscope/reduce/row_source.hpp>
 #include <attnscope/result.hpp>
 #include <attnscope/view.hpp>
 
@@ -100,23 +101,25 @@ io::figure pattern_gallery(const V& v, const gallery_labels& labels, const std::
     fig.style.vmin = 0.0;
     fig.style.ticks = io::axis_ticks::outer;
     fig.style.colorbar_label = "attention weight";
+    row_cursor<V> rows_of(v);
     for (const auto& g : heads) {
         const index_t l = g.layer, h = g.head;
         labeled_array m;
-            m.values = xt::xarray<double>::from_shape({static_cast<std::size_t>(valid_q), static_cast<std::size_t>(valid_k)});
-            for (index_t q = 0; q < valid_q; ++q) {
-                const auto row = v.row({0, l, h, q});
-                const bool counts = v.row_counts(0, q);
-                for (index_t k = 0; k < valid_k; ++k)
-                    m.values(static_cast<std::size_t>(q), static_cast<std::size_t>(k)) =
-                        counts && row.keys.counts(k) ? static_cast<double>(row[k]) : std::numeric_limits<double>::quiet_NaN();
-            }
-            m.axes = {{"query", token_ticks(labels.tokens, valid_q, labels.past)}, {"key", token_ticks(labels.tokens, valid_k, 0)}};
-            m.quantity = "attention weight";
-            io::panel p;
-            p.title = fmt::format("L{}H{}", l, h);
-            p.data = std::move(m);
-            fig.panels.push_back(std::move(p));
+        m.values = xt::xarray<double>::from_shape({static_cast<std::size_t>(valid_q), static_cast<std::size_t>(valid_k)});
+        rows_of.start(0, l, h);
+        for (index_t q = 0; q < valid_q; ++q) {
+            const auto row = rows_of.row({0, l, h, q});
+            const bool counts = v.row_counts(0, q);
+            for (index_t k = 0; k < valid_k; ++k)
+                m.values(static_cast<std::size_t>(q), static_cast<std::size_t>(k)) =
+                    counts && row.keys.counts(k) ? static_cast<double>(row[k]) : std::numeric_limits<double>::quiet_NaN();
+        }
+        m.axes = {{"query", token_ticks(labels.tokens, valid_q, labels.past)}, {"key", token_ticks(labels.tokens, valid_k, 0)}};
+        m.quantity = "attention weight";
+        io::panel p;
+        p.title = fmt::format("L{}H{}", l, h);
+        p.data = std::move(m);
+        fig.panels.push_back(std::move(p));
     }
     return fig;
 }

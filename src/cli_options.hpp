@@ -7,6 +7,7 @@
 #pragma once
 
 #include <attnscope/io/load.hpp>
+#include <attnscope/qk_source.hpp>
 #include <attnscope/reduce/row_metric.hpp>
 
 #include <algorithm>
@@ -24,6 +25,10 @@ namespace attnscope::cli {
 struct input_options {
     std::string tensor; ///< npz/safetensors member name or per-layer prefix
     bool bf16 = false;
+    std::optional<double> scale; ///< queries/keys dumps: score scale (default 1 / sqrt(d))
+    double softcap = 0;          ///< queries/keys dumps: logit soft-capping (0 = off)
+
+    qk_options score_options() const { return {.scale = scale, .softcap = softcap, .alibi_slopes = {}}; }
 
     io::attention_options load_options() const {
         io::attention_options lo;
@@ -79,7 +84,9 @@ inline void add_input_options(arg_parser& p) {
         .option("tensor", 0, "NAME",
                 "npz/safetensors: the tensor to read, or the prefix of per-layer tensors (attentions.0, attentions.1, ...); "
                 "default: the only tensor, or all per-layer tensors")
-        .flag("bf16", 0, "read uint16 npy/npz arrays as bfloat16 bit patterns");
+        .flag("bf16", 0, "read uint16 npy/npz arrays as bfloat16 bit patterns")
+        .option("scale", 0, "X", "queries/keys dumps: scores are X * q.k", "1 / sqrt(head dimension)")
+        .option("softcap", 0, "X", "queries/keys dumps: soft-cap the scores, s -> X tanh(s / X) (Gemma 2); 0 = off", "0");
 }
 
 /// `lengths`: whether --key-lengths / --query-lengths are offered with report's wording.
@@ -164,6 +171,8 @@ inline analysis_options parse_analysis_options(const parsed_args& a) {
     analysis_options o;
     if (auto v = a.get("tensor")) o.input.tensor = *v;
     o.input.bf16 = a.has("bf16");
+    if (auto v = a.get("scale")) o.input.scale = parse_double("scale", *v, -1e300, 1e300);
+    if (auto v = a.get("softcap")) o.input.softcap = parse_double("softcap", *v, 0.0, 1e300);
     o.validity.causal = a.has("causal");
     if (auto v = a.get("past")) o.validity.past = parse_int("past", *v, 0);
     if (auto v = a.get("window")) o.validity.window = parse_int("window", *v, 1);

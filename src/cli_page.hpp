@@ -4,6 +4,7 @@
 #pragma once
 
 #include <attnscope/io/html.hpp>
+#include <attnscope/reduce/row_source.hpp>
 #include <attnscope/view.hpp>
 
 #include <algorithm>
@@ -42,8 +43,10 @@ io::page_pattern view_pattern(const V& v, index_t b, index_t l, index_t h, index
     const std::size_t r = (R + fr - 1) / fr, c = (C + fc - 1) / fc;
     std::vector<double> sum(r * c, 0.0);
     std::vector<std::size_t> count(r * c, 0);
+    row_cursor<V> rows_of(v); // a queries/keys source computes the rows here, a block at a time
+    rows_of.start(b, l, h);
     for (index_t q = 0; q < rows; ++q) {
-        const auto row = v.row({b, l, h, q});
+        const auto row = rows_of.row({b, l, h, q});
         const std::size_t i = static_cast<std::size_t>(q) / fr;
         for (index_t k = 0; k < keys; ++k) {
             if (!row.keys.counts(k)) continue;

@@ -8,6 +8,7 @@
 
 #include <attnscope/io/load.hpp>
 #include <attnscope/io/mask.hpp>
+#include <attnscope/io/qk_file.hpp>
 #include <attnscope/reduce/aggregate.hpp>
 #include <attnscope/reduce/row_metric.hpp>
 #include <attnscope/view.hpp>
@@ -63,7 +64,8 @@ inline example_lengths read_example_lengths(const analysis_options& o) {
 struct row_values {
     std::vector<index_t> shape;    ///< of the input
     std::vector<std::string> axes; ///< names of the input's axes
-    std::string dtype;             ///< "f16", "bf16", "f32", "f64"
+    std::string dtype;             ///< "f16", "bf16", "f32", "f64": the stored element type
+    std::string source = "attention weights"; ///< or "queries/keys" (rows computed from them)
     double tolerance = 0;          ///< the sum tolerance used
     std::array<index_t, 4> extents{1, 1, 1, 1}; ///< [batch, layer, head, query]; absent axes 1
     index_t keys = 0;                          ///< key extent
@@ -130,6 +132,11 @@ row_values compute_row_values(const V& v, const analysis_options& o, const std::
     row_values r;
     r.shape = v.shape();
     r.dtype = std::string(to_string(element_traits<T>::tag));
+    if constexpr (requires { v.queries(); }) {
+        using Q = typename std::remove_cvref_t<decltype(v.queries())>::element_type;
+        r.dtype = std::string(to_string(element_traits<Q>::tag));
+        r.source = "queries/keys";
+    }
     for (axis a : all_axes)
         if (v.has(a)) r.axes.emplace_back(to_string(a));
     r.tolerance = o.rows.tolerance.value_or(default_sum_tolerance<T>());
@@ -182,11 +189,21 @@ inline labeled_array head_mean_per_example(const labeled_array& rows, const std:
     return grid;
 }
 
-/// Reads `path` as a row source and calls f(view) with the command's validity rules applied.
-/// Library errors name the file.
+/// Reads `path` as a row source and calls f(view) with the command's validity rules applied: a
+/// stored attention view, or the queries/keys source when the file holds `queries.<l>` and
+/// `keys.<l>` (rows computed a block at a time, never stored whole). Library errors name the file.
 template <class F>
 void visit_dump(const std::filesystem::path& path, const analysis_options& o, const example_lengths& lengths, F&& f) {
     naming(path, [&] {
+        if (io::is_qk_file(path)) {
+            if (!o.input.tensor.empty() || o.input.bf16)
+                throw argument_error("options --tensor and --bf16 apply to attention dumps; this file holds queries and keys");
+            const auto qk = io::load_qk_file(path);
+            qk.visit(o.input.score_options(), [&](auto src) { f(with_validity(src, o.validity, lengths)); });
+            return;
+        }
+        if (o.input.scale || o.input.softcap != 0)
+            throw argument_error("options --scale and --softcap apply to queries/keys dumps; this file holds attention weights");
         const auto src = io::load_attention_file(path, o.input.load_options());
         src.visit([&](auto view) { f(with_validity(view, o.validity, lengths)); });
     });

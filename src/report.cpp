@@ -64,6 +64,12 @@ constexpr std::string_view report_description =
     "the keys and must be a probability row over its valid keys (finite, >= 0, summing to 1 within\n"
     "the tolerance) unless --on-bad-row says otherwise.\n"
     "\n"
+    "INPUT may instead hold queries and keys (.npz or .safetensors with tensors queries.<l>\n"
+    "[B, H, T, d] or [H, T, d] and keys.<l> [B, H_kv, T, d] or [H_kv, T, d], l = 0, 1, ...): the\n"
+    "rows are then the exact masked softmax of scale * q k^T (query head h reads kv head\n"
+    "h / (H / H_kv)), computed a block at a time and never stored whole, so any context length fits\n"
+    "in memory; entropy.npy is then [B, L, H, T] (or [L, H, T]). See --scale and --softcap.\n"
+    "\n"
     "DIR receives:\n"
     "  entropy.npy, entropy.json  per-row entropy (float64, nats or --bits), shaped like INPUT without\n"
     "                             its key axis; NaN for padded, empty or skipped rows; JSON sidecar\n"
@@ -208,7 +214,11 @@ struct report_result {
 nlohmann::json provenance_json(const report_options& o, const side_inputs& in, const row_values& r) {
     nlohmann::json j;
     j["tool"] = tool_name("report");
-    j["input"] = {{"path", o.input.string()}, {"shape", r.shape}, {"axes", r.axes}, {"dtype", numpy_dtype(r.dtype)}};
+    j["input"] = {{"path", o.input.string()}, {"shape", r.shape}, {"axes", r.axes}, {"dtype", numpy_dtype(r.dtype)},
+                  {"source", r.source}};
+    if (r.source == "queries/keys")
+        j["input"]["scores"] = {{"scale", o.analysis.input.scale ? nlohmann::json(*o.analysis.input.scale) : nlohmann::json("1/sqrt(d)")},
+                                {"softcap", o.analysis.input.softcap}};
     if (!in.tokens_path.empty()) j["input"]["tokens"] = in.tokens_path.string();
     j["validity"] = validity_json(o.analysis, in.lengths.keys, in.lengths.queries, r.tolerance,
                                   in.lengths.mask.bytes.empty()
