@@ -74,8 +74,8 @@ inline labeled_array as_example_layer_head(const labeled_array& s, index_t B, in
 
 /// Duplicate-token and induction scores ("mul" measure) of every example and head; `ids` is [B, T]
 /// as detector_token_ids gives it.
-template <class T>
-std::vector<role_grid> token_role_grids(const attention_view<T>& v, std::span<const std::int64_t> ids) {
+template <row_source V>
+std::vector<role_grid> token_role_grids(const V& v, std::span<const std::int64_t> ids) {
     const index_t B = v.extent(axis::batch), L = v.extent(axis::layer), H = v.extent(axis::head);
     std::vector<role_grid> out;
     for (const auto kind : {head_pattern::duplicate_token, head_pattern::induction}) {
