@@ -19,9 +19,12 @@ namespace attnscope::cli {
 /// The warnings for view v (with the command's rules applied) read from `input`. Rows computed
 /// from queries and keys hold no exact zeros to read the masking from: no warning for them.
 template <class V>
+std::vector<std::string> masking_warnings(const V&, const analysis_options&, const example_lengths&, const std::string&) {
+    return {};
+}
+template <attention_view_like V>
 std::vector<std::string> masking_warnings(const V& v, const analysis_options& o, const example_lengths& given, const std::string& input) {
     std::vector<std::string> out;
-    if constexpr (!attention_view_like<V>) return out;
     const bool padding_given = !given.keys.empty() || !given.mask.bytes.empty();
     if (o.validity.causal && padding_given) return out; // nothing left to detect
     const auto e = inspect_masking(v);
