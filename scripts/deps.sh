@@ -5,7 +5,7 @@
 # float16/bfloat16 DLPack tests). Both callers need the same set.
 attnscope_install_deps() {
   local want=(g++ cmake make pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev libfmt-dev
-              nlohmann-json3-dev zlib1g-dev catch2 libbenchmark-dev clang libclang-rt-14-dev python3-numpy python3-scipy python3-matplotlib
+              nlohmann-json3-dev zlib1g-dev catch2 libbenchmark-dev libopenmpi-dev openmpi-bin clang libclang-rt-14-dev python3-numpy python3-scipy python3-matplotlib
               python3-dev pybind11-dev python3-pybind11 libdlpack-dev python3-pytest python3-venv python3-setuptools
               python3-wheel python3-pip python3-torch)
   local missing=()

@@ -12,12 +12,12 @@ attnscope_install_browser_deps
 jobs=${ATTNSCOPE_JOBS:-$(nproc)}
 
 echo "== build and test (RelWithDebInfo)"
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNSCOPE_BUILD_BENCHMARKS=ON -DATTNSCOPE_PYTHON=ON >/dev/null
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNSCOPE_BUILD_BENCHMARKS=ON -DATTNSCOPE_PYTHON=ON -DATTNSCOPE_MPI=ON >/dev/null
 cmake --build build/test -j "$jobs"
 ctest --test-dir build/test --output-on-failure -j "$jobs"
 
 echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DATTNSCOPE_SANITIZE=ON -DATTNSCOPE_BUILD_BENCHMARKS=OFF \
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DATTNSCOPE_SANITIZE=ON -DATTNSCOPE_MPI=ON -DATTNSCOPE_BUILD_BENCHMARKS=OFF \
   -DATTNSCOPE_BUILD_EXAMPLES=OFF -DATTNSCOPE_PYTHON=ON -DCMAKE_CXX_FLAGS="-O1" >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

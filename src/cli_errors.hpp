@@ -7,6 +7,7 @@
 #include <array>
 #include <iomanip>
 #include <sstream>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -99,6 +100,12 @@ decltype(auto) naming(const std::filesystem::path& file, F&& f) {
         throw located_error(about(file, e));
     }
 }
+
+/// Ends a non-root rank with status 1 without a message (rank 0 prints the job's one line).
+class quiet_failure : public std::exception {
+public:
+    const char* what() const noexcept override { return "failure reported by rank 0"; }
+};
 
 /// Error messages are one line: newlines inside (a library message quoting a file) become spaces.
 inline std::string one_line(std::string s) {

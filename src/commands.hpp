@@ -19,5 +19,9 @@ struct command {
 
 std::string report_help();
 int run_report(const std::vector<std::string>& args, const sigset_t& signals);
+std::string aggregate_help();
+int run_aggregate(const std::vector<std::string>& args, const sigset_t& signals);
+std::string merge_help();
+int run_merge(const std::vector<std::string>& args, const sigset_t& signals);
 
 } // namespace attnscope::cli

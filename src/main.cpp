@@ -1,6 +1,8 @@
 // src/main.cpp - the attnscope command-line tool: finds the subcommand and reports errors.
 //
 //   attnscope report INPUT -o DIR [options]     per-row entropy, layer x head grids, figures
+//   attnscope aggregate INPUT... -o OUT          statistics over prompts, per group (MPI)
+//   attnscope merge A.accum ... -o OUT           the same from accumulators of separate jobs
 //   attnscope --help | --version
 //
 // Every error ends the process with status 1 and exactly one line on stderr naming the file and
@@ -28,8 +30,10 @@ namespace cli = attnscope::cli;
 
 namespace {
 
-constexpr std::array<cli::command, 1> commands{{
+constexpr std::array<cli::command, 3> commands{{
     {"report", cli::report_help, cli::run_report},
+    {"aggregate", cli::aggregate_help, cli::run_aggregate},
+    {"merge", cli::merge_help, cli::run_merge},
 }};
 
 constexpr std::string_view main_help =
@@ -38,12 +42,15 @@ constexpr std::string_view main_help =
     "usage: attnscope report INPUT -o DIR [options]   per-row entropy, layer x head grids of entropy,\n"
     "                                                 sparsity, max weight, sink mass and attention\n"
     "                                                 distance (CSV, npy, JSON), SVG figures\n"
+    "       attnscope aggregate INPUT... -o OUT [options] mean and standard deviation over prompts of\n"
+    "                                                 the per-head grids, per group of dumps (MPI)\n"
+    "       attnscope merge A.accum ... -o OUT        the same from accumulators of separate jobs\n"
     "       attnscope help [COMMAND]                  this text, or a command's options\n"
     "       attnscope --version                       the version\n"
     "\n"
     "INPUT is an attention dump: .npy, .npz or .safetensors, rank 2 to 5 ([query, key] up to\n"
     "[batch, layer, head, query, key]; per-layer safetensors tensors are stacked into layers).\n"
-    "Run 'attnscope report --help' for every option.\n"
+    "Run 'attnscope COMMAND --help' for every option.\n"
     "\n"
     "Exit status: 0 on success, 1 on any error (one line on stderr naming the file and the problem).\n";
 
@@ -92,6 +99,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
         return run(args, signals);
+    } catch (const cli::quiet_failure&) {
+        // an MPI rank other than 0: rank 0 printed the job's error line
     } catch (const std::bad_alloc&) {
         std::fputs("attnscope: error: out of memory\n", stderr);
     } catch (const std::exception& e) {

@@ -1,0 +1,209 @@
+"""End-to-end checks of `attnscope aggregate` and `attnscope merge` against numpy.
+
+usage: aggregate_check.py ATTNSCOPE [MPIRUN]
+
+Builds dumps of varying length and batch size (softmax rows, right padding in key-length and
+attention-mask sidecars) and checks:
+  - head_<metric>_mean/_std.npy against numpy: mean and sample std (ddof=1) over prompts of each
+    prompt's per-(layer, head) mean over its valid rows (entropy, max weight, sink mass);
+  - merge: accumulators of separate runs give the same numbers within 1e-12 whatever the grouping,
+    and a fixed order gives bit-identical files;
+  - a bad file in the middle of a group: exit 1, one line naming the file, no OUT;
+  - layers that differ within a group: one line naming the file;
+  - with MPIRUN: mpirun -np 1, 2, 3 write bit-identical files, and a bad file fails the job cleanly.
+"""
+import filecmp
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+CLI = sys.argv[1]
+MPIRUN = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
+L, H = 3, 2
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(args, mpi=None):
+    cmd = ([MPIRUN, "-np", str(mpi), "--oversubscribe", "--allow-run-as-root", CLI] if mpi else [CLI]) + args
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def softmax_dump(rng, B, T, lengths):
+    """[B, L, H, T, T] causal softmax rows; keys and queries past an example's length are zero."""
+    x = rng.normal(size=(B, L, H, T, T)) * 2.0
+    a = np.zeros_like(x)
+    for b in range(B):
+        n = lengths[b]
+        for q in range(n):
+            z = x[b, :, :, q, : q + 1]
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            a[b, :, :, q, : q + 1] = e / e.sum(axis=-1, keepdims=True)
+    return a.astype(np.float32)
+
+
+def prompt_grids(a, lengths):
+    """Per prompt: {metric: [L, H] mean over its valid rows}, from float64 copies."""
+    out = []
+    for b in range(a.shape[0]):
+        n = lengths[b]
+        ent = np.zeros((L, H, n))
+        mx = np.zeros((L, H, n))
+        sink = np.zeros((L, H, n))
+        for q in range(n):
+            p = a[b, :, :, q, : q + 1].astype(np.float64)
+            p = p / p.sum(axis=-1, keepdims=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ent[:, :, q] = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=-1)
+            mx[:, :, q] = p.max(axis=-1)
+            sink[:, :, q] = p[:, :, 0]
+        out.append({"entropy": ent.mean(-1), "max_weight": mx.mean(-1), "sink_mass": sink.mean(-1)})
+    return out
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    rng = np.random.default_rng(15)
+    groups = {"alpha": [], "beta": []}
+    expected = {"alpha": [], "beta": []}
+    specs = {"alpha": [(1, 9, None), (2, 14, "lengths"), (3, 11, "mask"), (1, 20, None)],
+             "beta": [(2, 7, "meta"), (1, 16, None), (1, 5, None)]}
+    for g, files in specs.items():
+        os.makedirs(os.path.join(tmp, "in", g))
+        for i, (B, T, pad) in enumerate(files):
+            lengths = [T] * B if pad is None else [T - (b * 3) % (T - 2) for b in range(B)]
+            a = softmax_dump(rng, B, T, lengths)
+            base = os.path.join(tmp, "in", g, f"d{i}")
+            np.save(base + ".npy", a if B > 1 or i % 2 else a[0])  # rank 4 and rank 5 dumps
+            if pad == "lengths":
+                json.dump(lengths, open(base + ".key_lengths.json", "w"))
+            elif pad == "mask":
+                m = np.zeros((B, T), np.int64)
+                for b, n in enumerate(lengths):
+                    m[b, :n] = 1
+                np.save(base + ".attention_mask.npy", m)
+            elif pad == "meta":
+                json.dump({"key_lengths": lengths, "note": "metadata"}, open(base + ".json", "w"))
+            expected[g] += prompt_grids(a, lengths)
+            groups[g].append(base + ".npy")
+
+    # numpy references: mean and sample std over prompts
+    out = os.path.join(tmp, "out")
+    r = run(["aggregate", os.path.join(tmp, "in", "alpha"), os.path.join(tmp, "in", "beta"), "-o", out, "--causal", "-m",
+             "entropy,max_weight,sink_mass"])
+    check(r.returncode == 0, f"aggregate failed: {r.stderr}")
+    for g in groups:
+        for m in ("entropy", "max_weight", "sink_mass"):
+            vals = np.stack([p[m] for p in expected[g]])
+            mean = np.load(os.path.join(out, g, f"head_{m}_mean.npy"))
+            std = np.load(os.path.join(out, g, f"head_{m}_std.npy"))
+            count = np.load(os.path.join(out, g, f"head_{m}_count.npy"))
+            check(mean.shape == (L, H) and mean.dtype == np.float64, f"{g}/{m} mean shape {mean.shape} {mean.dtype}")
+            check(np.allclose(mean, vals.mean(0), rtol=1e-6, atol=1e-9), f"{g}/{m} mean {mean} vs {vals.mean(0)}")
+            check(np.allclose(std, vals.std(0, ddof=1), rtol=1e-5, atol=1e-9), f"{g}/{m} std {std} vs {vals.std(0, ddof=1)}")
+            check(np.all(count == len(vals)), f"{g}/{m} count {count} vs {len(vals)}")
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    check(summary["groups"]["alpha"]["prompts"] == len(expected["alpha"]), "summary prompt count")
+    check(os.path.exists(os.path.join(out, "groups_entropy.svg")), "the per-metric figure")
+
+    # merge: separate jobs, any grouping within 1e-12, fixed order bit-identical
+    parts = []
+    for k, f in enumerate(groups["alpha"]):
+        d = os.path.join(tmp, f"part{k}", "alpha")
+        os.makedirs(d)
+        os.symlink(f, os.path.join(d, os.path.basename(f)))
+        for side in (".key_lengths.json", ".attention_mask.npy"):
+            if os.path.exists(f[:-4] + side):
+                os.symlink(f[:-4] + side, os.path.join(d, os.path.basename(f)[:-4] + side))
+        o = os.path.join(tmp, f"part{k}_out")
+        r = run(["aggregate", d, "-o", o, "--causal", "-m", "entropy,max_weight,sink_mass"])
+        check(r.returncode == 0, f"part {k}: {r.stderr}")
+        parts.append(os.path.join(o, "alpha", "alpha.accum"))
+    r1 = run(["merge"] + parts + ["-o", os.path.join(tmp, "m1")])
+    r2 = run(["merge"] + parts + ["-o", os.path.join(tmp, "m2")])
+    check(r1.returncode == 0 and r2.returncode == 0, f"merge failed: {r1.stderr} {r2.stderr}")
+    check(filecmp.cmp(os.path.join(tmp, "m1", "alpha", "head_entropy_std.npy"), os.path.join(tmp, "m2", "alpha", "head_entropy_std.npy"),
+                      shallow=False), "merge in a fixed order is bit-identical")
+    # ((p0 p1) (p2 p3)) against (p0 (p1 (p2 p3)))
+    r = run(["merge", parts[0], parts[1], "-o", os.path.join(tmp, "m01")])
+    r = run(["merge", parts[2], parts[3], "-o", os.path.join(tmp, "m23")])
+    r = run(["merge", os.path.join(tmp, "m01", "alpha", "alpha.accum"), os.path.join(tmp, "m23", "alpha", "alpha.accum"), "-o",
+             os.path.join(tmp, "mtree")])
+    r = run(["merge", parts[1], os.path.join(tmp, "m23", "alpha", "alpha.accum"), "-o", os.path.join(tmp, "m123")])
+    r = run(["merge", parts[0], os.path.join(tmp, "m123", "alpha", "alpha.accum"), "-o", os.path.join(tmp, "mright")])
+    check(r.returncode == 0, f"merge chain failed: {r.stderr}")
+    for m in ("entropy", "max_weight", "sink_mass"):
+        for stat in ("mean", "std"):
+            a = np.load(os.path.join(tmp, "mtree", "alpha", f"head_{m}_{stat}.npy"))
+            b = np.load(os.path.join(tmp, "mright", "alpha", f"head_{m}_{stat}.npy"))
+            c = np.load(os.path.join(out, "alpha", f"head_{m}_{stat}.npy"))
+            check(np.allclose(a, b, rtol=1e-12, atol=0) and np.allclose(a, c, rtol=1e-12, atol=0), f"merge associativity {m} {stat}")
+    r = run(["merge", parts[0], os.path.join(tmp, "in", "alpha", "d0.npy"), "-o", os.path.join(tmp, "mbad")])
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and "d0.npy" in r.stderr and not os.path.exists(os.path.join(tmp, "mbad")),
+          f"merge of a non-accumulator: {r.stderr}")
+
+    # a bad file in the middle of a group
+    bad = os.path.join(tmp, "in_bad", "alpha")
+    os.makedirs(bad)
+    for k, f in enumerate(sorted(groups["alpha"])[:3]):
+        os.symlink(f, os.path.join(bad, f"f{k}.npy"))
+    os.remove(os.path.join(bad, "f1.npy"))  # a truncated npy between good ones
+    with open(os.path.join(bad, "f1.npy"), "wb") as fh:
+        fh.write(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'")
+    r = run(["aggregate", bad, "-o", os.path.join(tmp, "out_bad"), "--causal"])
+    check(r.returncode == 1, "bad file: status")
+    check(r.stderr.count("\n") == 1 and "f1.npy" in r.stderr, f"bad file: one line naming it: {r.stderr!r}")
+    check(not os.path.exists(os.path.join(tmp, "out_bad")), "bad file: no output")
+    check(not any(".tmp." in n for n in os.listdir(tmp)), "bad file: no staging leftovers")
+
+    # layers that differ within a group
+    mixed = os.path.join(tmp, "in_mixed", "mixed")
+    os.makedirs(mixed)
+    os.symlink(groups["beta"][1], os.path.join(mixed, "a.npy"))
+    np.save(os.path.join(mixed, "b.npy"), softmax_dump(rng, 1, 6, [6])[0, :2])
+    r = run(["aggregate", mixed, "-o", os.path.join(tmp, "out_mixed"), "--causal"])
+    check(r.returncode == 1 and "b.npy" in r.stderr and "layers" in r.stderr and r.stderr.count("\n") == 1,
+          f"layer mismatch: {r.stderr!r}")
+
+    # MPI: 1, 2 and 3 ranks write the same bits as one process
+    if MPIRUN:
+        ins = [os.path.join(tmp, "in", "alpha"), os.path.join(tmp, "in", "beta")]
+        for n in (1, 2, 3):
+            o = os.path.join(tmp, f"mpi{n}")
+            r = run(["aggregate"] + ins + ["-o", o, "--causal"], mpi=n)
+            check(r.returncode == 0, f"mpirun -np {n}: {r.stderr}")
+            if n > 1:
+                cmp = filecmp.dircmp(os.path.join(tmp, "mpi1"), o)
+                diffs = []
+
+                def walk(c):
+                    diffs.extend(c.diff_files + c.left_only + c.right_only + c.funny_files)
+                    for s in c.subdirs.values():
+                        walk(s)
+
+                walk(cmp)
+                # dircmp compares shallowly by stat; compare every file's bytes
+                for root, _, names in os.walk(os.path.join(tmp, "mpi1")):
+                    for name in names:
+                        p1 = os.path.join(root, name)
+                        p2 = os.path.join(o, os.path.relpath(p1, os.path.join(tmp, "mpi1")))
+                        if not os.path.exists(p2) or not filecmp.cmp(p1, p2, shallow=False):
+                            diffs.append(p2)
+                check(not diffs, f"mpirun -np {n} differs from -np 1: {diffs[:5]}")
+        r = run(["aggregate", bad, "-o", os.path.join(tmp, "mpi_bad"), "--causal"], mpi=3)
+        lines = [l for l in r.stderr.splitlines() if l.startswith("attnscope:")]
+        check(r.returncode != 0 and len(lines) == 1 and "f1.npy" in lines[0], f"mpirun with a bad file: {r.stderr!r}")
+        check(not os.path.exists(os.path.join(tmp, "mpi_bad")), "mpirun with a bad file: no output")
+
+if failures:
+    print(f"{len(failures)} check(s) failed")
+    sys.exit(1)
+print("aggregate checks passed")
