@@ -92,7 +92,7 @@ inline std::vector<dump_group> groups_from_inputs(const std::vector<std::string>
 /// Groups from a manifest: a JSON object {"group": ["file", ...], ...} or an array of objects
 /// [{"path": "file", "group": "name"}, ...] ("npy" for "path" and `group_key` for "group" also
 /// read, e.g. examples/data/index.json with group_key "task"). Relative paths are relative to the
-/// manifest's directory. Groups keep the manifest's order of first appearance.
+/// manifest's directory. Groups come in name order (object) or in order of first appearance (array).
 inline std::vector<dump_group> groups_from_manifest(const fs::path& manifest, const std::string& group_key = "group") {
     const nlohmann::json j = read_json_file(manifest, "manifest");
     const fs::path base = manifest.parent_path();
