@@ -4,8 +4,8 @@ and save_attentions.py) as tools/make_samples.py --hf-layouts writes them from i
 pass (transformers is not a Debian package): every file is parsed independently here, its shapes
 are those attnscope reads (queries.<l> [B, H, T, d], keys.<l> [B, H_kv, T, d], attentions.<l>
 [B, H, T, T]), the saved queries and keys are the post-RoPE ones (softmax(q k^T / sqrt(d)) over
-the causal, unpadded keys equals the saved attention), and `attnscope report` on the attention file
-gives the entropy of that softmax.
+the causal, unpadded keys equals the saved attention), and `attnscope report` gives the entropy of
+that softmax both on the attention file and on the queries/keys file (the queries/keys source).
 
     hf_layouts_check.py MODELS_DIR ATTNSCOPE_BINARY      (exit 77 when the models are missing)
 """
@@ -89,6 +89,21 @@ def main():
             err = np.abs(got[valid] - entropy[valid]).max()
             if err > 1e-5:
                 fails.append(f"{name}: attnscope report's entropy differs from softmax(q k^T)'s by {err:.2e}")
+            # the queries/keys file, read by the command as the queries/keys source: the same entropy
+            out = tmp / f"{name}.qk.report"
+            r = subprocess.run([str(binary), "report", str(tmp / f"{name}.qk.safetensors"), "-o", str(out), "--causal",
+                                "--key-lengths", meta["key_lengths"], "--query-lengths", meta["key_lengths"],
+                                "--scale", meta["scale"]], capture_output=True, text=True)
+            if r.returncode != 0:
+                fails.append(f"{name}: attnscope report on the queries/keys file failed: {r.stderr.strip()}")
+                continue
+            got = np.load(out / "entropy.npy")
+            if got.shape != entropy.shape:
+                fails.append(f"{name}: queries/keys entropy.npy has shape {got.shape}, expected {entropy.shape}")
+                continue
+            err = np.abs(got[valid] - entropy[valid]).max()
+            if err > 1e-5:
+                fails.append(f"{name}: attnscope report's entropy from queries/keys differs by {err:.2e}")
     for f in fails:
         print(f"hf_layouts: FAIL: {f}", file=sys.stderr)
     if not fails:
