@@ -471,9 +471,11 @@ TEST_CASE("small grids show their values in the cells, in a colour that reads on
     }
     as::io::heatmap_options never;
     never.style.values = as::io::cell_values::never;
-    for (const auto* g : write_and_parse("cell_values_never", m, never)->all("g")) CHECK(g->attr("class") != "values");
+    const auto bare = write_and_parse("cell_values_never", m, never); // the tree must outlive the loop
+    for (const auto* g : bare->all("g")) CHECK(g->attr("class") != "values");
     // Large matrices keep their cells bare unless asked.
-    for (const auto* g : write_and_parse("cell_values_large", random_matrix(40, 40, 13), {})->all("g")) CHECK(g->attr("class") != "values");
+    const auto large = write_and_parse("cell_values_large", random_matrix(40, 40, 13), {});
+    for (const auto* g : large->all("g")) CHECK(g->attr("class") != "values");
 }
 
 TEST_CASE("power and log colour scales: cell colours and colour-bar ticks", "[svg][scale]") {
@@ -488,7 +490,8 @@ TEST_CASE("power and log colour scales: cell colours and colour-bar ticks", "[sv
     o.style.values = as::io::cell_values::never;
     o.style.scale = as::io::value_scale::power;
     o.style.gamma = 0.5;
-    auto cs = cells(*write_and_parse("scale_power", m, o));
+    const auto power_svg = write_and_parse("scale_power", m, o); // the tree must outlive cs
+    auto cs = cells(*power_svg);
     REQUIRE(cs.size() == 6);
     for (std::size_t i = 0; i < 6; ++i) CHECK(cs[i]->attr("fill") == cmap(std::sqrt(vals[i])).hex());
     o.style.scale = as::io::value_scale::log; // floor: max / 1000
