@@ -14,6 +14,8 @@
 #   naive_eigen_gbps naive_xtensor_gbps fused_over_entropy (time ratio) max_rel_err
 #   python_over_cpp (attnscope.row_entropy from Python over the same call from C++, time ratio,
 #   interleaved in one process) python_vs_numpy
+# and from the queries/keys benchmark (benchmarks/bench_qk.cpp): qk_over_gemm qk_vs_torch
+#   qk_gemm_gflops qk_gemm_fraction_of_peak, and qk_peak_rss_mb on full runs
 # (GB/s = input bytes / best seconds; torch_gbps is null when torch cannot be imported.)
 # Timings on a shared machine are noisy: compare figures from one run, and re-run.
 set -euo pipefail
@@ -36,7 +38,18 @@ jobs=${ATTNSCOPE_JOBS:-2}
 # the Python module is built with the same flags, for python_over_cpp and python_vs_numpy
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-O3 -march=native" \
   -DATTNSCOPE_BUILD_BENCHMARKS=ON -DATTNSCOPE_BUILD_TESTS=OFF -DATTNSCOPE_BUILD_EXAMPLES=OFF \
-  -DATTNSCOPE_BUILD_TOOLS=OFF -DATTNSCOPE_INSTALL=OFF -DATTNSCOPE_PYTHON=ON >/dev/null
-cmake --build build/bench --target attnscope_bench attnscope_python -j "$jobs" >&2
-PYTHONPATH="$PWD/build/bench/python/package${PYTHONPATH:+:$PYTHONPATH}" \
-  exec build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@"
+  -DATTNSCOPE_BUILD_TOOLS=ON -DATTNSCOPE_INSTALL=OFF -DATTNSCOPE_PYTHON=ON >/dev/null
+cmake --build build/bench --target attnscope_bench attnscope_python attnscope_bench_qk attnscope_cli -j "$jobs" >&2
+
+# each benchmark program prints a table on stderr and one JSON object as its last stdout line;
+# the objects are merged into the one JSON line this script ends with
+quick=()
+for a in "$@"; do [ "$a" = "--quick" ] && quick=(--quick); done
+rows_json=$(PYTHONPATH="$PWD/build/bench/python/package${PYTHONPATH:+:$PYTHONPATH}" \
+  build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@" | tail -n 1)
+qk_json=$(build/bench/benchmarks/attnscope_bench_qk --python /usr/bin/python3 --cli build/bench/src/attnscope "${quick[@]}" | tail -n 1)
+/usr/bin/python3 -c 'import json, sys
+out = {}
+for line in sys.argv[1:]:
+    out.update(json.loads(line))
+print(json.dumps(out))' "$rows_json" "$qk_json"

@@ -23,7 +23,7 @@ echo "== configure and build (Release, $flags) in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="$flags" \
   -DATTNSCOPE_BUILD_TOOLS=ON -DATTNSCOPE_BUILD_EXAMPLES=ON -DATTNSCOPE_BUILD_TESTS=OFF \
   -DATTNSCOPE_BUILD_BENCHMARKS=OFF -DATTNSCOPE_MPI=ON >/dev/null
-cmake --build "$build" -j "$jobs" --target attnscope_cli "${examples[@]}"
+cmake --build "$build" -j "$jobs" --target attnscope_cli "${examples[@]}" seed003_long_context
 
 cli="$build/src/attnscope"
 data=examples/data
@@ -60,6 +60,16 @@ for ex in "${examples[@]}"; do
   if [ "$ex" = quickstart ]; then input="$data/sample.npy"; else input="$data"; fi
   "$build/examples/$ex" "$input" "out/$ex"
 done
+
+models=../shared/models
+if [ -f "$models/aidreams260K.bin" ]; then
+  echo "== seed003_long_context: 16384 tokens from queries and keys (tools/make_long_context.py, then the example)"
+  [ -f out/long_context/long_context.safetensors ] || /usr/bin/python3 tools/make_long_context.py "$models" out/long_context
+  rm -rf out/seed003_long_context
+  "$build/examples/seed003_long_context" out/long_context out/seed003_long_context
+  echo "== attnscope report on the same queries and keys (16384 tokens, never stored as attention)"
+  "$cli" report out/long_context/long_context.safetensors -o out/report_long_context --causal --force
+fi
 
 if [ "${ATTNSCOPE_NO_PNG:-0}" != 1 ] && /usr/bin/python3 -c "import matplotlib, numpy" 2>/dev/null; then
   echo "== PNG renderings of every figure manifest with matplotlib (examples/plot_figure.py)"

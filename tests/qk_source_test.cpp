@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -337,4 +338,34 @@ TEST_CASE("qk_source: bad shapes and strides get errors naming them", "[qk_sourc
     q[5] = std::numeric_limits<float>::quiet_NaN();
     auto bad = as::make_qk_source(as::make_qk_tensor(q.data(), as::extents{2, 4, 8}), as::make_qk_tensor(k.data(), as::extents{2, 4, 8}));
     CHECK_THROWS_AS(as::row_entropy(bad), as::value_error);
+}
+
+TEST_CASE("qk_source: token slices and accumulators over prompts of different lengths", "[qk_source]") {
+    // three prompts of different lengths, as queries/keys and as stored weights: the dataset-level
+    // grids (slices of the last tokens, accumulated over prompts) agree
+    std::optional<as::accumulator> from_qk, from_stored;
+    const std::vector<as::token_slice> slices{as::last(4), as::token_slice::single(as::at(0), "first"),
+                                              as::token_slice::single(as::anchor("mid"), "mid")};
+    for (index_t T : {17, 40, 29}) {
+        const auto x = make_data<float>(1, 2, 2, 1, T, T, 8, static_cast<unsigned>(T));
+        auto src = as::make_qk_source(as::make_qk_tensor(x.q.data(), as::extents{x.L, x.H, T, x.d}),
+                                      as::make_qk_tensor(x.k.data(), as::extents{x.L, x.Hkv, T, x.d}))
+                       .with(as::causal());
+        const auto ref = reference_probs(x, src.geometry(), {1.0 / std::sqrt(8.0), 0, {}});
+        std::vector<float> stored(ref.size());
+        for (std::size_t i = 0; i < ref.size(); ++i) stored[i] = std::isnan(ref[i]) ? 0.0f : static_cast<float>(ref[i]);
+        auto v = as::make_view(stored.data(), as::extents{x.L, x.H, T, T}).with(as::causal());
+        as::anchors a;
+        a.length = T;
+        a.named["mid"] = T / 2;
+        const auto g_qk = as::select_slices(as::row_entropy(src), "query", slices, a);
+        const auto g_stored = as::select_slices(as::row_entropy(v), "query", slices, a);
+        if (!from_qk) from_qk.emplace(as::make_accumulator(g_qk, {}));
+        if (!from_stored) from_stored.emplace(as::make_accumulator(g_stored, {}));
+        from_qk->add(g_qk);
+        from_stored->add(g_stored);
+    }
+    REQUIRE(from_qk->count().values(0, 0, 0) == 3);
+    require_close(from_qk->mean(), from_stored->mean(), 2e-5, "accumulated slice means");
+    require_close(from_qk->std_dev(), from_stored->std_dev(), 2e-4, "accumulated slice spreads");
 }
