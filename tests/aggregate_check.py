@@ -173,6 +173,30 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "b.npy" in r.stderr and "layers" in r.stderr and r.stderr.count("\n") == 1,
           f"layer mismatch: {r.stderr!r}")
 
+    # queries/keys dumps (npz with queries [B, L, H, T, d] and keys [B, L, Hkv, T, d]): the rows are
+    # causal softmax(q k^T / sqrt(d)); prompts of two lengths in one group
+    qk_dir = os.path.join(tmp, "in_qk", "qk")
+    os.makedirs(qk_dir)
+    qk_prompts = []
+    for i, (B, T) in enumerate([(2, 6), (1, 9)]):
+        q = rng.normal(size=(B, L, H, T, 4)).astype(np.float32)
+        k = rng.normal(size=(B, L, 1, T, 4)).astype(np.float32)
+        np.savez(os.path.join(qk_dir, f"p{i}.npz"), queries=q, keys=k)
+        s = np.einsum("blhqd,blkd->blhqk", q.astype(np.float64), k[:, :, 0].astype(np.float64)) / 2.0
+        s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+        a = np.exp(s - s.max(-1, keepdims=True))
+        a /= a.sum(-1, keepdims=True)
+        qk_prompts += prompt_grids(a, [T] * B)
+    r = run(["aggregate", qk_dir, "-o", os.path.join(tmp, "out_qk"), "--causal", "-m", "entropy,max_weight"])
+    check(r.returncode == 0, f"aggregate on queries/keys dumps: {r.stderr}")
+    if r.returncode == 0:
+        for m in ("entropy", "max_weight"):
+            vals = np.stack([p[m] for p in qk_prompts])
+            mean = np.load(os.path.join(tmp, "out_qk", "qk", f"head_{m}_mean.npy"))
+            std = np.load(os.path.join(tmp, "out_qk", "qk", f"head_{m}_std.npy"))
+            check(np.allclose(mean, vals.mean(0), rtol=1e-5, atol=1e-6), f"qk {m} mean {mean} vs {vals.mean(0)}")
+            check(np.allclose(std, vals.std(0, ddof=1), rtol=1e-4, atol=1e-6), f"qk {m} std")
+
     # MPI: 1, 2 and 3 ranks write the same bits as one process
     if MPIRUN:
         ins = [os.path.join(tmp, "in", "alpha"), os.path.join(tmp, "in", "beta")]
