@@ -334,7 +334,9 @@
     for (var i = 0; i < R; i += step) lw = Math.max(lw, ctx.measureText(label(p.rows[i])).width);
     var bw = 0;
     for (var j = 0; j < C; j += step) bw = Math.max(bw, ctx.measureText(label(p.cols[j])).width);
-    var x0 = Math.ceil(lw) + 26, y0 = 8, W = x0 + C * cs + 90, Hh = y0 + R * cs + Math.ceil(bw) + 30;
+    var scaleLabel = state.scale === 'linear' ? 'weight' : state.scale === 'power' ? 'weight (sqrt scale)' : 'weight (log scale)';
+    var right = Math.max(90, 18 + Math.ceil(ctx.measureText(scaleLabel).width));  // the colour bar's ticks and label
+    var x0 = Math.ceil(lw) + 26, y0 = 8, W = x0 + C * cs + right, Hh = y0 + R * cs + Math.ceil(bw) + 30;
     var dpr = window.devicePixelRatio || 1;
     canvas.width = Math.round(W * dpr); canvas.height = Math.round(Hh * dpr);
     canvas.style.width = W + 'px'; canvas.style.height = Hh + 'px';
@@ -388,7 +390,7 @@
       var ty = y0 + bh * (1 - scalePosition(tv, lo, hi, state.scale));
       ctx.fillText(fmt(tv), bx + 16, ty);
     });
-    ctx.fillText(state.scale === 'linear' ? 'weight' : state.scale === 'power' ? 'weight (sqrt scale)' : 'weight (log scale)', bx, y0 + bh + 14);
+    ctx.fillText(scaleLabel, bx, y0 + bh + 14);
 
     canvas._hit = { x0: x0, y0: y0, cs: cs, R: R, C: C, p: p, v: v };
     canvas.setAttribute('data-x0', x0);
@@ -570,6 +572,10 @@
   byId('pattern').addEventListener('mousemove', patternHover);
   byId('pattern').addEventListener('mouseleave', hideTip);
   var start = data.start || {};
+  if (start.scale === 'power' || start.scale === 'log') {
+    state.scale = start.scale;
+    byId('sel-scale').value = start.scale;
+  }
   select({ example: start.example || 0, layer: start.layer || 0, head: start.head || 0 });
   document.body.setAttribute('data-ready', '1');
 })();

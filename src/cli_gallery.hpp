@@ -40,6 +40,7 @@ struct gallery_labels {
     const std::vector<std::string>* tokens = nullptr; ///< example 0's token strings, or nullptr
     index_t key_length = -1;                           ///< example 0's valid keys; -1: all
     index_t past = 0;
+    io::value_scale scale = io::value_scale::linear; ///< the panels' colour scale
 };
 
 /// Largest query or key count a gallery panel is drawn for (larger patterns are only legible one at
@@ -100,7 +101,10 @@ io::figure pattern_gallery(const V& v, const gallery_labels& labels, const std::
     fig.style.cmap = io::colormap::blues();
     fig.style.vmin = 0.0;
     fig.style.ticks = io::axis_ticks::outer;
-    fig.style.colorbar_label = "attention weight";
+    fig.style.colorbar_label = labels.scale == io::value_scale::power ? "attention weight (square-root scale)"
+                               : labels.scale == io::value_scale::log ? "attention weight (log scale)"
+                                                                      : "attention weight";
+    fig.style.scale = labels.scale;
     row_cursor<V> rows_of(v);
     for (const auto& g : heads) {
         const index_t l = g.layer, h = g.head;

@@ -53,6 +53,7 @@ struct report_options {
     bool per_row = false;
     bool per_example = false;
     index_t gallery_limit = 64;
+    io::value_scale pattern_scale = io::value_scale::power;
     std::optional<fs::path> tokens;
 };
 
@@ -120,7 +121,11 @@ arg_parser report_parser() {
         .option("gallery-limit", 0, "N",
                 "draw at most N heads in the pattern gallery, lowest mean entropy first (the others are listed as left out); "
                 "0 = no gallery",
-                "64");
+                "64")
+        .option("pattern-scale", 0, "SCALE",
+                "colour scale of the attention patterns (gallery and report.html): linear, power (square root: small "
+                "weights stay visible) or log",
+                "power");
     add_input_options(p);
     add_validity_options(p, true);
     add_bad_row_options(p);
@@ -146,6 +151,12 @@ report_options parse_report(const parsed_args& a) {
     o.force = a.has("force");
     o.per_row = a.has("per-row");
     o.per_example = a.has("per-example");
+    if (auto v = a.get("pattern-scale")) {
+        if (*v == "linear") o.pattern_scale = io::value_scale::linear;
+        else if (*v == "power" || *v == "sqrt") o.pattern_scale = io::value_scale::power;
+        else if (*v == "log") o.pattern_scale = io::value_scale::log;
+        else throw usage_error(detail::concat("option --pattern-scale: expected linear, power or log, got '", *v, "'"));
+    }
     if (auto v = a.get("tokens")) o.tokens = fs::path(*v);
     if (auto v = a.get("gallery-limit")) o.gallery_limit = parse_int("gallery-limit", *v, 0, 4096);
     o.analysis = parse_analysis_options(a);
@@ -333,6 +344,7 @@ nlohmann::json write_ranked_gallery(const V& v, const report_options& o, const s
     labels.tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
     if (!in.lengths.keys.empty()) labels.key_length = in.lengths.keys[0];
     labels.past = o.analysis.validity.past;
+    labels.scale = o.pattern_scale;
     const std::string ranking = "lowest mean entropy first";
     if (!write_gallery(res.files, pattern_gallery(v, labels, heads, ranking))) {
         res.notes.push_back("no pattern gallery: example 0 has no weight that counts");
@@ -413,6 +425,7 @@ void write_page(const V& v, const report_options& o, const side_inputs& in, cons
     page.roles_note = "Each head's strongest role score: previous_token and self (weight on the previous and on the own position), "
                       "duplicate_token and induction (TransformerLens's detectors; need --tokens). 1 is a perfect match.";
     page.files = res.files.names;
+    page.pattern_scale = o.pattern_scale;
     if (B > 0) page.start = {0, static_cast<std::size_t>(res.first.layer), static_cast<std::size_t>(res.first.head)};
     io::write_html_report(path, page, popt);
 }

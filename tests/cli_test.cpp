@@ -437,6 +437,14 @@ TEST_CASE("attnscope report: head roles, per-example grids, a ranked gallery, re
     CHECK(fs::exists(dir / "patterns" / "patterns_p3.npy"));
     CHECK_FALSE(fs::exists(dir / "patterns" / "patterns_p4.npy"));
     CHECK(r.out.find("pattern gallery: 4 of 16 heads") != std::string::npos);
+    // Patterns on a square-root colour scale by default (small weights stay visible).
+    const auto manifest = nlohmann::json::parse(attnscope_test::read_text(dir / "patterns" / "patterns.json"));
+    CHECK(manifest.at("style").at("scale") == "power");
+    CHECK(manifest.at("style").at("gamma") == 0.5);
+    const auto bad = run_cli({"report", input.string(), "-o", (scratch / "bad").string(), "--pattern-scale", "cubic"}, scratch);
+    CHECK(bad.status == 1);
+    CHECK(bad.err.find("--pattern-scale: expected linear, power or log, got 'cubic'") != std::string::npos);
+    CHECK_FALSE(fs::exists(scratch / "bad"));
     // report.html: one file, every pattern inside.
     const std::string html = attnscope_test::read_text(dir / "report.html");
     CHECK(html.find("\"format\":\"attnscope.report_page\"") != std::string::npos);

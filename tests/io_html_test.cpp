@@ -179,7 +179,7 @@ TEST_CASE("html: the page carries every grid, pattern and the entropy exactly", 
         if (std::isnan(want)) CHECK(std::isnan(w[i]));
         else CHECK(w[i] == static_cast<float>(want));
     }
-    CHECK(j["start"] == nlohmann::json({{"example", 0}, {"layer", 2}, {"head", 1}}));
+    CHECK(j["start"] == nlohmann::json({{"example", 0}, {"layer", 2}, {"head", 1}, {"scale", "linear"}}));
 
     // The page the browser test opens (tests/browser/report.test.mjs knows these values).
     const auto dir = attnscope_test::scratch_dir("html");

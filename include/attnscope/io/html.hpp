@@ -89,6 +89,7 @@ struct report_page {
     std::string roles_note;             ///< shown under (or instead of) the roles table
     std::vector<std::string> files;     ///< every file of the report, relative to the page
     std::array<std::size_t, 3> start{}; ///< the (example, layer, head) selected when the page opens
+    value_scale pattern_scale = value_scale::linear; ///< the patterns' colour scale when the page opens (power: square root)
 };
 
 /// Limits that keep the page small and fast for large inputs.
@@ -339,7 +340,8 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
     j["patterns_note"] = pattern_note;
     j["roles_note"] = page.roles_note;
     j["files"] = page.files;
-    j["start"] = {{"example", page.start[0]}, {"layer", page.start[1]}, {"head", page.start[2]}};
+    j["start"] = {{"example", page.start[0]}, {"layer", page.start[1]}, {"head", page.start[2]},
+                  {"scale", to_string(page.pattern_scale)}};
     return j;
 }
 
