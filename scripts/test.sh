@@ -17,8 +17,11 @@ cmake --build build/test -j "$jobs"
 ctest --test-dir build/test --output-on-failure -j "$jobs"
 
 echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+# The Python module is left out of this pass: its tests would run Debian's uninstrumented
+# interpreter, numpy and torch under a preloaded ASan runtime, which has not been made to work yet;
+# the library code the module calls is what the C++ tests below exercise.
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DATTNSCOPE_SANITIZE=ON -DATTNSCOPE_MPI=ON -DATTNSCOPE_BUILD_BENCHMARKS=OFF \
-  -DATTNSCOPE_BUILD_EXAMPLES=OFF -DATTNSCOPE_PYTHON=ON -DCMAKE_CXX_FLAGS="-O1" >/dev/null
+  -DATTNSCOPE_BUILD_EXAMPLES=OFF -DATTNSCOPE_PYTHON=OFF -DCMAKE_CXX_FLAGS="-O1" >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE no_sanitize
