@@ -10,6 +10,7 @@
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var data = JSON.parse(document.getElementById('attnscope-data').textContent);
   var state = { example: 0, layer: 0, head: 0, scale: 'linear' };
+  var exampleAxis = data.example_axis || 'example';  // "group" on the page of an aggregate
 
   // ------------------------------------------------------------------------------------------
   // Small helpers.
@@ -178,6 +179,7 @@
   }
 
   function renderControls() {
+    byId('sel-example-name').textContent = exampleAxis;
     fillSelect('sel-example', data.examples, state.example);
     fillSelect('sel-layer', data.layers, state.layer);
     fillSelect('sel-head', data.heads, state.head);
@@ -192,17 +194,20 @@
   // Layer x head grids.
 
   var L = data.layers.length, H = data.heads.length;
+  // A page without patterns and per-query entropy (an aggregate's) has no head viewer.
+  var hasViewer = data.patterns.length > 0 || !!data.entropy || !!data.patterns_note;
 
   /// The [layer, head] values of a grid for the chosen example (pooled grids ignore it).
-  function gridSlice(g) {
-    if (!g.per_example) return g.values;
+  function gridSlice(g, values) {
+    values = values || g.values;
+    if (!g.per_example) return values;
     var e = Math.min(state.example, g.shape[0] - 1);
-    return g.values.slice(e * L * H, (e + 1) * L * H);
+    return values.slice(e * L * H, (e + 1) * L * H);
   }
 
   function gridCard(g, index) {
     var card = el('div', { 'class': 'grid-card', 'data-grid': g.name });
-    card.appendChild(el('h3', null, g.title + (g.per_example && data.examples.length > 1 ? ' (per example)' : '')));
+    card.appendChild(el('h3', null, g.title + (g.per_example && data.examples.length > 1 ? ' (per ' + exampleAxis + ')' : '')));
     if (g.description) card.appendChild(el('p', { 'class': 'desc' }, g.description));
     var cell = Math.max(10, Math.min(34, Math.floor(340 / Math.max(H, 1))));
     var left = 34, top = 18, w = cell * H, h = cell * L, barH = 10;
@@ -248,14 +253,16 @@
       var l = Number(t.getAttribute('data-layer')), k = Number(t.getAttribute('data-head'));
       var v = gridSlice(g)[l * H + k];
       var who = data.layers[l] + data.heads[k] + (g.per_example && data.examples.length > 1 ? ' · ' + data.examples[state.example] : '');
-      showTip(who + '\n' + g.name + ' = ' + withUnit(v, g.unit), ev);
+      var text = who + '\n' + g.name + ' = ' + withUnit(v, g.unit);
+      (g.on_hover || []).forEach(function (x) { text += '\n' + x.name + ' = ' + withUnit(gridSlice(g, x.values)[l * H + k], x.unit); });
+      showTip(text, ev);
     });
     svg.addEventListener('mouseleave', hideTip);
     svg.addEventListener('click', function (ev) {
       var t = ev.target;
       if (!t.classList || !t.classList.contains('cell')) return;
       select({ layer: Number(t.getAttribute('data-layer')), head: Number(t.getAttribute('data-head')) });
-      byId('viewer').scrollIntoView({ behavior: 'auto', block: 'start' });
+      if (hasViewer) byId('viewer').scrollIntoView({ behavior: 'auto', block: 'start' });
     });
     if (g.files && g.files.length) {
       var links = el('div', { 'class': 'links' });
@@ -565,6 +572,11 @@
   }
 
   renderSummary();
+  if (!hasViewer) {
+    byId('viewer').style.display = 'none';
+    byId('sel-scale').parentNode.style.display = 'none';
+    byId('grids-hint').textContent = 'Hover a cell for its values; click it to select that head.';
+  }
   renderControls();
   renderGrids();
   renderRoles();

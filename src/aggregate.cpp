@@ -14,6 +14,7 @@
 #include "cli_distribute.hpp"
 #include "cli_errors.hpp"
 #include "cli_group_outputs.hpp"
+#include "cli_group_page.hpp"
 #include "cli_group_stats.hpp"
 #include "cli_groups.hpp"
 #include "cli_options.hpp"
@@ -54,8 +55,9 @@ constexpr std::string_view aggregate_description =
     "  G/head_M_std.csv/.npy/.json/.svg    sample standard deviation over prompts (ddof = 1)\n"
     "  G/head_M_count.csv/.npy             prompts with a value per (layer, head)\n"
     "  G/G.accum                           the accumulators, for 'attnscope merge'\n"
-    "and groups_M.svg/.json (a panel per group, one colour scale), summary.json. The directory appears\n"
-    "complete or not at all.\n"
+    "and groups_M.svg/.json (a panel per group, one colour scale), summary.json, and report.html: one\n"
+    "self-contained page (open it in a browser) with every metric's grid per group (std and prompt count\n"
+    "on hover), the summary and links to every file. The directory appears complete or not at all.\n"
     "\n"
     "Under mpirun (when built with ATTNSCOPE_MPI) the files are spread over the ranks and the results\n"
     "folded in file order on rank 0, which writes OUT: the files are bit-identical for any rank count.\n"
@@ -202,7 +204,15 @@ int run_aggregate(const std::vector<std::string>& args, const sigset_t& signals)
                 summary["groups"][stats[g].name] = std::move(entry);
             }
             write_group_figures(files, stats);
-            write_summary(files, std::move(summary));
+            const fs::path page = files.add("report.html"); // listed in summary.json; written last, with it
+            write_summary(files, summary);
+            std::uint64_t prompts = 0;
+            for (const auto& s : stats) prompts += s.prompts;
+            write_group_page(page, files, stats, "attnscope aggregate: " + group_names_title(stats),
+                             {{"command", "attnscope aggregate"},
+                              {"dumps", fmt::format("{} files, {} prompts, {} groups", jobs.size(), prompts, groups.size())},
+                              {"definition", definition.dump()}},
+                             summary);
         },
         [&] {
             if (out) out->discard();

@@ -81,6 +81,12 @@ inline void write_group_figures(file_list& files, const std::vector<group_stats>
         if (!drawable) continue;
         const std::string stem = "groups_" + std::string(info.name);
         io::write_figure_bundle(files.dir, stem, fig, [](const std::filesystem::path& p, const labeled_array& m) { io::write_npy(p, m); });
+        const auto panel_files = io::numbered_files(stem, true, true); // the names write_figure_bundle gave the panels
+        for (std::size_t i = 0; i < fig.panels.size(); ++i) {
+            const auto names = panel_files(i, std::nullopt);
+            files.names.push_back(names.csv);
+            files.names.push_back(names.npy);
+        }
         files.names.push_back(stem + ".svg");
         files.names.push_back(stem + ".json");
     }

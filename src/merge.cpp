@@ -12,6 +12,7 @@
 #include "cli_args.hpp"
 #include "cli_errors.hpp"
 #include "cli_group_outputs.hpp"
+#include "cli_group_page.hpp"
 #include "cli_group_stats.hpp"
 #include "cli_groups.hpp"
 #include "cli_output.hpp"
@@ -28,7 +29,8 @@ constexpr std::string_view merge_description =
     "e.g. by separate jobs of a job array) and writes the same outputs as aggregate into the new\n"
     "directory OUT. Accumulators of the same group are merged in the order given; they must agree on\n"
     "layers, heads, metrics and the options that define the values. Any grouping of merges gives the\n"
-    "same numbers within 1e-12 relative; the same order gives bit-identical ones.\n";
+    "same numbers within 1e-12 relative; the same order gives bit-identical ones. OUT also gets\n"
+    "report.html (every metric's grid per group, std and prompt count on hover, links to every file).\n";
 
 constexpr std::string_view merge_epilog =
     "Exit status: 0 on success; 1 on any error (a malformed or mismatched accumulator), with one line\n"
@@ -97,7 +99,15 @@ int run_merge(const std::vector<std::string>& args, const sigset_t&) {
         summary["groups"][groups[g].name] = std::move(entry);
     }
     write_group_figures(files, groups);
-    write_summary(files, std::move(summary));
+    const fs::path page = files.add("report.html"); // listed in summary.json; written last, with it
+    write_summary(files, summary);
+    std::uint64_t prompts = 0;
+    for (const auto& s : groups) prompts += s.prompts;
+    write_group_page(page, files, groups, "attnscope merge: " + group_names_title(groups),
+                     {{"command", "attnscope merge"},
+                      {"accumulators", fmt::format("{} files, {} prompts, {} groups", a.positionals.size(), prompts, groups.size())},
+                      {"definition", groups.front().definition.dump()}},
+                     summary);
     out.commit();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fmt::print("attnscope merge: {} accumulators, {} groups -> {}/ ({} files, {:.2f} s)\n", a.positionals.size(), groups.size(),

@@ -113,6 +113,15 @@ with tempfile.TemporaryDirectory() as tmp:
     summary = json.load(open(os.path.join(out, "summary.json")))
     check(summary["groups"]["alpha"]["prompts"] == len(expected["alpha"]), "summary prompt count")
     check(os.path.exists(os.path.join(out, "groups_entropy.svg")), "the per-metric figure")
+    written = sorted(os.path.relpath(os.path.join(d, n), out) for d, _, ns in os.walk(out) for n in ns)
+    check(written == sorted(summary["files"]), f"summary.json lists every file written: {set(written) ^ set(summary['files'])}")
+    html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    page = json.loads(html.split('id="attnscope-data">', 1)[1].split("</script>", 1)[0])
+    check(page["example_axis"] == "group" and page["examples"] == list(groups), f"report.html groups {page['examples']}")
+    e = next(g for g in page["grids"] if g["name"] == "entropy")
+    std_page = np.array([np.nan if v is None else v for v in e["on_hover"][0]["values"]]).reshape(e["shape"])
+    check(np.array_equal(std_page[1], np.load(os.path.join(out, "beta", "head_entropy_std.npy")), equal_nan=True),
+          "report.html: the std on hover is the group's head_entropy_std.npy")
 
     # merge: separate jobs, any grouping within 1e-12, fixed order bit-identical
     parts = []
@@ -130,6 +139,7 @@ with tempfile.TemporaryDirectory() as tmp:
     r1 = run(["merge"] + parts + ["-o", os.path.join(tmp, "m1")])
     r2 = run(["merge"] + parts + ["-o", os.path.join(tmp, "m2")])
     check(r1.returncode == 0 and r2.returncode == 0, f"merge failed: {r1.stderr} {r2.stderr}")
+    check(os.path.exists(os.path.join(tmp, "m1", "report.html")), "merge writes report.html")
     check(filecmp.cmp(os.path.join(tmp, "m1", "alpha", "head_entropy_std.npy"), os.path.join(tmp, "m2", "alpha", "head_entropy_std.npy"),
                       shallow=False), "merge in a fixed order is bit-identical")
     # ((p0 p1) (p2 p3)) against (p0 (p1 (p2 p3)))

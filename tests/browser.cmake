@@ -1,7 +1,8 @@
 # Browser tests of report.html: tests/browser/report.test.mjs drives Debian's Chromium (headless)
 # through playwright-core from npm (tests/browser/package.json; scripts/deps.sh runs npm ci):
 # - browser_report_page: the pages io_html_test writes under io_out/ (known values, hostile strings);
-# - browser_cli_report (tests/cli.cmake): the report.html of `attnscope report` on the sample.
+# - browser_cli_report: the report.html of `attnscope report` on a sample;
+# - browser_cli_aggregate: the report.html of `attnscope aggregate` on the samples grouped by model.
 # Screenshots of each state are kept under browser_screenshots/ in this build directory. Skipped
 # (exit 77) when node, Chromium or the npm packages are missing.
 if(TARGET io_html_test)
@@ -40,6 +41,18 @@ if(ATTNSCOPE_BUILD_TOOLS AND EXISTS ${PROJECT_SOURCE_DIR}/src/CMakeLists.txt)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh svg ${ATTNSCOPE_CLI_REPORT} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
   set_tests_properties(browser_cli_report browser_cli_svg_text PROPERTIES FIXTURES_REQUIRED attnscope_cli_report
                        SKIP_RETURN_CODE 77 LABELS "browser;cli" TIMEOUT 180)
+  # `attnscope aggregate` on every committed sample grouped by model (4 x 4 and 5 x 8 heads: the page
+  # spans both), then its report.html in Chromium: per group each grid's mean, std and count on hover.
+  set(ATTNSCOPE_CLI_AGGREGATE ${CMAKE_CURRENT_BINARY_DIR}/cli_aggregate/by_model)
+  add_test(NAME cli_aggregate_sample
+    COMMAND $<TARGET_FILE:attnscope_cli> aggregate --manifest ${PROJECT_SOURCE_DIR}/examples/data/index.json --group-by model
+            -o ${ATTNSCOPE_CLI_AGGREGATE} --force --causal --no-progress)
+  set_tests_properties(cli_aggregate_sample PROPERTIES FIXTURES_SETUP attnscope_cli_aggregate LABELS "cli"
+                       PASS_REGULAR_EXPRESSION "aidreams260K .* prompts.*stories260K")
+  add_test(NAME browser_cli_aggregate
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh aggregate ${ATTNSCOPE_CLI_AGGREGATE} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
+  set_tests_properties(browser_cli_aggregate PROPERTIES FIXTURES_REQUIRED attnscope_cli_aggregate SKIP_RETURN_CODE 77
+                       LABELS "browser;cli" TIMEOUT 120)
   if(ATTNSCOPE_SYSTEM_PYTHON)
     add_test(NAME cli_plot_figure
       COMMAND bash -c "for f in patterns/patterns.json head_entropy.json head_entropy_per_example.json entropy.json; do \

@@ -187,6 +187,42 @@ TEST_CASE("html: the page carries every grid, pattern and the entropy exactly", 
     CHECK(attnscope_test::read_text(dir / "report.html") == html);
 }
 
+TEST_CASE("html: grids per group with further values on hover (the page of an aggregate)", "[io][html]") {
+    as::io::report_page page;
+    page.title = "attnscope aggregate: test";
+    page.example_axis = "group";
+    page.examples = {"story", "dialogue"};
+    as::labeled_array mean, sd;
+    mean.values = xt::xarray<double>::from_shape({2, 3, 4});
+    sd.values = xt::xarray<double>::from_shape({2, 3, 4});
+    for (std::size_t i = 0; i < 24; ++i) {
+        mean.values.data()[i] = 1.0 + static_cast<double>(i) / 8.0;
+        sd.values.data()[i] = static_cast<double>(i) / 100.0;
+    }
+    sd.values.data()[23] = std::nan(""); // a cell of a group without it
+    mean.unit = sd.unit = "nats";
+    mean.axes = sd.axes = {{"group", {}}, {"layer", as::default_ticks(as::axis::layer, 3)}, {"head", as::default_ticks(as::axis::head, 4)}};
+    page.grids.push_back(make_grid("entropy", mean));
+    page.grids.back().on_hover.push_back({"std over prompts", sd});
+    const auto j = page_data(as::io::render_html_report(page));
+    CHECK(j["example_axis"] == "group");
+    CHECK(j["examples"] == nlohmann::json({"story", "dialogue"}));
+    REQUIRE(j["grids"][0]["on_hover"].size() == 1);
+    const auto& x = j["grids"][0]["on_hover"][0];
+    CHECK(x["name"] == "std over prompts");
+    CHECK(x["unit"] == "nats");
+    CHECK(x["values"][13].get<double>() == sd.values.data()[13]);
+    CHECK(x["values"][23].is_null());
+    CHECK(j["patterns"].empty());
+    CHECK(j["entropy"].is_null());
+    // Unnamed groups are named after the axis.
+    page.examples.clear();
+    CHECK(page_data(as::io::render_html_report(page))["examples"] == nlohmann::json({"group 0", "group 1"}));
+    const auto dir = attnscope_test::scratch_dir("html_groups");
+    page.examples = {"story", "dialogue"};
+    as::io::write_html_report(dir / "report.html", page);
+}
+
 TEST_CASE("html: hostile strings stay data", "[io][html]") {
     const std::vector<std::string> tokens{"</script><script>alert(1)</script>", "<!--", "a&b", "\xff\xfe bad utf8", "\n", "]]>"};
     auto page = sample_page(tokens);
@@ -293,6 +329,16 @@ TEST_CASE("html: bad pages are refused before anything is written", "[io][html]"
         auto p = page;
         p.grids[0].colormap = "rainbow";
         refuses(p, "unknown name \"rainbow\"");
+    }
+    {
+        auto p = page;
+        p.grids[0].on_hover.push_back({"std", grid(3, 3, 0, "std", "nats")});
+        refuses(p, "grid 'entropy': on_hover value 'std' has shape [3, 3], the grid [3, 4]");
+    }
+    {
+        auto p = page;
+        p.example_axis.clear();
+        refuses(p, "example_axis is empty");
     }
     CHECK(attnscope_test::count_entries(dir) == 0);
 }

@@ -5,6 +5,8 @@
 //       the page io_html_test writes (known values), and its hostile-strings twin
 //   node report.test.mjs report <report dir> <screenshot dir>
 //       a page `attnscope report` wrote; expected values come from the report's CSV grids
+//   node report.test.mjs aggregate <aggregate dir> <screenshot dir>
+//       a page `attnscope aggregate` wrote; expected values (mean, std, prompts per group) from its CSVs
 //   node report.test.mjs svg <dir> <screenshot dir>
 //       every .svg under dir: no text reaches outside the drawing, as Chromium lays it out
 //
@@ -18,7 +20,7 @@ import { chromium } from 'playwright-core';
 
 const [mode, dir, shots] = process.argv.slice(2);
 if (!mode || !dir || !shots) {
-  console.error('usage: node report.test.mjs synthetic|report DIR SCREENSHOT_DIR');
+  console.error('usage: node report.test.mjs synthetic|report|aggregate|svg DIR SCREENSHOT_DIR');
   process.exit(2);
 }
 fs.mkdirSync(shots, { recursive: true });
@@ -66,7 +68,21 @@ async function hoverPattern(page, row, col) {
   return page.textContent('#tooltip');
 }
 
+/// A labelled layer x head CSV: { rows: ['L0', ...], cols: ['H0', ...], values: [[...]] } (empty = NaN).
+function readCsvGrid(file) {
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const cols = lines[0].split(',').slice(1);
+  const rows = [], values = [];
+  for (const line of lines.slice(1)) {
+    const f = line.split(',');
+    rows.push(f[0]);
+    values.push(f.slice(1).map((x) => (x === '' ? NaN : Number(x))));
+  }
+  return { rows, cols, values };
+}
+
 const fmt = (v) => {
+  if (!Number.isFinite(v)) return 'NaN';
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
   return String(Number(v.toPrecision(4)));
@@ -198,6 +214,53 @@ if (mode === 'synthetic') {
     await page.screenshot({ path: path.join(shots, 'report_pattern.png') });
     assert.ok(await page.locator('#entropy-svg circle.point').count() > 0);
 
+    // Every file the summary lists is linked, and exists.
+    const hrefs = await page.$$eval('#files a', (as) => as.map((a) => decodeURIComponent(a.getAttribute('href'))));
+    for (const f of summary.files) {
+      assert.ok(hrefs.includes(f), `${f} is not linked`);
+      assert.ok(fs.existsSync(path.join(dir, f)), `${f} is linked but does not exist`);
+    }
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+} else if (mode === 'aggregate') {
+  test('an aggregate page: per group every grid, mean, std and prompt count on hover, every file linked', async () => {
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+    const groups = Object.keys(summary.groups);
+    assert.ok(groups.length > 1, 'the test wants an aggregate of several groups');
+    const { page, problems, context } = await open(path.join(dir, 'report.html'));
+    await page.screenshot({ path: path.join(shots, 'aggregate_full.png'), fullPage: true });
+    assert.equal(await page.textContent('#sel-example-name'), 'group');
+    assert.deepEqual(await page.$$eval('#sel-example option', (os) => os.map((o) => o.textContent)), groups);
+    assert.ok(!(await page.isVisible('#viewer')), 'an aggregate has no head viewer');
+    const cols = await page.$$eval('.grid-card', (cs) => cs.map((c) => c.dataset.grid));
+    let widest = { layers: 0, heads: 0 };
+    for (const [gi, name] of groups.entries()) {
+      await page.selectOption('#sel-example', String(gi));
+      for (const m of Object.keys(summary.groups[name].metrics)) {
+        assert.ok(cols.includes(m), `grid ${m} is missing from the page`);
+        const mean = readCsvGrid(path.join(dir, name, `head_${m}_mean.csv`));
+        const sd = readCsvGrid(path.join(dir, name, `head_${m}_std.csv`));
+        const n = readCsvGrid(path.join(dir, name, `head_${m}_count.csv`));
+        const l = mean.rows.length - 1, h = mean.cols.length - 1;
+        widest = { layers: Math.max(widest.layers, l + 1), heads: Math.max(widest.heads, h + 1) };
+        const t = await hoverText(page, `.grid-card[data-grid="${m}"] rect.cell[data-layer="${l}"][data-head="${h}"]`);
+        assert.ok(t.startsWith(`${mean.rows[l]}${mean.cols[h]} · ${name}\n`), t);
+        assert.ok(t.includes(`\n${m} = ${fmt(mean.values[l][h])}`), `${name} ${m}: tooltip "${t}", mean ${mean.values[l][h]}`);
+        assert.ok(t.includes(`\nstd over prompts = ${fmt(sd.values[l][h])}`), `${name} ${m}: tooltip "${t}", std ${sd.values[l][h]}`);
+        assert.ok(t.includes(`\nprompts = ${n.values[l][h]}`), `${name} ${m}: tooltip "${t}", count ${n.values[l][h]}`);
+      }
+      await page.hover('.grid-card[data-grid="entropy"] rect.cell[data-layer="0"][data-head="0"]');
+      await page.screenshot({ path: path.join(shots, `aggregate_group${gi}_hover.png`) });
+    }
+    // A group with fewer layers or heads than the widest: its missing cells say NaN, never another group's value.
+    for (const [gi, name] of groups.entries()) {
+      const mean = readCsvGrid(path.join(dir, name, 'head_entropy_mean.csv'));
+      if (mean.rows.length === widest.layers && mean.cols.length === widest.heads) continue;
+      await page.selectOption('#sel-example', String(gi));
+      const t = await hoverText(page, `.grid-card[data-grid="entropy"] rect.cell[data-layer="${widest.layers - 1}"][data-head="${widest.heads - 1}"]`);
+      assert.ok(t.includes('\nentropy = NaN\n'), `${name}: a cell outside the group shows "${t}"`);
+    }
     // Every file the summary lists is linked, and exists.
     const hrefs = await page.$$eval('#files a', (as) => as.map((a) => decodeURIComponent(a.getAttribute('href'))));
     for (const f of summary.files) {

@@ -44,6 +44,14 @@
 
 namespace attnscope::io {
 
+/// Further values of a grid's cells, shown on hover under the cell's value (the standard deviation
+/// and the count behind a mean); the same shape as the grid.
+///   g.on_hover.push_back({.name = "std over prompts", .values = sd});
+struct page_grid_extra {
+    std::string name;      ///< shown as "name = value unit" (the unit of `values`)
+    labeled_array values;  ///< the grid's shape
+};
+
 /// A layer x head grid of the page: pooled over examples ([layer, head]) or one per example
 /// ([example, layer, head], shown for the selected example on a colour range shared by all).
 ///   page.grids.push_back({.name = "entropy", .values = grid, .files = {"head_entropy.csv"}});
@@ -55,6 +63,7 @@ struct page_grid {
     std::vector<std::string> files;  ///< this grid's files, relative to the page
     bool role = false;               ///< a head-role score (previous_token, induction, ...): ranked in the roles table
     std::string colormap = "viridis"; ///< a colormap::by_name name
+    std::vector<page_grid_extra> on_hover; ///< further values per cell, shown on hover (e.g. std, count)
 };
 
 /// One head's [query, key] attention pattern in one example. Tick labels (token strings) label
@@ -78,7 +87,8 @@ struct report_page {
     std::vector<std::pair<std::string, std::string>> facts; ///< key facts shown first (input, shape, rows)
     std::vector<std::string> notes;                         ///< remarks shown in the summary (what was left out)
     nlohmann::json summary;                                 ///< shown in full (e.g. summary.json), optional
-    std::vector<std::string> examples;  ///< example names; default "example 0", ...
+    std::vector<std::string> examples;  ///< example names; default "<example_axis> 0", ...
+    std::string example_axis = "example"; ///< what the first axis of per-example grids is ("group" for aggregates)
     std::vector<std::string> layers;    ///< layer labels; default from the first grid, else "L0", ...
     std::vector<std::string> heads;     ///< head labels; default from the first grid, else "H0", ...
     std::vector<page_grid> grids;
@@ -187,6 +197,12 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
         }
         if (s.size() == 3) B = std::max(B, s[0]);
         (void)colormap::by_name(g.colormap);
+        for (const auto& x : g.on_hover) {
+            x.values.check();
+            if (x.values.values.shape() != g.values.values.shape())
+                throw shape_error(concat(what, ": grid '", g.name, "': on_hover value '", x.name, "' has shape ",
+                                         format_list(x.values.values.shape()), ", the grid ", format_list(s)));
+        }
     }
     const bool has_entropy = page.query_entropy.values.dimension() > 0; // a default xarray is a 0-D scalar
     if (has_entropy) {
@@ -246,8 +262,10 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
     j["summary"] = page.summary.is_null() ? nlohmann::json::object() : page.summary;
 
     std::vector<std::string> examples = page.examples;
-    for (std::size_t b = examples.size(); b < B; ++b) examples.push_back(concat("example ", b));
+    if (page.example_axis.empty()) throw argument_error(concat(what, ": example_axis is empty"));
+    for (std::size_t b = examples.size(); b < B; ++b) examples.push_back(concat(page.example_axis, " ", b));
     j["examples"] = examples;
+    j["example_axis"] = page.example_axis;
     auto labels = [&](const std::vector<std::string>& given, std::size_t axis_from_end, const char* prefix, std::size_t n) {
         if (!given.empty()) return given;
         if (first) {
@@ -265,6 +283,9 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
 
     nlohmann::json grids = nlohmann::json::array();
     for (const auto& g : page.grids) {
+        nlohmann::json extras = nlohmann::json::array();
+        for (const auto& x : g.on_hover)
+            extras.push_back({{"name", x.name}, {"unit", x.values.unit}, {"values", json_cells(x.values.values)}});
         grids.push_back({{"name", g.name},
                          {"title", g.title.empty() ? g.name : g.title},
                          {"description", g.description},
@@ -275,7 +296,8 @@ inline nlohmann::json report_page_json(const report_page& page, const page_optio
                          {"values", json_cells(g.values.values)},
                          {"files", g.files},
                          {"role", g.role},
-                         {"colormap", g.colormap}});
+                         {"colormap", g.colormap},
+                         {"on_hover", extras}});
     }
     j["grids"] = grids;
 
