@@ -27,8 +27,11 @@
 // Output: a table on stdout, then, as the last line, one JSON object (keys described in
 // scripts/bench.sh). Progress goes to stderr.
 //
-// Usage: attnscope_bench [--quick] [--python /usr/bin/python3 | --no-python] [--threads N]
+// Usage: attnscope_bench [--quick | --focus] [--python /usr/bin/python3 | --no-python] [--threads N]
 //                        [--script benchmarks/python_baselines.py] [--tmpdir DIR]
+// --focus: only the figures of the row kernel's speed targets, in a minute or two: the one-thread
+// read, row_entropy and fused cases, the K sweep at 128, 512 and 131072, and the 2 MB-page read and
+// row_entropy (no peers, no multi-thread cases, no element types; keys of the others are absent).
 #include <attnscope/detail/simd.hpp>
 #include <attnscope/parallel.hpp>
 #include <attnscope/reduce/concentration.hpp>
@@ -247,7 +250,7 @@ json num_or_null(const json& j, const char* key) { return j.contains(key) ? j[ke
 } // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false, python = true;
+    bool quick = false, python = true, focus = false;
     std::string py = "/usr/bin/python3";
     std::string script = ATTNSCOPE_BENCH_SOURCE_DIR "/python_baselines.py";
     std::string tmpdir = std::filesystem::temp_directory_path().string();
@@ -259,13 +262,14 @@ int main(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "--quick") quick = true;
+        else if (a == "--focus") focus = true;
         else if (a == "--no-python") python = false;
         else if (a == "--python") py = next();
         else if (a == "--script") script = next();
         else if (a == "--tmpdir") tmpdir = next();
         else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(next()));
         else {
-            std::cerr << "usage: attnscope_bench [--quick] [--python PATH | --no-python] [--script PATH] [--tmpdir DIR] [--threads N]\n";
+            std::cerr << "usage: attnscope_bench [--quick | --focus] [--python PATH | --no-python] [--script PATH] [--tmpdir DIR] [--threads N]\n";
             return 2;
         }
     }
@@ -319,7 +323,9 @@ int main(int argc, char** argv) {
                    fused6 = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
                                              as::hoyer_metric{}, as::attention_distance_metric{}, as::learned_sink_mass_metric{});
                }});
-    const auto all_threads = bench::measure_interleaved<job>(
+    std::vector<bench::timing> all_threads(3);
+    if (!focus)
+        all_threads = bench::measure_interleaved<job>(
         reps, {[&] { bench::keep(read_all(data.data(), n, all)); }, [&] { hn = as::row_entropy(v, {}, {.parallel = all}); },
                [&] {
                    fused = as::compute_rows(v, {.parallel = all}, as::entropy_metric{}, as::max_weight_metric{},
@@ -327,34 +333,37 @@ int main(int argc, char** argv) {
                                             as::attention_distance_metric{}, as::learned_sink_mass_metric{});
                }});
     const auto read1 = add("read (vectorised sum)", t1, one_thread[0], bytes, elems);
-    const auto readn = add("read (vectorised sum)", tn, all_threads[0], bytes, elems);
+    const auto readn = focus ? read1 : add("read (vectorised sum)", tn, all_threads[0], bytes, elems);
     const auto kernel1 = add("attnscope kernel: sums_dense<sum|plogp>", t1, one_thread[1], bytes, elems);
     const auto ent1 = add("attnscope row_entropy", t1, one_thread[2], bytes, elems);
-    const auto entn = add("attnscope row_entropy", tn, all_threads[1], bytes, elems);
+    const auto entn = focus ? ent1 : add("attnscope row_entropy", tn, all_threads[1], bytes, elems);
     const auto fused1 = add("attnscope compute_rows, 7 metrics fused", t1, one_thread[3], bytes, elems);
     const auto fused6_1 = add("attnscope compute_rows, 6 (no sparsity)", t1, one_thread[4], bytes, elems);
-    add("attnscope compute_rows, 7 metrics fused", tn, all_threads[2], bytes, elems);
+    if (!focus) add("attnscope compute_rows, 7 metrics fused", tn, all_threads[2], bytes, elems);
 
-    std::vector<float> naive(static_cast<std::size_t>(rows));
-    const auto eig = add("naive Eigen -(P*P.log()).rowwise().sum()", t1,
-                         bench::measure(slow_reps, [&] { naive_eigen_entropy(data.data(), rows, K, naive.data()); }), bytes, elems);
-    std::vector<float> naive_x(static_cast<std::size_t>(rows));
-    const auto xt = add("naive xtensor -sum(p*log(p), {1})", t1,
-                        bench::measure(slow_reps, [&] { naive_xtensor_entropy(data.data(), rows, K, naive_x.data()); }), bytes, elems);
+    std::vector<float> naive(static_cast<std::size_t>(focus ? 0 : rows));
+    std::vector<float> naive_x(naive.size());
+    row_result eig = read1, xt = read1;
+    if (!focus) {
+        eig = add("naive Eigen -(P*P.log()).rowwise().sum()", t1,
+                  bench::measure(slow_reps, [&] { naive_eigen_entropy(data.data(), rows, K, naive.data()); }), bytes, elems);
+        xt = add("naive xtensor -sum(p*log(p), {1})", t1,
+                 bench::measure(slow_reps, [&] { naive_xtensor_entropy(data.data(), rows, K, naive_x.data()); }), bytes, elems);
+    }
 
     std::cerr << "float64 reference\n";
     const auto ref = reference_entropy(data.data(), rows, K, all);
     const double err = max_rel_err(h1.values.data(), ref);
-    const bool mt_identical = std::equal(hn.values.begin(), hn.values.end(), h1.values.begin());
+    const bool mt_identical = !focus && std::equal(hn.values.begin(), hn.values.end(), h1.values.begin());
     const double err_kernel = max_rel_err(kern.data(), ref);
     const double err_fused = max_rel_err(fused[0].values.data(), ref);
-    const double err_eigen = max_rel_err(naive.data(), ref);
-    const double err_xtensor = max_rel_err(naive_x.data(), ref);
+    const double err_eigen = focus ? std::nan("") : max_rel_err(naive.data(), ref);
+    const double err_xtensor = focus ? std::nan("") : max_rel_err(naive_x.data(), ref);
 
     json out;
     // ------------------------------------------------------------------ python peers
     json pyres = json::object();
-    if (python) {
+    if (python && !focus) {
         const std::string dir = tmpdir + "/attnscope_bench_" + std::to_string(getpid());
         std::filesystem::create_directories(dir);
         const std::string npy = dir + "/attention.npy";
@@ -391,21 +400,36 @@ int main(int argc, char** argv) {
     bool transposed_identical = false;
     json hugepage = nullptr;
     if (!quick) {
-        std::cerr << "sweep over K (row_entropy, 1 thread)\n";
+        // every K on its own buffer, measured interleaved (the ratios between them are the figures)
+        std::cerr << "sweep over K (row_entropy, 1 thread, interleaved)\n";
         const index_t total = index_t{1} << 25; // 32 Mi elements per K
-        std::vector<float> buf(static_cast<std::size_t>(total));
-        for (index_t k = 128; k <= 131072; k *= 4) {
-            const index_t r = total / k;
-            softmax_rows(buf.data(), r, k, 7, all);
-            const auto vk = as::make_view(std::span<const float>(buf), as::extents{r, k});
-            as::labeled_array hk;
-            const auto t = bench::measure(reps, [&] { hk = as::row_entropy(vk); });
-            const auto refk = reference_entropy(buf.data(), r, k, all);
-            const double g = static_cast<double>(total) * 4 / t.best_cpu / 1e9;
-            sweep.push_back({{"K", k}, {"rows", r}, {"gbps", g}, {"ns_per_element", t.best_cpu / static_cast<double>(total) * 1e9},
-                             {"max_rel_err", max_rel_err(hk.values.data(), refk)}});
+        std::vector<index_t> ks;
+        for (index_t k = 128; k <= 131072; k *= 4)
+            if (!focus || k == 128 || k == 512 || k == 131072) ks.push_back(k);
+        if (focus) ks.insert(ks.begin() + 2, 2048);
+        std::vector<std::vector<float>> bufs(ks.size(), std::vector<float>(static_cast<std::size_t>(total)));
+        std::vector<as::labeled_array> hks(ks.size());
+        std::vector<job> cases;
+        for (std::size_t i = 0; i < ks.size(); ++i) {
+            softmax_rows(bufs[i].data(), total / ks[i], ks[i], 7, all);
+            cases.push_back([&, i] {
+                hks[i] = as::row_entropy(as::make_view(std::span<const float>(bufs[i]), as::extents{total / ks[i], ks[i]}));
+            });
+        }
+        const auto ts = bench::measure_interleaved<job>(reps, cases);
+        for (std::size_t i = 0; i < ks.size(); ++i) {
+            const index_t k = ks[i], r = total / k;
+            const auto refk = reference_entropy(bufs[i].data(), r, k, all);
+            const double g = static_cast<double>(total) * 4 / ts[i].best_cpu / 1e9;
+            sweep.push_back({{"K", k}, {"rows", r}, {"gbps", g}, {"ns_per_element", ts[i].best_cpu / static_cast<double>(total) * 1e9},
+                             {"ns_per_row", ts[i].best_cpu / static_cast<double>(r) * 1e9},
+                             {"max_rel_err", max_rel_err(hks[i].values.data(), refk)}});
             std::cerr << "  K " << k << ": " << fmt(g) << " GB/s\n";
         }
+        bufs.clear();
+        bufs.shrink_to_fit();
+    }
+    if (!quick && !focus) {
         std::cerr << "element types (row_entropy, 1 thread, the same rows; f32, f16 and bf16 interleaved)\n";
         {
             std::vector<as::half> f16(static_cast<std::size_t>(n));
@@ -458,7 +482,8 @@ int main(int argc, char** argv) {
             table.push_back({"attnscope row_entropy, [L, H, K, Q] storage", t1, t.best_cpu, t.median_cpu, bytes, elems});
             std::cerr << "  " << fmt(transposed_gbps) << " GB/s\n";
         }
-
+    }
+    if (!quick) {
         // the same tensor on 2 MB pages (madvise(MADV_HUGEPAGE) on a 2 MB-aligned copy, where the
         // kernel grants them): the read without a TLB miss every 4 KB, i.e. the memory's own limit.
         // The figures above use the tensor as std::vector allocates it (4 KB pages here).
@@ -543,7 +568,8 @@ int main(int argc, char** argv) {
                         s["gbps"].get<double>(), s["ns_per_element"].get<double>(), s["max_rel_err"].get<double>());
         std::printf("  time per row = %.1f ns + %.3f ns x K (least squares on relative error; rows at most %.0f%% off the line)\n",
                     fit_a, fit_b, 100.0 * fit_dev);
-        std::printf("[L, H, K, Q] storage: %.2f GB/s, values bit-identical to the row-major run: %s\n", transposed_gbps,
+        if (!focus)
+            std::printf("[L, H, K, Q] storage: %.2f GB/s, values bit-identical to the row-major run: %s\n", transposed_gbps,
                     transposed_identical ? "yes" : "NO");
         if (!hugepage.is_null())
             std::printf("2 MB pages (%.0f%% granted): read %.2f / %.2f GB/s, row_entropy %.2f / %.2f GB/s (1 / %u threads): "
@@ -561,8 +587,8 @@ int main(int argc, char** argv) {
     out["entropy_mt_gbps"] = entn.gbps();
     out["numpy_gbps"] = num_or_null(pyres, "numpy_gbps");
     out["torch_gbps"] = num_or_null(pyres, "torch_gbps");
-    out["naive_eigen_gbps"] = eig.gbps();
-    out["naive_xtensor_gbps"] = xt.gbps();
+    out["naive_eigen_gbps"] = focus ? json(nullptr) : json(eig.gbps());
+    out["naive_xtensor_gbps"] = focus ? json(nullptr) : json(xt.gbps());
     out["fused_over_entropy"] = fused1.seconds / ent1.seconds;
     out["max_rel_err"] = err;
     out["scipy_entr_gbps"] = num_or_null(pyres, "scipy_entr_gbps");
@@ -570,7 +596,8 @@ int main(int argc, char** argv) {
     out["fused_1t_gbps"] = fused1.gbps();
     out["fused_no_sparsity_over_entropy"] = fused6_1.seconds / ent1.seconds;
     out["entropy_1t_over_read_1t"] = ent1.gbps() / read1.gbps();
-    out["entropy_mt_over_read_mt"] = entn.gbps() / readn.gbps();
+    out["entropy_mt_over_read_mt"] = focus ? json(nullptr) : json(entn.gbps() / readn.gbps());
+    out["fused_1t_over_read_1t"] = fused1.gbps() / read1.gbps();
     // the Python module (scripts/bench.sh builds it): binding overhead and speed against numpy
     out["python_over_cpp"] = num_or_null(pyres, "python_over_cpp");
     out["python_vs_numpy"] = num_or_null(pyres, "python_vs_numpy");
@@ -587,8 +614,17 @@ int main(int argc, char** argv) {
     out["simd"] = simd::isa_name();
     out["harness"] = "own: 1 warm-up + best of N, compared cases interleaved round by round; 1-thread cases in thread CPU time, multi-thread in wall time; python in process CPU time";
     out["quick"] = quick;
+    out["focus"] = focus;
     if (!quick) {
         out["k_sweep"] = sweep;
+        // short rows against long ones (GB/s over GB/s, measured interleaved)
+        auto sweep_gbps = [&](index_t k) {
+            for (const auto& p : sweep)
+                if (p["K"].get<index_t>() == k) return p["gbps"].get<double>();
+            return std::nan("");
+        };
+        out["k128_over_k131072"] = sweep_gbps(128) / sweep_gbps(131072);
+        out["k512_over_k131072"] = sweep_gbps(512) / sweep_gbps(131072);
         out["k_fit_ns_per_row"] = fit_a;
         out["k_fit_ns_per_element"] = fit_b;
         out["k_fit_max_rel_dev"] = fit_dev;

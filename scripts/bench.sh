@@ -6,12 +6,16 @@
 #
 #   scripts/bench.sh [--quick] [extra attnscope_bench arguments]
 #
-# --quick: best of 5 (slow cases 1), no sweeps; under a minute once built. The full run also sweeps
+# --quick: best of 5 (slow cases 1), no sweeps; under a minute once built. --focus: only the
+# row kernel's target figures (one-thread read, entropy and fused, K sweep at 128, 512, 2048 and
+# 131072, 2 MB pages), no peers and no queries/keys benchmark; a minute or two. The full run also sweeps
 # the row length K (128 .. 131072, with the fit time per row = a + b K), the element type (f32,
 # f16, bf16, f64), the [L, H, K, Q] storage order and the read and entropy on 2 MB pages, and
 # takes a few minutes. Prints a table, then as its last line one JSON object with at least:
 #   read_1t_gbps read_mt_gbps entropy_1t_gbps entropy_mt_gbps numpy_gbps torch_gbps
 #   naive_eigen_gbps naive_xtensor_gbps fused_over_entropy (time ratio) max_rel_err
+#   entropy_1t_over_read_1t fused_1t_over_read_1t, and on full and --focus runs k128_over_k131072
+#   k512_over_k131072 (GB/s at K = 128 or 512 over GB/s at K = 131072) and hugepage.*
 #   python_over_cpp (attnscope.row_entropy from Python over the same call from C++, time ratio,
 #   interleaved in one process) python_vs_numpy
 # and from the queries/keys benchmark (benchmarks/bench_qk.cpp): qk_over_gemm qk_vs_torch
@@ -44,10 +48,15 @@ cmake --build build/bench --target attnscope_bench attnscope_python attnscope_be
 # each benchmark program prints a table on stderr and one JSON object as its last stdout line;
 # the objects are merged into the one JSON line this script ends with
 quick=()
-for a in "$@"; do [ "$a" = "--quick" ] && quick=(--quick); done
+focus=0
+for a in "$@"; do
+  [ "$a" = "--quick" ] && quick=(--quick)
+  [ "$a" = "--focus" ] && focus=1
+done
 rows_json=$(PYTHONPATH="$PWD/build/bench/python/package${PYTHONPATH:+:$PYTHONPATH}" \
   build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@" | tail -n 1)
-qk_json=$(build/bench/benchmarks/attnscope_bench_qk --python /usr/bin/python3 --cli build/bench/src/attnscope "${quick[@]}" | tail -n 1)
+qk_json='{}'
+[ "$focus" = 1 ] || qk_json=$(build/bench/benchmarks/attnscope_bench_qk --python /usr/bin/python3 --cli build/bench/src/attnscope "${quick[@]}" | tail -n 1)
 /usr/bin/python3 -c 'import json, sys
 out = {}
 for line in sys.argv[1:]:
