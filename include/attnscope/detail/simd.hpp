@@ -347,8 +347,68 @@ inline batch<double> log_nonneg(const batch<double>& x) noexcept {
 template <class T>
 struct loader;
 
+/// The first m (0 < m < 2N) elements of a step from p, zero beyond, without reading past p + m
+/// (the elements past it may lie on an unmapped page): masked loads where the instruction set has
+/// them for C (AVX-512, AVX2 float and double), so that the last, partial step of a row (every
+/// causal row has one) costs two loads instead of a copy through a zeroed buffer, whose vector
+/// reload waits for the copy's narrower stores to reach the cache. `has_partial` says which.
+template <class C>
+struct partial_load {
+#if defined(__AVX512F__)
+    static constexpr bool has_partial = batch<C>::size * sizeof(C) == 64;
+#elif defined(__AVX2__)
+    static constexpr bool has_partial = batch<C>::size * sizeof(C) == 32;
+#else
+    static constexpr bool has_partial = false;
+#endif
+    static void load_partial(const C* p, std::size_t m, batch<C>& a, batch<C>& b) noexcept {
+        constexpr std::size_t n = batch<C>::size;
+#if defined(__AVX512F__)
+        if constexpr (has_partial) {
+            // lanes [0, m) of a and [0, m - n) of b
+            const std::uint32_t bits = m >= 32 ? ~std::uint32_t{0} : (std::uint32_t{1} << m) - 1u;
+            if constexpr (std::is_same_v<C, float>) {
+                a = batch<C>(_mm512_maskz_loadu_ps(static_cast<__mmask16>(bits), p));
+                b = batch<C>(_mm512_maskz_loadu_ps(static_cast<__mmask16>(bits >> 16), p + n));
+            } else {
+                a = batch<C>(_mm512_maskz_loadu_pd(static_cast<__mmask8>(bits), p));
+                b = batch<C>(_mm512_maskz_loadu_pd(static_cast<__mmask8>(bits >> 8), p + n));
+            }
+            return;
+        }
+#elif defined(__AVX2__)
+        if constexpr (has_partial) {
+            using ib = std::conditional_t<std::is_same_v<C, float>, std::int32_t, std::int64_t>;
+            alignas(32) static constexpr ib lanes[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+            const auto iota = batch<ib>::load_aligned(lanes);
+            const auto left = batch<ib>(static_cast<ib>(m));
+            const auto ma = xsimd::select(iota < left, batch<ib>(ib(-1)), batch<ib>(ib(0)));
+            const auto mb = xsimd::select(iota + batch<ib>(static_cast<ib>(n)) < left, batch<ib>(ib(-1)), batch<ib>(ib(0)));
+            if constexpr (std::is_same_v<C, float>) {
+                a = batch<C>(_mm256_maskload_ps(p, ma));
+                b = batch<C>(_mm256_maskload_ps(p + n, mb));
+            } else {
+                a = batch<C>(_mm256_maskload_pd(p, ma));
+                b = batch<C>(_mm256_maskload_pd(p + n, mb));
+            }
+            return;
+        }
+#endif
+        (void)p, (void)m, (void)a, (void)b, (void)n;
+    }
+};
+
+/// Whether loader L has a masked load_partial (partial_load<C>::has_partial).
+template <class L>
+constexpr bool loads_partial() noexcept {
+    if constexpr (requires { L::has_partial; })
+        return L::has_partial;
+    else
+        return false;
+}
+
 template <>
-struct loader<float> {
+struct loader<float> : partial_load<float> {
     using C = float;
     static constexpr bool interleaved = false;
     static constexpr std::size_t N = batch<float>::size;
@@ -359,7 +419,7 @@ struct loader<float> {
 };
 
 template <>
-struct loader<double> {
+struct loader<double> : partial_load<double> {
     using C = double;
     static constexpr bool interleaved = false;
     static constexpr std::size_t N = batch<double>::size;
@@ -934,11 +994,15 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
                 st.template add<false>(1, b, none);
             }
             if (i < sn) { // the last, partial step: zero-padded, lanes past the end masked
-                T tmp[S::step];
-                std::memset(static_cast<void*>(tmp), 0, sizeof(tmp));
-                std::memcpy(static_cast<void*>(tmp), q + i, static_cast<std::size_t>(sn - i) * sizeof(T));
                 vb a, b;
-                L::load(tmp, a, b);
+                if constexpr (loads_partial<L>()) {
+                    L::load_partial(q + i, static_cast<std::size_t>(sn - i), a, b);
+                } else {
+                    T tmp[S::step];
+                    std::memset(static_cast<void*>(tmp), 0, sizeof(tmp));
+                    std::memcpy(static_cast<void*>(tmp), q + i, static_cast<std::size_t>(sn - i) * sizeof(T));
+                    L::load(tmp, a, b);
+                }
                 const vb left(static_cast<C>(sn - i));
                 st.template add<true>(0, a, lane_offsets<T>(0) < left);
                 st.template add<true>(1, b, lane_offsets<T>(1) < left);
