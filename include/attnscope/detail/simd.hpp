@@ -934,6 +934,12 @@ struct pass_state {
     }
 };
 
+/// Rows of at most prefetch_row_bytes prefetch the bytes prefetch_distance past their own: the
+/// rows of a plane follow each other in memory, and the hardware prefetcher, which stops at every
+/// 4 KB page, leaves a short row's pass waiting for memory every few rows (measured, K = 128 and
+/// 512 float rows: 0.74-0.76 of the time per row).
+inline constexpr index_t prefetch_row_bytes = 2048, prefetch_distance = 2048;
+
 /// Accumulates n contiguous elements into r; p[0] is local key `k0`.
 template <unsigned What, class T>
 void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, row_sums& r) noexcept {
@@ -962,6 +968,12 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     constexpr index_t groups_per_block = S::block / step / group_steps;
     const double sum_before = r.sum;
     bool sum_rounded = false;
+    if (n * static_cast<index_t>(sizeof(T)) <= prefetch_row_bytes) {
+        // short rows: the bytes one prefetch distance ahead, where the next rows of a plane lie
+        // (the hardware prefetcher stops at every 4 KB page, i.e. every few short rows)
+        const char* ahead = reinterpret_cast<const char*>(p) + prefetch_distance;
+        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(ahead + b);
+    }
     for (index_t s0 = 0; s0 < n; s0 += S::segment) {
         const index_t sn = std::min(S::segment, n - s0);
         const T* q = p + s0;
