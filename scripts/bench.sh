@@ -8,7 +8,7 @@
 #
 # --quick: best of 5 (slow cases 1), no sweeps; under a minute once built. --focus: only the
 # row kernel's target figures (one-thread read, entropy and fused, K sweep at 128, 512, 2048 and
-# 131072, 2 MB pages), no peers and no queries/keys benchmark; a minute or two. The full run also sweeps
+# 131072, 2 MB pages), no peers, no queries/keys and no aggregate benchmark; a minute or two. The full run also sweeps
 # the row length K (128 .. 131072, with the fit time per row = a + b K), the element type (f32,
 # f16, bf16, f64), the [L, H, K, Q] storage order and the read and entropy on 2 MB pages, and
 # takes a few minutes. Prints a table, then as its last line one JSON object with at least:
@@ -20,6 +20,8 @@
 #   interleaved in one process) python_vs_numpy
 # and from the queries/keys benchmark (benchmarks/bench_qk.cpp): qk_over_gemm qk_vs_torch
 #   qk_gemm_gflops qk_gemm_fraction_of_peak, and qk_peak_rss_mb on full runs
+# and from `attnscope aggregate` (benchmarks/bench_aggregate.py: the command on 1000 small and 20
+#   large dumps, one process and mpirun -np 2): aggregate_{small,large}_{files_per_s,gbps}_{1rank,2ranks}
 # (GB/s = input bytes / best seconds; torch_gbps is null when torch cannot be imported.)
 # Timings on a shared machine are noisy: compare figures from one run, and re-run.
 set -euo pipefail
@@ -57,8 +59,11 @@ rows_json=$(PYTHONPATH="$PWD/build/bench/python/package${PYTHONPATH:+:$PYTHONPAT
   build/bench/benchmarks/attnscope_bench --python /usr/bin/python3 "$@" | tail -n 1)
 qk_json='{}'
 [ "$focus" = 1 ] || qk_json=$(build/bench/benchmarks/attnscope_bench_qk --python /usr/bin/python3 --cli build/bench/src/attnscope "${quick[@]}" | tail -n 1)
+aggregate_json='{}'
+[ "$focus" = 1 ] || aggregate_json=$(/usr/bin/python3 benchmarks/bench_aggregate.py build/bench/src/attnscope \
+  build/bench/aggregate_data "${quick[@]}" | tail -n 1)
 /usr/bin/python3 -c 'import json, sys
 out = {}
 for line in sys.argv[1:]:
     out.update(json.loads(line))
-print(json.dumps(out))' "$rows_json" "$qk_json"
+print(json.dumps(out))' "$rows_json" "$qk_json" "$aggregate_json"
