@@ -20,7 +20,8 @@ if ! command -v "$cxx" >/dev/null; then
 fi
 
 echo "== building the fuzz targets with $cxx in build/fuzz"
-cmake -S tests/fuzz -B build/fuzz -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S tests/fuzz -B build/fuzz -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build build/fuzz -j "${ATTNSCOPE_JOBS:-2}"
 
 status=0

@@ -9,12 +9,9 @@
 set(ATTNSCOPE_PACKAGING_DIR ${CMAKE_CURRENT_LIST_DIR}/packaging)
 set(ATTNSCOPE_PACKAGING_WORK ${CMAKE_CURRENT_BINARY_DIR}/packaging)
 set(ATTNSCOPE_PACKAGING_PREFIX ${ATTNSCOPE_PACKAGING_WORK}/prefix)
-get_property(_attnscope_multi_config GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
-if(_attnscope_multi_config OR NOT CMAKE_BUILD_TYPE)
-  set(_attnscope_packaging_type Debug)
-else()
-  set(_attnscope_packaging_type ${CMAKE_BUILD_TYPE})
-endif()
+# The consumers are built as Debug whatever this build's type: what they test is how attnscope is
+# found and linked, and unoptimised they compile in a fraction of the time.
+set(_attnscope_packaging_type Debug)
 set(_attnscope_packaging_common
   -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
   -DGENERATOR=${CMAKE_GENERATOR}
