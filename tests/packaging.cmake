@@ -1,8 +1,10 @@
 # Packaging tests: attnscope consumed the three ways users consume a header-only library, each by a
 # tiny consumer project in tests/packaging/ that ctest configures, builds and runs:
-#   packaging_install            cmake --install of the source tree into a prefix under the build dir
+#   packaging_install            cmake --install of the configured, unbuilt source tree into a prefix
+#                                under the build dir
 #   packaging_find_package       find_package(attnscope 0.1 CONFIG) from that prefix (version file,
-#                                find_dependency of Eigen3, xtensor, nlohmann_json, ZLIB, Threads)
+#                                find_dependency of Eigen3, xtensor, nlohmann_json, ZLIB, Threads,
+#                                xsimd, MPI) and the component targets attnscope::core, ::io, ::mpi
 #   packaging_add_subdirectory   add_subdirectory of the source tree (options default to OFF)
 #   packaging_fetchcontent       FetchContent_Declare(SOURCE_DIR ...) + FetchContent_MakeAvailable
 # Labelled `packaging` and `no_sanitize`: they build separate projects without the sanitizer flags.
@@ -29,7 +31,7 @@ add_test(NAME packaging_find_package
   COMMAND ${CMAKE_COMMAND} ${_attnscope_packaging_common} -DSTEP=consumer
           -DCONSUMER_DIR=${ATTNSCOPE_PACKAGING_DIR}/find_package -DWORK_DIR=${ATTNSCOPE_PACKAGING_WORK}/find_package
           "-DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${ATTNSCOPE_PACKAGING_PREFIX}|-DEXPECTED_PREFIX=${ATTNSCOPE_PACKAGING_PREFIX}"
-          "-DEXPECT=attnscope [0-9.]+ via find_package \\+ Eigen: rows=6 keys=12 mass=4.000 version_ok=1"
+          "-DEXPECT=attnscope [0-9.]+ via find_package \\+ Eigen: rows=6 keys=12 mass=4.000 version_ok=1.*core: rows=6 entropy=1.0986.*io: npy round trip ok"
           -P ${ATTNSCOPE_PACKAGING_DIR}/run.cmake)
 set_tests_properties(packaging_find_package PROPERTIES FIXTURES_REQUIRED attnscope_installed)
 
