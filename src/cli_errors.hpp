@@ -31,55 +31,77 @@ inline std::string number(double x) {
     return os.str();
 }
 
-/// The command's wording of a row that broke a rule (value_error::detail()).
-inline std::string bad_row_message(const bad_value& d) {
-    std::string m = detail::concat("row [batch ", d.row[0], ", layer ", d.row[1], ", head ", d.row[2], ", query ", d.row[3],
-                                   "] is not a probability row: ");
+/// What a bad row broke, in the command's terms, without advice (value_error::detail(),
+/// row_report::first_detail): for error messages and summary.json's first_skipped.
+inline std::string bad_row_problem(const bad_value& d) {
     if (d.key >= 0)
-        m += detail::concat("key ", d.key, " holds ", number(d.value), d.rule == "finite" ? " (weights must be finite)" : " (weights must be >= 0)",
-                            "; --on-bad-row skip sets such rows to NaN");
-    else if (d.rule == "finite")
-        m += detail::concat("its weights sum to ", number(d.value), "; --on-bad-row skip sets such rows to NaN");
-    else if (d.rule == "positive sum")
-        m += detail::concat("its ", d.valid_keys, " valid keys sum to 0, nothing to renormalise; --on-bad-row skip sets such rows to NaN, "
-                            "and --key-lengths or --attention-mask leave padded rows out");
-    else if (d.rule == "sink sum")
-        m += detail::concat("its ", d.valid_keys, " valid keys sum to ", number(d.value), ", outside (0, ", number(1.0 + d.tolerance),
-                            "] (--learned-sinks, --tolerance ", number(d.tolerance), "); --on-bad-row skip or renormalize");
-    else
-        m += detail::concat("its ", d.valid_keys, " valid keys sum to ", number(d.value), ", |sum - 1| > ", number(d.tolerance),
-                            " (--tolerance)", d.value == 0.0 ? "; a padded row? add --key-lengths or --attention-mask" : "",
-                            "; --learned-sinks if a learned sink took the rest, --on-bad-row renormalize or skip");
-    return m;
+        return detail::concat("key ", d.key, " holds ", number(d.value),
+                              d.rule == "finite" ? " (weights must be finite)" : " (weights must be >= 0)");
+    if (d.rule == "finite") return detail::concat("its weights sum to ", number(d.value));
+    if (d.rule == "positive sum") return detail::concat("its ", d.valid_keys, " valid keys sum to 0, nothing to renormalise");
+    if (d.rule == "sink sum")
+        return detail::concat("its ", d.valid_keys, " valid keys sum to ", number(d.value), ", outside (0, ", number(1.0 + d.tolerance),
+                              "] (--learned-sinks, --tolerance ", number(d.tolerance), ")");
+    return detail::concat("its ", d.valid_keys, " valid keys sum to ", number(d.value), ", |sum - 1| > ", number(d.tolerance),
+                          " (--tolerance)");
 }
 
-/// The command's option for a library remedy (error::where()->remedy), by exact name.
-inline std::string option_for(std::string_view library_option) {
-    if (library_option == "npy_options::u2_as_bfloat16") return "add --bf16 if it holds bfloat16 bit patterns";
+/// The options that change what happens to such a row.
+inline std::string bad_row_advice(const bad_value& d) {
+    if (d.key >= 0 || d.rule == "finite") return "--on-bad-row skip sets such rows to NaN";
+    if (d.rule == "positive sum")
+        return "--on-bad-row skip sets such rows to NaN, and --key-lengths or --attention-mask leave padded rows out";
+    if (d.rule == "sink sum") return "--on-bad-row skip or renormalize";
+    return detail::concat(d.value == 0.0 ? "a padded row? add --key-lengths or --attention-mask; " : "",
+                          "--learned-sinks if a learned sink took the rest, --on-bad-row renormalize or skip");
+}
+
+/// The command's wording of a row that broke a rule (value_error::detail()).
+inline std::string bad_row_message(const bad_value& d) {
+    return detail::concat("row [batch ", d.row[0], ", layer ", d.row[1], ", head ", d.row[2], ", query ", d.row[3],
+                          "] is not a probability row: ", bad_row_problem(d), "; ", bad_row_advice(d));
+}
+
+/// The command's option for a library option named in error data (file_location::field or
+/// remedy), by exact name; empty for any other name.
+inline std::string_view option_for(std::string_view library_option) {
+    if (library_option == "npy_options::u2_as_bfloat16") return "--bf16";
+    if (library_option == "attention_options::name") return "--tensor";
+    return {};
+}
+
+/// The command's advice for a library remedy (file_location::remedy), naming its own option.
+inline std::string advice_for(std::string_view library_option) {
+    if (library_option == "npy_options::u2_as_bfloat16") return "add --bf16 to read them as bfloat16";
     if (library_option == "attention_options::name") return "choose one with --tensor NAME";
     return {};
 }
 
+/// The command's wording of a file error (error::where()): "FILE: FIELD: PROBLEM (at byte N); ADVICE".
+/// A field that is a library option (a tensor name given for an npy file) is named as the command's.
+inline std::string location_message(const std::string& file, const file_location& w) {
+    std::string m = (w.file.empty() ? file : w.file) + ": ";
+    if (const auto option = option_for(w.field); !option.empty()) return m + w.problem + " (" + std::string(option) + ")";
+    if (!w.field.empty()) m += w.field + ": ";
+    m += w.problem;
+    if (w.offset) m += detail::concat(" (at byte ", *w.offset, ")");
+    if (const std::string advice = advice_for(w.remedy); !advice.empty()) m += "; " + advice;
+    return m;
+}
+
 } // namespace detail_errors
 
-/// A library error worded by the command: from its data (a bad row's index, rule, key and value; a
-/// file's field, offset and the option that fixes it) when it has some, naming the command's
-/// options, never the library's; otherwise its message, prefixed with the file it is about.
+/// A library error worded by the command from its data: a bad row's index, rule, key and value
+/// (value_error::detail()), or a file's field, offset, problem and the option that fixes it
+/// (error::where()), naming the command's options, never the library's. Every error of the
+/// loaders carries where(); an error without data (a check of the command's own, which names its
+/// file already) passes unchanged, or naming `file` in front when it does not.
 ///   throw located_error(about(path, e));
 inline std::string about(const std::filesystem::path& file, const error& e) {
     const std::string f = file.string();
     if (const auto* v = dynamic_cast<const value_error*>(&e); v != nullptr && v->detail())
         return f + ": " + detail_errors::bad_row_message(*v->detail());
-    if (const auto& w = e.where()) {
-        std::string m = (w->file.empty() ? f : w->file) + ": ";
-        if (w->field == "attention_options::name") return m + w->problem + " (--tensor)";
-        if (!w->field.empty()) m += w->field + ": ";
-        m += w->problem;
-        if (w->offset) m += detail::concat(" (at byte ", *w->offset, ")");
-        const std::string option = detail_errors::option_for(w->remedy);
-        if (!option.empty()) m += "; " + option;
-        return m;
-    }
+    if (const auto& w = e.where()) return detail_errors::location_message(f, *w);
     std::string message = e.what();
     if (message.find(f) != std::string::npos) return message;
     return f + ": " + message;

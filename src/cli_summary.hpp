@@ -8,11 +8,13 @@
 #include <attnscope/reduce/row_metric.hpp>
 #include <attnscope/version.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_errors.hpp"
 #include "cli_metrics.hpp"
 #include "cli_options.hpp"
 #include "cli_output.hpp"
@@ -54,7 +56,14 @@ inline nlohmann::json rows_json(const row_report& r) {
     nlohmann::json j = {{"counted", r.rows}, {"computed", r.computed}, {"empty", r.empty}, {"skipped", r.skipped}, {"renormalized", r.renormalized}};
     if (r.first_bad) {
         const auto& f = *r.first_bad;
-        j["first_skipped"] = {{"batch", f.batch}, {"layer", f.layer}, {"head", f.head}, {"query", f.query}, {"reason", r.first_reason}};
+        j["first_skipped"] = {{"batch", f.batch}, {"layer", f.layer}, {"head", f.head}, {"query", f.query}};
+        if (const auto& d = r.first_detail) { // as data, and worded by the command (never the library's option names)
+            j["first_skipped"]["rule"] = d->rule;
+            if (d->key >= 0) j["first_skipped"]["key"] = d->key;
+            j["first_skipped"]["value"] =
+                std::isfinite(d->value) ? nlohmann::json(d->value) : nlohmann::json(detail_errors::number(d->value));
+            j["first_skipped"]["reason"] = detail_errors::bad_row_problem(*d);
+        }
     }
     return j;
 }

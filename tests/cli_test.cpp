@@ -231,6 +231,10 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
         CHECK(s["rows"]["skipped"] == 1);
         CHECK(s["rows"]["first_skipped"]["layer"] == 1);
         CHECK(s["rows"]["first_skipped"]["query"] == 5);
+        CHECK(s["rows"]["first_skipped"]["rule"] == "finite"); // as data, worded by the command
+        CHECK(s["rows"]["first_skipped"]["key"] == 3);
+        CHECK(s["rows"]["first_skipped"]["value"] == "nan");
+        CHECK(s["rows"]["first_skipped"]["reason"] == "key 3 holds nan (weights must be finite)");
     }
 }
 
@@ -477,7 +481,55 @@ TEST_CASE("every message of the command names its own options, word for word", "
         npy.append(reinterpret_cast<const char*>(u.data()), u.size() * 2);
         attnscope_test::write_text(scratch / "u2.npy", npy);
         attnscope_test::write_text(scratch / "mask3.json", "[[1, 1, 0]]");
+        // broken files of each format, and rows that break each rule of a probability row
+        const std::string bytes = attnscope_test::read_text(sample);
+        attnscope_test::write_text(scratch / "trunc.npy", bytes.substr(0, 1000));
+        attnscope_test::write_text(scratch / "garbage.npy", "this is not a numpy file\n");
+        std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'x': 1}";
+        dict.resize(117, ' ');
+        dict += '\n';
+        attnscope_test::write_text(scratch / "baddict.npy", std::string("\x93NUMPY\x01\x00", 8) + std::string(1, char(118)) +
+                                                                std::string(1, '\0') + dict + std::string(16, '\0'));
+        std::string i8 = as::io::detail::npy_preamble("<i8", false, shape);
+        i8.append(48 * 48 * 8, '\0');
+        attnscope_test::write_text(scratch / "i8.npy", i8);
+        const std::vector<float> five(5, 0.2f);
+        as::io::write_npy(scratch / "rank1.npy", five.data(), std::vector<as::index_t>{5});
+        auto row_of = [&](const char* name, auto&& change) {
+            auto v = load_sample();
+            change(v);
+            as::io::write_npy(scratch / name, v.values.data(), v.shape);
+        };
+        row_of("half.npy", [](float_tensor& v) { for (as::index_t k = 0; k < 48; ++k) v.at(3, 0, 9, k) *= 0.5f; });
+        row_of("neg.npy", [](float_tensor& v) { v.at(2, 1, 7, 0) = -0.125f; v.at(2, 1, 7, 1) += 0.125f; });
+        row_of("zero.npy", [](float_tensor& v) { for (as::index_t k = 0; k < 48; ++k) v.at(0, 1, 40, k) = 0; });
+        { // npz: two arrays (which is the attention?), and the same archive cut short
+            const auto layers = load_sample();
+            const std::vector<as::index_t> s3{4, 48, 48};
+            as::io::npz_writer w(scratch / "two.npz");
+            w.add("a", layers.values.data(), std::span<const as::index_t>(s3));
+            w.add("b", layers.values.data() + 4 * 48 * 48, std::span<const as::index_t>(s3));
+            w.commit();
+            const std::string z = attnscope_test::read_text(scratch / "two.npz");
+            attnscope_test::write_text(scratch / "cut.npz", z.substr(0, z.size() - 10));
+        }
+        auto safetensors = [&](const char* name, const std::string& header, const std::string& data) {
+            std::string f;
+            for (int i = 0; i < 8; ++i) f += static_cast<char>((header.size() >> (8 * i)) & 0xff);
+            attnscope_test::write_text(scratch / name, f + header + data);
+        };
+        safetensors("overlap.safetensors",
+                    R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]}})",
+                    std::string(24, '\0'));
+        safetensors("i32.safetensors", R"({"a":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})", std::string(16, '\0'));
+        safetensors("badjson.safetensors", R"({"a": {"dtype": "F32",, }})", "");
+        safetensors("key.safetensors", R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16],"zz":1}})", std::string(16, '\0'));
+        attnscope_test::write_text(scratch / "tok_broken.json", "[\"<s>\", \"a\"");
+        attnscope_test::write_text(scratch / "tok_obj.json", "{\"x\": 1}");
+        attnscope_test::write_text(scratch / "len_bad.txt", "3, x");
+        attnscope_test::write_text(scratch / "mask_add.json", "[[0.0, -1e9]]");
     }
+    auto at = [&](const char* name) { return (scratch / name).string(); };
     const std::string nan = (scratch / "nan.npy").string(), u2 = (scratch / "u2.npy").string(),
                       mask3 = (scratch / "mask3.json").string();
     struct message_case {
@@ -503,9 +555,70 @@ TEST_CASE("every message of the command names its own options, word for word", "
         {{nan, "--causal", "--tolerance", "0", "--on-bad-row", "renormalize"},
          nan + ": row [batch 0, layer 0, head 0, query 5] is not a probability row: key 0 holds nan (weights must be finite); "
                "--on-bad-row skip sets such rows to NaN"},
-        {{u2}, "npy file '" + u2 + "': dtype: uint16 ('<u2') is not an attention dtype; if it holds bfloat16 bit patterns (as write_npy "
-                                   "stores bfloat16), read it as bfloat16; add --bf16 if it holds bfloat16 bit patterns"},
+        {{u2}, "npy file '" + u2 + "': descr: uint16 ('<u2') is not an attention dtype; it may hold bfloat16 bit patterns, as write_npy "
+                                   "stores bfloat16 (at byte 20); add --bf16 to read them as bfloat16"},
         {{in, "--tensor", "attn"}, "npy file '" + in + "': holds one unnamed array; a tensor name ('attn') applies to npz and safetensors files only (--tensor)"},
+        // file errors: the file, the field, the problem and the byte offset, as the loaders give them
+        {{at("trunc.npy")}, "npy file '" + at("trunc.npy") + "': data: truncated npy data: shape [4, 4, 48, 48] of f32 needs 147456 data "
+                                                            "bytes, 872 follow the header (at byte 128)"},
+        {{at("garbage.npy")}, at("garbage.npy") + ": format: not an npy, npz or safetensors file (it starts with \"this is not ...\") (at byte 0)"},
+        {{at("rank1.npy")}, "npy file '" + at("rank1.npy") + "': shape: attention data must have rank 2 to 5, got shape [5]"},
+        {{at("baddict.npy")}, "npy file '" + at("baddict.npy") + "': npy header: unknown key 'x' (expected 'descr', 'fortran_order' and "
+                                                                "'shape') in \"...der': False, 'shape': (2, 2), 'x': 1}   ......\" (at byte 68)"},
+        {{at("i8.npy")}, "npy file '" + at("i8.npy") + "': descr: unsupported npy dtype '<i8'; supported: '<f2', '<f4', '<f8' and their "
+                                                      "big-endian '>' forms, and '<u2' holding bfloat16 bits (at byte 20)"},
+        {{at("two.npz")}, "npz file '" + at("two.npz") + "': tensors: holds 2 tensors [a, b] that are neither one attention tensor nor "
+                                                        "per-layer tensors named <prefix><layer index>; choose one with --tensor NAME"},
+        {{at("two.npz"), "--tensor", "c"}, "npz file '" + at("two.npz") + "': tensors: no tensor named 'c' and no per-layer tensors "
+                                                                         "'c<layer index>'; the file holds [a, b]; choose one with --tensor NAME"},
+        {{at("cut.npz")}, "npz file '" + at("cut.npz") + "': end of central directory: truncated or corrupt zip archive: no "
+                                                        "end-of-central-directory record"},
+        {{at("overlap.safetensors")}, "safetensors file '" + at("overlap.safetensors") + "': data_offsets of tensor 'b': [8, 24] overlaps "
+                                                                                        "the previous tensor, which ends at 16 (at byte 129)"},
+        {{at("i32.safetensors")}, "safetensors file '" + at("i32.safetensors") + "': dtype of tensor 'a': 'I32' is not supported; "
+                                                                                "supported: F16, BF16, F32, F64"},
+        {{at("badjson.safetensors")}, "safetensors file '" + at("badjson.safetensors") + "': header: malformed JSON: "
+                                      "[json.exception.parse_error.101] parse error at line 1, column 23: syntax error while parsing "
+                                      "object key - unexpected ','; expected string literal (at byte 30)"},
+        {{at("key.safetensors")}, "safetensors file '" + at("key.safetensors") + "': header tensor 'a': unknown key 'zz' (expected dtype, "
+                                                                                "shape, data_offsets)"},
+        {{at("missing.npy")}, at("missing.npy") + ": no such file"},
+        {{scratch.string()}, scratch.string() + ": is a directory, not an attention file"},
+        // rows: the index, the rule, the key and the value, and the options that change the rule
+        {{at("half.npy"), "--causal"}, at("half.npy") + ": row [batch 0, layer 3, head 0, query 9] is not a probability row: its 10 valid "
+                                                        "keys sum to 0.5000000028, |sum - 1| > 0.001 (--tolerance); --learned-sinks if a "
+                                                        "learned sink took the rest, --on-bad-row renormalize or skip"},
+        {{at("neg.npy"), "--causal"}, at("neg.npy") + ": row [batch 0, layer 2, head 1, query 7] is not a probability row: key 0 holds "
+                                                      "-0.125 (weights must be >= 0); --on-bad-row skip sets such rows to NaN"},
+        {{at("zero.npy"), "--causal"}, at("zero.npy") + ": row [batch 0, layer 0, head 1, query 40] is not a probability row: its 41 valid "
+                                                        "keys sum to 0, |sum - 1| > 0.001 (--tolerance); a padded row? add --key-lengths or "
+                                                        "--attention-mask; --learned-sinks if a learned sink took the rest, --on-bad-row "
+                                                        "renormalize or skip"},
+        {{at("zero.npy"), "--causal", "--on-bad-row", "renormalize"},
+         at("zero.npy") + ": row [batch 0, layer 0, head 1, query 40] is not a probability row: its 41 valid keys sum to 0, nothing to "
+                          "renormalise; --on-bad-row skip sets such rows to NaN, and --key-lengths or --attention-mask leave padded rows out"},
+        {{at("zero.npy"), "--causal", "--learned-sinks"},
+         at("zero.npy") + ": row [batch 0, layer 0, head 1, query 40] is not a probability row: its 41 valid keys sum to 0, outside (0, "
+                          "1.001] (--learned-sinks, --tolerance 0.001); --on-bad-row skip or renormalize"},
+        // options and side files
+        {{in, "--no-such-option"}, "unknown option '--no-such-option' (see 'attnscope report --help')"},
+        {{in, "--on-bad-row", "ignore"}, "option --on-bad-row: expected error, skip or renormalize, got 'ignore'"},
+        {{in, "--metrics", "entropy,perplexity"}, "option --metrics: unknown metric 'perplexity' (known: entropy, normalized_entropy, "
+                                                  "sparsity, max_weight, sink_mass, attention_distance, previous_token, self, learned_sink_mass)"},
+        {{in, "--threads", "many"}, "option --threads: expected an integer, got 'many'"},
+        {{in, "--tolerance", "-1"}, "option --tolerance: -1 is outside [0, 1e+300]"},
+        {{in, "--pattern-scale", "cubic"}, "option --pattern-scale: expected linear, power or log, got 'cubic'"},
+        {{in, "--progress"}, "options --progress and --no-progress exclude each other"},
+        {{in, "--causal", "--tokens", at("tok_broken.json")},
+         at("tok_broken.json") + ": malformed JSON in the tokens file: [json.exception.parse_error.101] parse error at line 1, column 12: "
+                                 "syntax error while parsing array - unexpected end of input; expected ']'"},
+        {{in, "--causal", "--tokens", at("tok_obj.json")}, at("tok_obj.json") + ": the tokens file is an object without a \"tokens\" entry"},
+        {{in, "--causal", "--tokens", at("missing.json")}, at("missing.json") + ": tokens file does not exist"},
+        {{in, "--causal", "--key-lengths", at("len_bad.txt")}, at("len_bad.txt") + ": --key-lengths expects integers, found 'x'"},
+        {{in, "--causal", "--attention-mask", at("mask_add.json")},
+         at("mask_add.json") + ": mask[0, 1]: holds -1000000000.0; a mask holds 0 (padding) or 1 (token)"},
+        {{}, "report: missing INPUT (see 'attnscope report --help')"},
+        {{in, in}, "report: one INPUT expected, got 2 ('" + in + "' is extra; see 'attnscope report --help')"},
     };
     for (std::size_t i = 0; i < cases.size(); ++i) {
         const auto& c = cases[i];
@@ -521,6 +634,27 @@ TEST_CASE("every message of the command names its own options, word for word", "
         CHECK(r.err == "attnscope: error: " + c.line + "\n");
         CHECK_FALSE(fs::exists(dir));
     }
+    // the command line itself, and the other commands
+    const std::vector<message_case> plain{
+        {{"report", in}, "report: missing -o DIR, the report directory (see 'attnscope report --help')"},
+        {{"frobnicate"}, "unknown command 'frobnicate' (commands: report, aggregate, merge; see 'attnscope --help')"},
+        {{"--frob"}, "unknown option '--frob' (see 'attnscope --help')"},
+        {{"help", "frob"}, "help: unknown command 'frob' (commands: report, aggregate, merge)"},
+        {{"aggregate"}, "aggregate: missing INPUT (dumps, directories or --manifest; see 'attnscope aggregate --help')"},
+        {{"aggregate", in}, "aggregate: missing -o OUT, the output directory (see 'attnscope aggregate --help')"},
+        {{"aggregate", at("nonexistent"), "-o", at("agg_out")}, at("nonexistent") + ": no such file or directory"},
+        {{"merge"}, "merge: missing A.accum ... (see 'attnscope merge --help')"},
+        {{"merge", at("garbage.npy"), "-o", at("merge_out")},
+         at("garbage.npy") + ": not an attnscope group accumulator (bad magic; expected \"ATSGROUP\")"},
+    };
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+        const auto r = run_cli(plain[i].args, scratch);
+        INFO("plain case " << i << ": " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err == "attnscope: error: " + plain[i].line + "\n");
+    }
+    CHECK_FALSE(fs::exists(scratch / "agg_out"));
+    CHECK_FALSE(fs::exists(scratch / "merge_out"));
 }
 
 TEST_CASE("warnings: a causal or padded input measured without saying so", "[cli][warnings]") {

@@ -101,7 +101,7 @@ TEST_CASE("npy bfloat16 stored as uint16 bits needs the explicit option", "[io][
             CHECK_THAT(e.what(), contains("u2_as_bfloat16"));
             REQUIRE(e.where()); // as data, for programs that word their own message (the command's --bf16)
             CHECK(e.where()->remedy == "npy_options::u2_as_bfloat16");
-            CHECK(e.where()->field == "dtype");
+            CHECK(e.where()->field == "descr");
             CHECK_THAT(e.what(), contains(f));
         }
         const auto a = aio::load_npy(fixture(f), {.u2_as_bfloat16 = true});
@@ -337,6 +337,52 @@ TEST_CASE("npy hostile headers: each defect has its error type and message", "[i
     CHECK_THAT(error_of<as::format_error>(npy_with_header(good, 25)), contains("npy data too long"));
     // messages name the source
     CHECK_THAT(error_of<as::format_error>(npy_with_header(good, 23)), contains("hostile.npy"));
+}
+
+TEST_CASE("npy header errors as data: where() holds the file, the field and the byte offset in the file", "[io][npy][hostile]") {
+    const std::string good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    auto where_of = [](const bytes& b) -> as::file_location {
+        try {
+            (void)aio::load_npy_bytes(b, {}, "hostile.npy");
+        } catch (const as::error& e) {
+            REQUIRE(e.where());
+            CHECK(e.where()->file == "hostile.npy");
+            return *e.where();
+        }
+        FAIL("expected an error");
+        return {};
+    };
+    auto w = where_of(to_bytes("PK\x03\x04 not npy"));
+    CHECK((w.field == "magic" && w.offset == 0u));
+    auto v4 = npy_with_header(good, 24);
+    v4[6] = std::byte{4};
+    w = where_of(v4);
+    CHECK((w.field == "version" && w.offset == 6u));
+    auto longer = npy_with_header(good, 24);
+    put_le(longer, 8, 60000, 2);
+    w = where_of(longer);
+    CHECK((w.field == "header length" && w.offset == 8u));
+    const std::string unknown = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}";
+    w = where_of(npy_with_header(unknown, 24));
+    CHECK(w.field == "npy header");
+    CHECK(w.offset == 10 + unknown.find("'x'")); // the dict starts at byte 10 in version 1.0
+    CHECK_THAT(w.problem, contains("unknown key 'x'"));
+    w = where_of(npy_with_header(unknown, 24, 2));
+    CHECK(w.offset == 12 + unknown.find("'x'")); // and at byte 12 in version 2.0
+    const std::string c8 = "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 3), }";
+    w = where_of(npy_with_header(c8, 48));
+    CHECK(w.field == "descr");
+    CHECK(w.offset == 10 + c8.find("'<c8'"));
+    const std::string huge = "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 3), }";
+    w = where_of(npy_with_header(huge, 24));
+    CHECK((w.field == "shape" && w.offset == 10 + huge.find("9999")));
+    const std::string big = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 3), }";
+    w = where_of(npy_with_header(big, 24));
+    CHECK((w.field == "shape" && w.offset == 10 + big.find("(")));
+    const auto short_data = npy_with_header(good, 23);
+    w = where_of(short_data);
+    CHECK((w.field == "data" && w.offset == short_data.size() - 23)); // where the data starts
+    CHECK_THAT(w.problem, contains("truncated npy data"));
 }
 
 TEST_CASE("npy header mutations never crash: every byte of the header set to hostile values", "[io][npy][hostile]") {

@@ -224,6 +224,16 @@ TEST_CASE("npz hostile archives: each defect has its error and message", "[io][n
         bytes b = good; // CRC field changed
         put_le(b, L.central[1] + 16, get_le(b, L.central[1] + 16, 4) ^ 1u, 4);
         CHECK_THAT(error_of<as::format_error>(b), contains("member 'b.npy'"));
+        try { // as data: the member and where its data starts in the archive
+            (void)aio::load_npz_bytes(b, {}, "hostile.npz");
+            FAIL("no error");
+        } catch (const as::format_error& e) {
+            REQUIRE(e.where());
+            CHECK(e.where()->file == "hostile.npz");
+            CHECK(e.where()->field == "member 'b.npy'");
+            CHECK(e.where()->offset == L.local[1] + 30 + 5);
+            CHECK_THAT(e.where()->problem, contains("CRC-32 mismatch"));
+        }
     }
     {
         bytes b = packed; // deflate stream damaged
@@ -314,6 +324,15 @@ TEST_CASE("npz hostile archives: each defect has its error and message", "[io][n
         const auto usize = static_cast<uInt>(get_le(b, L.central[0] + 24, 4));
         put_le(b, L.central[0] + 16, ::crc32(0, reinterpret_cast<const Bytef*>(&b[a_data]), usize), 4);
         CHECK_THAT(error_of<as::format_error>(b), contains("hostile.npz member 'a.npy': npy header: unknown key 'Xescr'"));
+        try { // as data: the offset is the byte of the member's npy file
+            (void)aio::load_npz_bytes(b, {}, "hostile.npz");
+            FAIL("no error");
+        } catch (const as::format_error& e) {
+            REQUIRE(e.where());
+            CHECK(e.where()->file == "hostile.npz member 'a.npy'");
+            CHECK(e.where()->field == "npy header");
+            CHECK(e.where()->offset == 11u); // the quote of the key, after "{" at byte 10
+        }
     }
     {
         bytes b = good; // ZIP64 saturated sizes without a ZIP64 extra field
@@ -324,6 +343,14 @@ TEST_CASE("npz hostile archives: each defect has its error and message", "[io][n
         bytes b = good; // the end record asks for ZIP64 but there is no locator
         put_le(b, L.eocd + 16, 0xffffffffu, 4);
         CHECK_THAT(error_of<as::format_error>(b), contains("ZIP64 locator"));
+        try {
+            (void)aio::load_npz_bytes(b, {}, "hostile.npz");
+            FAIL("no error");
+        } catch (const as::format_error& e) {
+            REQUIRE(e.where());
+            CHECK(e.where()->field == "ZIP64 locator");
+            CHECK(e.where()->offset == L.eocd - 20);
+        }
     }
     {
         bytes b = good;

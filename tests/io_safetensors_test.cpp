@@ -256,7 +256,7 @@ TEST_CASE("safetensors hostile headers: each defect has its error and message", 
     CHECK_THAT(error_of<as::format_error>(safetensors_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"t":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16)),
                contains("key 't' appears twice"));
     CHECK_THAT(error_of<as::format_error>(safetensors_with(R"({"t":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)),
-               contains("'dtype' twice"));
+               contains("the key 'dtype' appears twice"));
     CHECK_THAT(error_of<as::format_error>(safetensors_with(R"({"t":{"dtype":"F32","shape":[2]}})", 8)), contains("lacks 'data_offsets'"));
     CHECK_THAT(error_of<as::format_error>(safetensors_with(R"({"t":{"dtype":"F32","shape":[2,-3],"data_offsets":[0,8]}})", 8)),
                contains("negative dimension -3"));
@@ -353,4 +353,41 @@ TEST_CASE("safetensors data must tile the buffer: overlaps, holes and trailing b
         CHECK(e.where()->offset == 8 + header_len + 4);
         CHECK_THAT(e.where()->problem, contains("overlaps"));
     }
+}
+
+TEST_CASE("safetensors header errors as data: field, and the byte offset where the format gives one", "[io][safetensors][hostile]") {
+    auto where_of = [](const bytes& b) -> as::file_location {
+        try {
+            (void)aio::load_safetensors_bytes(b, {}, "x.safetensors");
+        } catch (const as::error& e) {
+            REQUIRE(e.where());
+            CHECK(e.where()->file == "x.safetensors");
+            return *e.where();
+        }
+        FAIL("expected an error");
+        return {};
+    };
+    auto w = where_of(to_bytes("abc"));
+    CHECK((w.field == "header length" && w.offset == 0u));
+    auto longer = safetensors_with("{}", 0);
+    longer[0] = std::byte{200};
+    w = where_of(longer);
+    CHECK((w.field == "header length" && w.offset == 0u));
+    const std::string bad_json = R"({"a": {"dtype": "F32",, }})";
+    w = where_of(safetensors_with(bad_json, 0));
+    CHECK(w.field == "header");
+    CHECK(w.offset == 8 + bad_json.find(",,") + 1); // the second comma
+    CHECK_THAT(w.problem, contains("malformed JSON"));
+    w = where_of(safetensors_with(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"zz":1}})", 8));
+    CHECK(w.field == "header tensor 'a'");
+    CHECK_FALSE(w.offset); // the JSON lexer gives schema checks no position
+    CHECK_THAT(w.problem, contains("unknown key 'zz'"));
+    w = where_of(safetensors_with(R"({"__metadata__":{"k":1}})", 0));
+    CHECK(w.field == "header __metadata__");
+    w = where_of(safetensors_with(R"({"a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})", 8));
+    CHECK(w.field == "dtype of tensor 'a'");
+    CHECK_THAT(w.problem, contains("'I32'"));
+    w = where_of(safetensors_with(R"({"a":{"dtype":"F64","shape":[4611686018427387904, 4],"data_offsets":[0,8]}})", 8));
+    CHECK(w.field == "shape of tensor 'a'");
+    CHECK_THAT(w.problem, contains("more bytes than a 64-bit index"));
 }

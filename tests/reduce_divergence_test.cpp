@@ -162,12 +162,17 @@ TEST_CASE("errors: bad weights, mismatched lengths, heads outside the view", "[d
     const std::vector<double> a{0.5, 0.5}, b{0.2, 0.3, 0.5}, neg{1.5, -0.5};
     CHECK_THROWS_AS(as::js_distance_of(a, b), as::shape_error);
     CHECK_THROWS_AS(as::js_distance_of(a, neg), as::value_error);
+    const auto dn = attnscope_test::bad_value_of([&] { (void)as::js_distance_of(a, neg); });
+    CHECK((dn.rule == "non-negative" && dn.key == 1 && dn.value == -0.5 && dn.row == std::array<std::int64_t, 4>{}));
     std::vector<double> buf(2 * 3 * 3, 1.0 / 3);
     const auto v = as::make_view(buf.data(), as::extents{2, 3, 3});
     CHECK_THROWS_WITH(as::head_js(v, {0, 0}, {0, 2}), contains("outside"));
     CHECK_THROWS_AS(as::head_js(v, {1, 0}, {0, 1}), as::shape_error); // no layer axis: layer must be 0
     buf[1 * 9 + 2 * 3 + 1] = -0.1;
     CHECK_THROWS_WITH(as::head_js(v, {0, 0}, {0, 1}), contains("head 1, query 2, key 1"));
+    const auto d = attnscope_test::bad_value_of([&] { (void)as::head_js(v, {0, 0}, {0, 1}); });
+    CHECK(d.row == std::array<std::int64_t, 4>{0, 0, 1, 2});
+    CHECK((d.rule == "non-negative" && d.key == 1 && d.value == -0.1 && d.valid_keys == 3));
     CHECK_THROWS_AS(as::head_js_matrix(v), as::value_error);
     // rows with no mass are left out, and a head without any row is NaN on the diagonal
     std::vector<double> z(2 * 2 * 2, 0.0);

@@ -294,6 +294,9 @@ TEST_CASE("detectors reject views and inputs they cannot score", "[heads][errors
     CHECK_THROWS_AS(as::detect_heads(past, s, as::head_pattern::previous_token), as::argument_error);
     A[5] = std::numeric_limits<double>::quiet_NaN(); // head 0, query 1, key 1
     CHECK_THROWS_WITH(as::detect_heads(v, s, as::head_pattern::previous_token), contains("query 1, key 1"));
+    const auto d = attnscope_test::bad_value_of([&] { (void)as::detect_heads(v, s, as::head_pattern::previous_token); });
+    CHECK(d.row == std::array<std::int64_t, 4>{0, 0, 0, 1});
+    CHECK((d.rule == "finite" && d.key == 1 && std::isnan(d.value) && d.valid_keys == 2));
     // int32 token ids work as well
     A[5] = 0.25;
     const std::vector<std::int32_t> ids32{0, 1, 2, 3};

@@ -186,9 +186,15 @@ TEST_CASE("rollout rejects what it cannot roll out", "[rollout][errors]") {
     CHECK_THROWS_AS(as::attention_rollout(v.with(as::causal(1))), as::argument_error);
     buf[1 * 16 + 2 * 4 + 3] = -0.5;
     CHECK_THROWS_WITH(as::attention_rollout(v), contains("head 1, query 2, key 3"));
+    const auto d = attnscope_test::bad_value_of([&] { (void)as::attention_rollout(v); }); // as data
+    CHECK(d.row == std::array<std::int64_t, 4>{0, 0, 1, 2});
+    CHECK((d.rule == "non-negative" && d.key == 3 && d.value == -0.5 && d.valid_keys == 4));
     std::vector<double> zero(4 * 4, 0.0);
     CHECK_THROWS_WITH(as::attention_rollout(as::make_view(zero.data(), as::extents{4, 4}), {.alpha = 1.0}),
                       contains("no mass"));
+    const auto z0 = attnscope_test::bad_value_of([&] { (void)as::attention_rollout(as::make_view(zero.data(), as::extents{4, 4}), {.alpha = 1.0}); });
+    CHECK(z0.row == std::array<std::int64_t, 4>{0, 0, -1, 0}); // heads fused: no head
+    CHECK((z0.rule == "positive sum" && z0.key == -1 && z0.value == 0.0 && z0.valid_keys == 4));
     // alpha < 1 keeps the identity, so a zero row is fine
     const auto z = as::attention_rollout(as::make_view(zero.data(), as::extents{4, 4}));
     CHECK(z.values(2, 2) == 1.0);

@@ -207,6 +207,9 @@ TEST_CASE("non-finite weights are an error naming the cell, or skipped on reques
     const auto v = as::make_view(buf.data(), as::extents{2, 3, 3});
     CHECK_THROWS_AS(as::mean_weights(v, {as::axis::head}), as::value_error);
     CHECK_THROWS_WITH(as::mean_weights(v, {as::axis::head}), contains("head 1, query 2, key 1"));
+    const auto d = attnscope_test::bad_value_of([&] { (void)as::mean_weights(v, {as::axis::head}); });
+    CHECK(d.row == std::array<std::int64_t, 4>{0, 0, 1, 2});
+    CHECK((d.rule == "finite" && d.key == 1 && std::isnan(d.value) && d.valid_keys == 3));
     const auto r = as::mean_weights(v, {as::axis::head}, {.skip_non_finite = true});
     CHECK(r.values(2, 1) == Approx(1.0 / 3));
     const auto s = as::sum_weights(v, {as::axis::head}, {.skip_non_finite = true});

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <attnscope/element.hpp>
+#include <attnscope/error.hpp>
+
+#include "catch.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -42,6 +45,19 @@ std::vector<T> convert(const std::vector<double>& x) {
             out[i] = static_cast<T>(x[i]);
     }
     return out;
+}
+
+/// value_error::detail() of what f() throws (FAIL when it throws no value_error or one without data).
+template <class F>
+attnscope::bad_value bad_value_of(F&& f) {
+    try {
+        f();
+    } catch (const attnscope::value_error& e) {
+        if (e.detail()) return *e.detail();
+        FAIL("value_error without detail(): " << e.what());
+    }
+    FAIL("no value_error");
+    return {};
 }
 
 } // namespace attnscope_test

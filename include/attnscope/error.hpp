@@ -83,7 +83,10 @@ public:
 /// Where and why a row failed validation, as data (value_error::detail()): the row's canonical
 /// [batch, layer, head, query] index, the rule it broke, and the key and value that broke it.
 struct bad_value {
-    std::array<std::int64_t, 4> row{}; ///< [batch, layer, head, query] of the view it was read through, 0 on absent axes
+    /// [batch, layer, head, query] of the view it was read through (local indices), 0 on absent
+    /// axes (and all 0 for js() on two plain distributions); head -1 for a row whose heads were
+    /// fused (attention_rollout).
+    std::array<std::int64_t, 4> row{};
     /// The rule broken: "finite" (a weight, or the sum, is NaN or infinite), "non-negative" (a
     /// weight < 0), "sum" (|s - 1| > tolerance), "sink sum" (with learned sinks: s outside
     /// (0, 1 + tolerance]), "positive sum" (renormalising a row whose valid weights sum to 0).
@@ -95,8 +98,10 @@ struct bad_value {
 };
 
 /// Attention values that are not a probability row: NaN, infinity, a negative weight, or a sum out
-/// of tolerance. The message names the first offending [batch, layer, head, query] index; when the
-/// thrower knows it, detail() holds the same as data, so a caller can word its own message.
+/// of tolerance. The message names the first offending [batch, layer, head, query] index, and
+/// detail() holds the same as data (row, rule, key, value), so a caller can word its own message.
+/// Every value_error about attention weights carries it (row validation, head_detection_scores,
+/// attention_rollout, js and the divergences, reduce_weights); weighted_mean's weights are not rows.
 ///   catch (const as::value_error& e) { if (auto d = e.detail()) use(d->row, d->rule, d->key, d->value); }
 class value_error : public error {
 public:
@@ -108,8 +113,9 @@ private:
     std::optional<bad_value> detail_;
 };
 
-/// A malformed, truncated or unsupported file; the message names the file and what is wrong. When
-/// the loader knows it, where() holds the file, byte offset, field and problem as data.
+/// A malformed, truncated or unsupported file; the message names the file and what is wrong. The
+/// loaders (npy, npz, safetensors, masks) set where(): file, field, problem and the byte offset
+/// when the format lets them know it (the safetensors JSON schema checks have no byte position).
 class format_error : public error {
 public:
     using error::error;
@@ -148,6 +154,15 @@ std::string concat(const Args&... args) {
     std::ostringstream os;
     (os << ... << args);
     return os.str();
+}
+
+/// An error about a file as data (error::where()): `field` of `source` at byte `offset` (when
+/// known) is wrong as `problem` says; the message is composed from them.
+///   throw located<format_error>(source, 8, "header length", "runs past the end of the file");
+template <class E = format_error>
+E located(std::string_view source, std::optional<std::uint64_t> offset, std::string field, std::string problem,
+          std::string remedy = {}) {
+    return E(file_location{std::string(source), offset, std::move(field), std::move(problem), std::move(remedy)});
 }
 
 /// The hook called when an internal invariant fails. Define ATTNSCOPE_ASSERT before including

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -15,6 +17,15 @@
 namespace attnscope_fuzz {
 
 namespace aio = attnscope::io;
+
+/// Every error of a loader says where, as data (error::where(): file, field, offset): a loader
+/// error without it is a finding (the attnscope command words its messages from these fields).
+inline void require_where(const attnscope::error& e) {
+    if (!e.where()) {
+        std::fprintf(stderr, "loader error without where(): %s\n", e.what());
+        std::abort();
+    }
+}
 
 /// Keeps the sum of everything read alive so the reads are not optimised away.
 inline volatile double sink = 0;

@@ -10,14 +10,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         const auto set = aio::load_npz_bytes(bytes);
         for (const auto& a : set) attnscope_fuzz::consume(a);
-    } catch (const attnscope::error&) {
+    } catch (const attnscope::error& e) {
+        attnscope_fuzz::require_where(e);
     }
     // in place, as from a memory map, then as attention weights
     const auto copy = attnscope_fuzz::owned_copy(data, size);
     try {
         auto set = aio::detail::npz_from_bytes(*copy, "fuzz", {.u2_as_bfloat16 = true}, copy, true);
         attnscope_fuzz::consume(aio::detail::assemble_attention(std::move(set), {}, "fuzz"));
-    } catch (const attnscope::error&) {
+    } catch (const attnscope::error& e) {
+        attnscope_fuzz::require_where(e);
     }
     return 0;
 }

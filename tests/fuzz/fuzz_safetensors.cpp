@@ -10,13 +10,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         const auto set = aio::load_safetensors_bytes(bytes);
         for (const auto& a : set) attnscope_fuzz::consume(a);
-    } catch (const attnscope::error&) {
+    } catch (const attnscope::error& e) {
+        attnscope_fuzz::require_where(e);
     }
     const auto copy = attnscope_fuzz::owned_copy(data, size);
     try {
         auto set = aio::detail::safetensors_from_bytes(*copy, "fuzz", {}, copy, true);
         attnscope_fuzz::consume(aio::detail::assemble_attention(std::move(set), {}, "fuzz"));
-    } catch (const attnscope::error&) {
+    } catch (const attnscope::error& e) {
+        attnscope_fuzz::require_where(e);
     }
     return 0;
 }

@@ -33,20 +33,27 @@ namespace detail {
 
 using attnscope::detail::concat;
 using attnscope::detail::format_list;
+using attnscope::detail::located;
 
 /// Largest rank a file may declare (numpy 2 allows 64 dimensions).
 inline constexpr std::size_t max_file_rank = 64;
 
 /// Product of the extents (each at least 1 for the overflow check) times the element size, checked:
 /// returns the element count; throws overflow_error naming `what` when a byte count overflows.
-inline index_t checked_element_count(std::span<const index_t> shape, std::size_t elem, std::string_view what) {
+/// With `at` (a file's shape field), the error carries it as where(), its problem the rest.
+inline index_t checked_element_count(std::span<const index_t> shape, std::size_t elem, std::string_view what,
+                                     const file_location* at = nullptr) {
+    auto fail = [&]<class E>(E*, std::string problem) -> E {
+        if (at != nullptr) return E(file_location{at->file, at->offset, at->field, std::move(problem)});
+        return E(concat(what, ": ", problem));
+    };
     index_t bound = static_cast<index_t>(elem);
     index_t count = 1;
     for (index_t d : shape) {
-        if (d < 0) throw shape_error(concat(what, ": negative extent ", d, " in shape ", format_list(shape)));
+        if (d < 0) throw fail(static_cast<shape_error*>(nullptr), concat("negative extent ", d, " in shape ", format_list(shape)));
         if (__builtin_mul_overflow(bound, d > 0 ? d : 1, &bound))
-            throw overflow_error(concat(what, ": shape ", format_list(shape), " of ", elem,
-                                        "-byte elements has more bytes than a 64-bit index can count"));
+            throw fail(static_cast<overflow_error*>(nullptr), concat("shape ", format_list(shape), " of ", elem,
+                                                                     "-byte elements has more bytes than a 64-bit index can count"));
         count *= d; // cannot overflow: |count| <= bound
     }
     return count;
@@ -511,7 +518,7 @@ inline bool split_layer_name(std::string_view name, std::string_view& prefix, in
 
 /// Picks the attention tensor(s) out of a file's arrays as attention_options::name says.
 inline attention_source assemble_attention(array_set set, const attention_options& opt, std::string_view source) {
-    if (set.empty()) throw format_error(concat(source, ": holds no tensors"));
+    if (set.empty()) throw located(source, std::nullopt, "tensors", "holds no tensors");
     const auto names = set.names();
     std::vector<array> all = std::move(set).release();
     if (!opt.name.empty()) {
@@ -552,25 +559,38 @@ inline attention_source assemble_attention(array_set set, const attention_option
         layers.emplace_back(layer, i);
     }
     if (layers.empty())
-        throw argument_error(concat(source, ": no tensor named '", opt.name, "' and no per-layer tensors '", opt.name,
-                                    "<layer index>'; the file holds ", short_name_list(names)));
+        throw argument_error(file_location{std::string(source), std::nullopt, "tensors",
+                                           concat("no tensor named '", opt.name, "' and no per-layer tensors '", opt.name,
+                                                  "<layer index>'; the file holds ", short_name_list(names)),
+                                           "attention_options::name"});
     std::sort(layers.begin(), layers.end());
     for (std::size_t i = 0; i < layers.size(); ++i) {
         if (i > 0 && layers[i].first == layers[i - 1].first)
-            throw format_error(concat(source, ": tensors '", all[layers[i - 1].second].name(), "' and '",
-                                      all[layers[i].second].name(), "' both claim layer ", layers[i].first));
+            throw located(source, std::nullopt, "tensors",
+                          concat("tensors '", all[layers[i - 1].second].name(), "' and '", all[layers[i].second].name(),
+                                 "' both claim layer ", layers[i].first));
         if (layers[i].first != static_cast<index_t>(i)) {
             std::vector<index_t> found;
             for (const auto& l : layers) found.push_back(l.first);
             if (found.size() > 12) found.resize(12);
-            throw format_error(concat(source, ": per-layer tensors must number the layers 0, 1, 2, ... without gaps; layer ",
-                                      i, " is missing (found layers ", format_list(found), layers.size() > 12 ? " ...)" : ")"));
+            throw located(source, std::nullopt, "tensors",
+                          concat("per-layer tensors must number the layers 0, 1, 2, ... without gaps; layer ", i,
+                                 " is missing (found layers ", format_list(found), layers.size() > 12 ? " ...)" : ")"));
         }
     }
     std::vector<array> ordered;
     ordered.reserve(layers.size());
     for (const auto& l : layers) ordered.push_back(std::move(all[l.second]));
-    return attention_source::from_layers(std::move(ordered));
+    // the layers must agree in shape, dtype and strides: say so about this file, as data
+    try {
+        return attention_source::from_layers(std::move(ordered));
+    } catch (const shape_error& e) {
+        throw located<shape_error>(source, std::nullopt, "tensors", e.what());
+    } catch (const dtype_error& e) {
+        throw located<dtype_error>(source, std::nullopt, "tensors", e.what());
+    } catch (const stride_error& e) {
+        throw located<stride_error>(source, std::nullopt, "tensors", e.what());
+    }
 }
 
 } // namespace detail

@@ -35,8 +35,8 @@ inline file_format sniff_format(std::span<const std::byte> b, std::string_view s
     if (detail::has_npy_magic(b)) return file_format::npy;
     if (detail::has_zip_magic(b)) return file_format::npz;
     if (b.size() >= 9 && std::to_integer<char>(b[8]) == '{') return file_format::safetensors;
-    throw format_error(detail::concat(source, ": not an npy, npz or safetensors file (it starts with \"",
-                                      detail::printable(b, 12), "\")"));
+    throw detail::located(source, 0, "format",
+                          detail::concat("not an npy, npz or safetensors file (it starts with \"", detail::printable(b, 12), "\")"));
 }
 
 /// Attention weights from an .npy, .npz or .safetensors file, recognised by content: an npy array of
@@ -51,7 +51,7 @@ inline attention_source load_attention_file(const std::filesystem::path& path, c
     const std::shared_ptr<const void> keep = map ? std::shared_ptr<const void>(file) : nullptr;
     const npy_options npy{.u2_as_bfloat16 = opt.u2_as_bfloat16, .memory_map = opt.memory_map};
     const std::string name = path.string();
-    switch (sniff_format(file->bytes(), detail::concat("'", name, "'"))) {
+    switch (sniff_format(file->bytes(), name)) {
     case file_format::npy: {
         const std::string source = detail::concat("npy file '", name, "'");
         auto a = detail::npy_from_bytes(file->bytes(), source, npy, keep, map);
@@ -61,8 +61,9 @@ inline attention_source load_attention_file(const std::filesystem::path& path, c
                                                               "') applies to npz and safetensors files only"),
                                                {}});
         if (a.rank() < 2 || a.rank() > axis_count)
-            throw shape_error(detail::concat(source, ": attention data must have rank 2 to 5, got shape ",
-                                             detail::format_list(a.shape())));
+            throw detail::located<shape_error>(source, std::nullopt, "shape",
+                                               detail::concat("attention data must have rank 2 to 5, got shape ",
+                                                              detail::format_list(a.shape())));
         return attention_source(std::move(a));
     }
     case file_format::npz: {

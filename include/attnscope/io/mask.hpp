@@ -48,12 +48,14 @@ inline loaded_mask mask_from_npy(std::span<const std::byte> b, std::string_view 
     const npy_header h = parse_npy_header(b, source);
     const std::string& d = h.descr;
     if (d.size() != 3 || (d[0] != '<' && d[0] != '>' && d[0] != '|'))
-        throw dtype_error(concat(source, ": a mask needs an integer, boolean or float npy dtype, got '", d, "'"));
+        throw located<dtype_error>(source, h.descr_offset, "descr",
+                                   concat("a mask needs an integer, boolean or float npy dtype, got '", d, "'"));
     const char kind = d[1];
     const int size = d[2] - '0';
     const bool ok = (kind == 'b' && size == 1) || ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)) ||
                     (kind == 'f' && (size == 4 || size == 8));
-    if (!ok) throw dtype_error(concat(source, ": a mask needs an integer, boolean or float npy dtype, got '", d, "'"));
+    if (!ok) throw located<dtype_error>(source, h.descr_offset, "descr",
+                                   concat("a mask needs an integer, boolean or float npy dtype, got '", d, "'"));
     if (h.shape.size() != 1 && h.shape.size() != 2)
         throw format_error(file_location{std::string(source), std::nullopt, "shape",
                                          concat("a mask is [batch, key] or [key], got rank ", h.shape.size())});
@@ -113,7 +115,8 @@ inline loaded_mask mask_from_json(std::string_view text, std::string_view source
     try {
         j = nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::exception& e) {
-        throw format_error(concat(source, ": malformed JSON: ", e.what()));
+        throw located(source, std::nullopt, "JSON",
+                      concat("malformed JSON: ", e.what()));
     }
     const nlohmann::json* list = &j;
     if (j.is_object()) {

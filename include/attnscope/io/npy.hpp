@@ -52,15 +52,16 @@ namespace detail {
 inline array npy_from_bytes(std::span<const std::byte> bytes, std::string_view source, const npy_options& opt,
                             std::shared_ptr<const void> keep, bool mapped, std::string name = {}) {
     const npy_header h = parse_npy_header(bytes, source);
-    const npy_descr d = interpret_descr(h.descr, opt.u2_as_bfloat16, source);
+    const npy_descr d = interpret_descr(h.descr, opt.u2_as_bfloat16, source, h.descr_offset);
     const std::size_t elem = size_of(d.type);
-    const index_t count = checked_element_count(h.shape, elem, concat(source, ": npy header 'shape'"));
+    const file_location shape_at{std::string(source), h.shape_offset, "shape", {}};
+    const index_t count = checked_element_count(h.shape, elem, source, &shape_at);
     const auto nbytes = static_cast<std::uint64_t>(count) * elem;
     const std::uint64_t avail = bytes.size() - h.data_offset;
     if (avail != nbytes)
-        throw format_error(concat(source, avail < nbytes ? ": truncated npy data: " : ": npy data too long: ", "shape ",
-                                  format_list(h.shape), " of ", to_string(d.type), " needs ", nbytes, " data bytes, ", avail,
-                                  " follow the header"));
+        throw located(source, h.data_offset, "data",
+                      concat(avail < nbytes ? "truncated npy data: " : "npy data too long: ", "shape ", format_list(h.shape), " of ",
+                             to_string(d.type), " needs ", nbytes, " data bytes, ", avail, " follow the header"));
     auto st = contiguous_strides(h.shape, h.fortran_order);
     const auto data = bytes.subspan(h.data_offset);
     if (keep && !d.swap && reinterpret_cast<std::uintptr_t>(data.data()) % elem == 0)

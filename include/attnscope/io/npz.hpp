@@ -36,11 +36,12 @@ inline array_set npz_from_bytes(std::span<const std::byte> bytes, std::string_vi
     for (const auto& m : members) {
         constexpr std::string_view suffix = ".npy";
         if (m.name.size() <= suffix.size() || m.name.compare(m.name.size() - suffix.size(), suffix.size(), suffix) != 0)
-            throw format_error(concat(source, ": member '", m.name, "' is not an .npy array (npz members are named <name>.npy)"));
-        if (!seen.insert(m.name).second) throw format_error(concat(source, ": member '", m.name, "' appears twice"));
+            throw located(source, m.local_offset, concat("member '", m.name, "'"),
+                          "is not an .npy array (npz members are named <name>.npy)");
+        if (!seen.insert(m.name).second) throw located(source, m.local_offset, concat("member '", m.name, "'"), "appears twice");
         const std::string member_source = concat(source, " member '", m.name, "'");
         std::string name = m.name.substr(0, m.name.size() - suffix.size());
-        auto payload = read_zip_member(bytes, m, member_source);
+        auto payload = read_zip_member(bytes, m, source);
         if (payload.inflated)
             arrays.push_back(npy_from_bytes(payload.bytes, member_source, opt, payload.inflated, false, std::move(name)));
         else

@@ -56,9 +56,11 @@ inline std::vector<const array*> qk_members(const array_set& set, const std::str
     std::sort(layers.begin(), layers.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     for (std::size_t i = 0; i < layers.size(); ++i) {
         if (layers[i].first != static_cast<index_t>(i))
-            throw format_error(concat(source, ": per-layer tensors '", name, ".<l>' must number the layers 0, 1, 2, ... ",
-                                      i > 0 && layers[i].first == layers[i - 1].first ? "once each" : "without gaps",
-                                      "; found '", layers[i].second->name(), "' where layer ", i, " was expected"));
+            throw detail::located<format_error>(
+                source, std::nullopt, "tensors",
+                detail::concat("per-layer tensors '", name, ".<l>' must number the layers 0, 1, 2, ... ",
+                               i > 0 && layers[i].first == layers[i - 1].first ? "once each" : "without gaps", "; found '",
+                               layers[i].second->name(), "' where layer ", i, " was expected"));
         out.push_back(layers[i].second);
     }
     return out;
@@ -104,15 +106,18 @@ public:
             const auto q = detail::qk_members(set, opt.queries, source);
             const auto k = detail::qk_members(set, opt.keys, source);
             if (q.empty() || k.empty())
-                throw format_error(detail::concat(source, ": no queries/keys tensors: expected '", opt.queries, "' and '", opt.keys,
-                                                  "' or per-layer '", opt.queries, ".<l>' and '", opt.keys,
-                                                  ".<l>'; the file holds ", detail::short_name_list(set.names())));
+                throw detail::located<format_error>(source, std::nullopt, "tensors",
+                                                    detail::concat("no queries/keys tensors: expected '", opt.queries, "' and '", opt.keys,
+                                                                   "' or per-layer '", opt.queries, ".<l>' and '", opt.keys,
+                                                                   ".<l>'; the file holds ", detail::short_name_list(set.names())));
             layered_ = !(q.size() == 1 && q[0]->name() == opt.queries);
             if (layered_ != !(k.size() == 1 && k[0]->name() == opt.keys))
-                throw format_error(detail::concat(source, ": queries and keys must both be one tensor or both per layer, got '",
-                                                  q[0]->name(), "' and '", k[0]->name(), "'"));
+                throw detail::located<format_error>(source, std::nullopt, "tensors",
+                                                    detail::concat("queries and keys must both be one tensor or both per layer, got '",
+                                                                   q[0]->name(), "' and '", k[0]->name(), "'"));
             if (q.size() != k.size())
-                throw format_error(detail::concat(source, ": ", q.size(), " layers of queries but ", k.size(), " of keys"));
+                throw detail::located<format_error>(source, std::nullopt, "tensors",
+                                                    detail::concat(q.size(), " layers of queries but ", k.size(), " of keys"));
             check_layers(q, layered_, source);
             check_layers(k, layered_, source);
             widened_ = q[0]->dtype() != k[0]->dtype();
@@ -133,8 +138,9 @@ public:
         for (const auto* list : {&queries_, &keys_})
             for (const auto& a : *list)
                 if (a.size() == 0)
-                    throw shape_error(detail::concat(source, ": tensor '", a.name(), "' of shape ", detail::format_list(a.shape()),
-                                                     " is empty"));
+                    throw detail::located<shape_error>(
+                        source, std::nullopt, "tensors",
+                        detail::concat("tensor '", a.name(), "' of shape ", detail::format_list(a.shape()), " is empty"));
         switch (dtype()) {
         case attnscope::dtype::f16: fill<half>(); break;
         case attnscope::dtype::bf16: fill<bfloat16>(); break;
@@ -171,12 +177,13 @@ public:
     qk_source<T> source(const qk_options& opt) const {
         if (queries_.empty()) throw argument_error("qk_file: empty (default-constructed)");
         if (element_traits<T>::tag != dtype())
-            throw dtype_error(detail::concat(source_, ": source<", to_string(element_traits<T>::tag), ">: the queries and keys hold ",
-                                             to_string(dtype())));
+            throw detail::located<dtype_error>(
+                source_, std::nullopt, "tensors",
+                detail::concat("source<", to_string(element_traits<T>::tag), ">: the queries and keys hold ", to_string(dtype())));
         try {
             return make_qk_source(tensor<T>(queries_, qptr_), tensor<T>(keys_, kptr_), opt);
         } catch (const shape_error& e) {
-            throw shape_error(detail::concat(source_, ": ", e.what()));
+            throw detail::located<shape_error>(source_, std::nullopt, "tensors", detail::concat(e.what()));
         }
     }
 
@@ -185,20 +192,26 @@ private:
         const array& first = *v.front();
         const int max_rank = layered ? 4 : 5;
         if (first.rank() < 2 || first.rank() > max_rank)
-            throw shape_error(detail::concat(source, ": tensor '", first.name(), "' must have rank 2 to ", max_rank,
-                                             layered ? " ([batch, head, token, dim] or a suffix)" : " (the last axes of [batch, layer, head, token, dim])",
-                                             ", got shape ", detail::format_list(first.shape())));
+            throw detail::located<shape_error>(source, std::nullopt, "tensors",
+                                               detail::concat("tensor '", first.name(), "' must have rank 2 to ", max_rank,
+                                                              layered ? " ([batch, head, token, dim] or a suffix)"
+                                                                      : " (the last axes of [batch, layer, head, token, dim])",
+                                                              ", got shape ", detail::format_list(first.shape())));
         for (std::size_t l = 1; l < v.size(); ++l) {
             if (v[l]->dtype() != first.dtype())
-                throw dtype_error(detail::concat(source, ": tensor '", v[l]->name(), "' holds ", to_string(v[l]->dtype()), ", '",
-                                                 first.name(), "' holds ", to_string(first.dtype())));
+                throw detail::located<dtype_error>(source, std::nullopt, "tensors",
+                                                   detail::concat("tensor '", v[l]->name(), "' holds ", to_string(v[l]->dtype()), ", '",
+                                                                  first.name(), "' holds ", to_string(first.dtype())));
             if (v[l]->shape() != first.shape())
-                throw shape_error(detail::concat(source, ": tensor '", v[l]->name(), "' has shape ", detail::format_list(v[l]->shape()),
-                                                 ", '", first.name(), "' has ", detail::format_list(first.shape())));
+                throw detail::located<shape_error>(source, std::nullopt, "tensors",
+                                                   detail::concat("tensor '", v[l]->name(), "' has shape ",
+                                                                  detail::format_list(v[l]->shape()), ", '", first.name(), "' has ",
+                                                                  detail::format_list(first.shape())));
             if (v[l]->strides() != first.strides())
-                throw stride_error(detail::concat(source, ": tensor '", v[l]->name(), "' has strides ",
-                                                  detail::format_list(v[l]->strides()), ", '", first.name(), "' has ",
-                                                  detail::format_list(first.strides())));
+                throw detail::located<stride_error>(source, std::nullopt, "tensors",
+                                                    detail::concat("tensor '", v[l]->name(), "' has strides ",
+                                                                   detail::format_list(v[l]->strides()), ", '", first.name(), "' has ",
+                                                                   detail::format_list(first.strides())));
         }
     }
 
@@ -238,10 +251,11 @@ inline qk_file load_qk_file(const std::filesystem::path& path, const qk_file_opt
     const bool map = opt.memory_map && file->mapped();
     const std::shared_ptr<const void> keep = map ? std::shared_ptr<const void>(file) : nullptr;
     const std::string name = path.string();
-    switch (sniff_format(file->bytes(), detail::concat("'", name, "'"))) {
+    switch (sniff_format(file->bytes(), name)) {
     case file_format::npy:
-        throw format_error(detail::concat("npy file '", name, "': holds one array; queries and keys need an .npz or .safetensors "
-                                          "file with '", opt.queries, "' and '", opt.keys, "' tensors"));
+        throw detail::located(detail::concat("npy file '", name, "'"), std::nullopt, "tensors",
+                              detail::concat("holds one array; queries and keys need an .npz or .safetensors file with '", opt.queries,
+                                             "' and '", opt.keys, "' tensors"));
     case file_format::npz: {
         const std::string source = detail::concat("npz file '", name, "'");
         return qk_file(detail::npz_from_bytes(file->bytes(), source, npy_options{.memory_map = opt.memory_map}, keep, map), opt, source);
@@ -277,7 +291,7 @@ inline bool is_qk_file(const std::filesystem::path& path, const qk_file_options&
     const auto file = detail::file_contents::open(path);
     const std::string name = path.string();
     std::vector<std::string> names;
-    switch (sniff_format(file->bytes(), detail::concat("'", name, "'"))) {
+    switch (sniff_format(file->bytes(), name)) {
     case file_format::npy: return false;
     case file_format::npz:
         for (const auto& m : detail::read_zip_directory(file->bytes(), detail::concat("npz file '", name, "'")))

@@ -145,8 +145,8 @@ public:
         case state::tensor: {
             const int bit = k == "dtype" ? 1 : k == "shape" ? 2 : k == "data_offsets" ? 4 : 0;
             if (bit == 0)
-                return fail(concat("tensor '", cur_.name, "' has an unknown key '", k, "' (expected dtype, shape, data_offsets)"));
-            if (seen_ & bit) return fail(concat("tensor '", cur_.name, "' has the key '", k, "' twice"));
+                return fail(concat("unknown key '", k, "' (expected dtype, shape, data_offsets)"));
+            if (seen_ & bit) return fail(concat("the key '", k, "' appears twice"));
             seen_ |= bit;
             key_ = k;
             state_ = state::tensor_value;
@@ -166,7 +166,7 @@ public:
         case state::metadata: state_ = state::top; return true;
         case state::tensor:
             if (seen_ != 7)
-                return fail(concat("tensor '", cur_.name, "' lacks ", (seen_ & 1) ? "" : "'dtype' ", (seen_ & 2) ? "" : "'shape' ",
+                return fail(concat("lacks ", (seen_ & 1) ? "" : "'dtype' ", (seen_ & 2) ? "" : "'shape' ",
                                    (seen_ & 4) ? "" : "'data_offsets'"));
             entries.push_back(std::move(cur_));
             state_ = state::top;
@@ -197,8 +197,9 @@ public:
         }
         return unexpected("the end of an array");
     }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
-        failure = format_error(concat(source_, ": malformed JSON header: ", ex.what()));
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) {
+        // position counts the characters read, 1-based: the offending byte is at 8 + position - 1
+        failure = located(source_, 8 + (position > 0 ? position - 1 : 0), "header", concat("malformed JSON: ", ex.what()));
         return false;
     }
 
@@ -206,13 +207,14 @@ private:
     enum class state { start, top, top_value, tensor, tensor_value, shape, offsets, metadata, metadata_value, done };
 
     bool fail(const std::string& what) {
-        const std::string where = state_ == state::metadata || state_ == state::metadata_value ? std::string("in __metadata__")
-                                  : cur_.name.empty()                                           ? std::string("in the header")
-                                                                                                : concat("in tensor '", cur_.name, "'");
+        // the JSON lexer reports no position for schema events: the field names the entry instead
+        std::string field = state_ == state::metadata || state_ == state::metadata_value ? std::string("header __metadata__")
+                            : cur_.name.empty() || state_ == state::top                  ? std::string("header")
+                                                                                          : concat("header tensor '", cur_.name, "'");
         if (overflow)
-            failure = overflow_error(concat(source_, ": header ", where, ": ", what));
+            failure = located<overflow_error>(source_, std::nullopt, std::move(field), what);
         else
-            failure = format_error(concat(source_, ": header ", where, ": ", what));
+            failure = located(source_, std::nullopt, std::move(field), what);
         return false;
     }
     bool unexpected(const char* what) {
@@ -244,7 +246,8 @@ inline attnscope::dtype safetensors_dtype(std::string_view tensor, std::string_v
     if (d == "BF16") return attnscope::dtype::bf16;
     if (d == "F32") return attnscope::dtype::f32;
     if (d == "F64") return attnscope::dtype::f64;
-    throw dtype_error(concat(source, ": tensor '", tensor, "' has dtype '", d, "'; supported: F16, BF16, F32, F64"));
+    throw located<dtype_error>(source, std::nullopt, concat("dtype of tensor '", tensor, "'"),
+                               concat("'", d, "' is not supported; supported: F16, BF16, F32, F64"));
 }
 
 inline std::string_view safetensors_name(attnscope::dtype t) noexcept {
@@ -261,22 +264,21 @@ inline array_set safetensors_from_bytes(std::span<const std::byte> bytes, std::s
                                         const safetensors_options& opt, const std::shared_ptr<const void>& keep,
                                         bool mapped) {
     if (bytes.size() < 8)
-        throw format_error(concat(source, ": truncated safetensors file: ", bytes.size(), " bytes, the header length alone has 8"));
+        throw located(source, 0, "header length", concat("truncated safetensors file: ", bytes.size(), " bytes, the header length alone has 8"));
     const std::uint64_t n = load_le<std::uint64_t>(bytes.data());
     if (n > opt.max_header_size)
-        throw format_error(concat(source, ": safetensors header length ", n, " exceeds the limit of ", opt.max_header_size, " bytes"));
+        throw located(source, 0, "header length", concat(n, " exceeds the limit of ", opt.max_header_size, " bytes"));
     if (n > bytes.size() - 8)
-        throw format_error(concat(source, ": safetensors header length ", n, " runs past the end of the ", bytes.size(),
-                                  "-byte file"));
+        throw located(source, 0, "header length", concat(n, " runs past the end of the ", bytes.size(), "-byte file"));
     const auto header = bytes.subspan(8, static_cast<std::size_t>(n));
     safetensors_header_sax sax(source);
     const char* first = reinterpret_cast<const char*>(header.data());
     const bool ok = nlohmann::json::sax_parse(first, first + header.size(), &sax);
     if (sax.failure) {
-        if (sax.overflow) throw overflow_error(sax.failure->what());
-        throw format_error(sax.failure->what());
+        if (sax.overflow) throw overflow_error(*sax.failure->where());
+        throw format_error(*sax.failure->where());
     }
-    if (!ok) throw format_error(concat(source, ": malformed JSON header"));
+    if (!ok) throw located(source, 8, "header", "malformed JSON");
 
     const auto data = bytes.subspan(8 + static_cast<std::size_t>(n));
     auto& entries = sax.entries;
@@ -292,7 +294,8 @@ inline array_set safetensors_from_bytes(std::span<const std::byte> bytes, std::s
     for (auto& e : entries) {
         const attnscope::dtype t = safetensors_dtype(e.name, e.dtype, source);
         const std::size_t elem = size_of(t);
-        const index_t count = checked_element_count(e.shape, elem, concat(source, ": tensor '", e.name, "'"));
+        const file_location shape_at{std::string(source), std::nullopt, concat("shape of tensor '", e.name, "'"), {}};
+        const index_t count = checked_element_count(e.shape, elem, source, &shape_at);
         const std::uint64_t nbytes = static_cast<std::uint64_t>(count) * elem;
         const auto [begin, end] = e.offsets;
         const std::string field = concat("data_offsets of tensor '", e.name, "'");

@@ -62,8 +62,13 @@ inline double js_of(std::span<const double> p, std::span<const double> q, js_kin
     double sp = 0, sq = 0;
     for (std::size_t k = 0; k < p.size(); ++k) {
         if (!(p[k] >= 0) || !std::isfinite(p[k]) || !(q[k] >= 0) || !std::isfinite(q[k]))
-            throw value_error(detail::concat("js: entry ", k, " is ", p[k], " and ", q[k],
-                                             "; weights must be finite and >= 0"));
+            throw value_error(detail::concat("js: entry ", k, " is ", p[k], " and ", q[k], "; weights must be finite and >= 0"),
+                              [&] {
+                                  // the offending one of the two entries; no row: both are plain distributions
+                                  const double x = !(p[k] >= 0) || !std::isfinite(p[k]) ? p[k] : q[k];
+                                  return bad_value{{}, std::isfinite(x) ? "non-negative" : "finite", static_cast<std::int64_t>(k), x, 0,
+                                                   static_cast<std::int64_t>(p.size())};
+                              }());
         sp += p[k];
         sq += q[k];
     }
@@ -108,7 +113,9 @@ bool gather_normalized(const attention_row<T>& row, const row_index& ri, std::ve
         const double x = static_cast<double>(row[k]);
         if (!(x >= 0) || !std::isfinite(x))
             throw value_error(concat(caller, ": weight ", x, " at [batch ", ri.batch, ", layer ", ri.layer, ", head ", ri.head,
-                                     ", query ", ri.query, ", key ", k, "] (local index) is not finite and >= 0"));
+                                     ", query ", ri.query, ", key ", k, "] (local index) is not finite and >= 0"),
+                              bad_value{{ri.batch, ri.layer, ri.head, ri.query}, std::isfinite(x) ? "non-negative" : "finite", k, x, 0,
+                                        row.keys.count()});
         out.push_back(x);
         s += x;
     }

@@ -199,7 +199,8 @@ labeled_array head_detection_scores(const S& v, const P& pattern, head_detection
                         if (!std::isfinite(a))
                             throw value_error(detail::concat("head_detection_scores: weight ", a, " at [batch ", b, ", layer ", l,
                                                              ", head ", h, ", query ", q, ", key ", k,
-                                                             "] (local index) is not finite"));
+                                                             "] (local index) is not finite"),
+                                              bad_value{{b, l, h, q}, "finite", k, a, 0, row.keys.count()});
                         const double p = static_cast<double>(pattern(example, q, k));
                         if (mul) {
                             num += a * p;

@@ -112,7 +112,9 @@ labeled_array attention_rollout(const S& v, rollout_options opt = {}) {
                         if (!(x >= 0) || !std::isfinite(x))
                             throw value_error(detail::concat("attention_rollout: weight ", x, " at [batch ", b, ", layer ", l,
                                                              ", head ", h, ", query ", q, ", key ", k,
-                                                             "] (local index) is not finite and >= 0"));
+                                                             "] (local index) is not finite and >= 0"),
+                                              bad_value{{b, l, h, q}, std::isfinite(x) ? "non-negative" : "finite", k, x, 0,
+                                                        row.keys.count()});
                         double& c = nr[static_cast<std::size_t>(k)];
                         switch (opt.fusion) {
                         case head_fusion::mean: c += x / static_cast<double>(H); break;
@@ -142,7 +144,8 @@ labeled_array attention_rollout(const S& v, rollout_options opt = {}) {
                 if (!(z > 0))
                     throw value_error(detail::concat("attention_rollout: row [batch ", b, ", layer ", l, ", query ", q,
                                                      "] (local index) has no mass over its valid keys after fusing heads",
-                                                     own ? "" : " and its own key does not count"));
+                                                     own ? "" : " and its own key does not count"),
+                                      bad_value{{b, l, -1, q}, "positive sum", -1, z, 0, kr.count()});
                 for (index_t k = kr.begin; k < kr.end; ++k) nr[static_cast<std::size_t>(k)] /= z;
                 passes[qi] = 0;
             }

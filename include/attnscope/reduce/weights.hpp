@@ -117,7 +117,8 @@ labeled_array reduce_weights(const S& v, const axis_selection& fold, R r, weight
                             if (opt.skip_non_finite) continue;
                             throw value_error(detail::concat(
                                 "reduce_weights: weight ", x, " at [batch ", b, ", layer ", l, ", head ", h, ", query ",
-                                q, ", key ", k, "] (local index) is not finite; weights_options.skip_non_finite skips such cells"));
+                                q, ", key ", k, "] (local index) is not finite; weights_options.skip_non_finite skips such cells"),
+                                bad_value{{b, l, h, q}, "finite", k, x, 0, row.keys.count()});
                         }
                         r.accumulate(p.states[base + static_cast<std::size_t>(k) * sk], x);
                     }

@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 namespace attnscope::io::detail {
 
 using attnscope::detail::concat;
+using attnscope::detail::located;
 
 static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big,
               "attnscope's file formats need a little- or big-endian host");
@@ -50,7 +52,9 @@ inline void store_le(std::string& out, U v) {
 /// throws format_error naming the source and what was being read.
 class byte_reader {
 public:
-    byte_reader(std::span<const std::byte> bytes, std::string_view source) : bytes_(bytes), source_(source) {}
+    /// `base`: the file offset of bytes[0], so that errors locate bytes in the file.
+    byte_reader(std::span<const std::byte> bytes, std::string_view source, std::uint64_t base = 0)
+        : bytes_(bytes), source_(source), base_(base) {}
 
     std::size_t size() const noexcept { return bytes_.size(); }
     std::size_t position() const noexcept { return pos_; }
@@ -58,14 +62,12 @@ public:
 
     void seek(std::uint64_t pos, const char* what) {
         if (pos > bytes_.size())
-            throw format_error(concat(source_, ": ", what, " at offset ", pos, " lies past the end of the ", bytes_.size(),
-                                      "-byte input"));
+            throw located(source_, base_ + pos, what, concat("lies past the end of the ", bytes_.size(), "-byte input"));
         pos_ = static_cast<std::size_t>(pos);
     }
     std::span<const std::byte> take(std::uint64_t n, const char* what) {
         if (n > remaining())
-            throw format_error(concat(source_, ": truncated: ", what, " needs ", n, " bytes at offset ", pos_, ", only ",
-                                      remaining(), " remain"));
+            throw located(source_, base_ + pos_, what, concat("truncated: needs ", n, " bytes, only ", remaining(), " remain"));
         auto s = bytes_.subspan(pos_, static_cast<std::size_t>(n));
         pos_ += static_cast<std::size_t>(n);
         return s;
@@ -78,6 +80,7 @@ public:
 private:
     std::span<const std::byte> bytes_;
     std::string_view source_;
+    std::uint64_t base_ = 0;
     std::size_t pos_ = 0;
 };
 
@@ -155,23 +158,23 @@ public:
         do {
             fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
         } while (fd < 0 && errno == EINTR);
-        if (fd < 0) throw io_error(concat("cannot open '", name, "' for reading: ", std::strerror(errno)));
+        if (fd < 0) throw located<io_error>(name, std::nullopt, "", concat("cannot open for reading: ", std::strerror(errno)));
         struct fd_guard {
             int fd;
             ~fd_guard() { ::close(fd); }
         } guard{fd};
         struct stat st {};
-        if (::fstat(fd, &st) != 0) throw io_error(concat("cannot stat '", name, "': ", std::strerror(errno)));
-        if (S_ISDIR(st.st_mode)) throw io_error(concat("cannot read '", name, "': it is a directory"));
+        if (::fstat(fd, &st) != 0) throw located<io_error>(name, std::nullopt, "", concat("cannot stat: ", std::strerror(errno)));
+        if (S_ISDIR(st.st_mode)) throw located<io_error>(name, std::nullopt, "", "is a directory, not a file");
         auto out = std::shared_ptr<file_contents>(new file_contents());
         if (S_ISREG(st.st_mode)) {
-            if (st.st_size < 0) throw io_error(concat("'", name, "' reports a negative size"));
+            if (st.st_size < 0) throw located<io_error>(name, std::nullopt, "", "reports a negative size");
             const auto size = static_cast<std::uint64_t>(st.st_size);
             if (size > std::numeric_limits<std::size_t>::max() / 2)
-                throw io_error(concat("'", name, "' is too large to map (", size, " bytes)"));
+                throw located<io_error>(name, std::nullopt, "", concat("is too large to map (", size, " bytes)"));
             if (size == 0) return out;
             void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p == MAP_FAILED) throw io_error(concat("cannot map '", name, "': ", std::strerror(errno)));
+            if (p == MAP_FAILED) throw located<io_error>(name, std::nullopt, "", concat("cannot map: ", std::strerror(errno)));
             out->map_ = p;
             out->data_ = static_cast<const std::byte*>(p);
             out->size_ = static_cast<std::size_t>(size);
@@ -182,14 +185,14 @@ public:
         std::size_t used = 0;
         for (;;) {
             if (used > stream_limit)
-                throw io_error(concat("'", name, "' is not a regular file and delivers more than ", stream_limit,
-                                      " bytes; save it to a regular file first"));
+                throw located<io_error>(name, used, "", concat("is not a regular file and delivers more than ", stream_limit,
+                                                                " bytes; save it to a regular file first"));
             if (buf.size() - used < 65536) buf.resize(std::max<std::size_t>(buf.size() * 2, 65536 + used));
             const std::size_t room = std::min(buf.size() - used, stream_limit + 1 - used); // never read far past the limit
             const ::ssize_t n = ::read(fd, buf.data() + used, room);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                throw io_error(concat("reading '", name, "' failed: ", std::strerror(errno)));
+                throw located<io_error>(name, used, "", concat("reading failed: ", std::strerror(errno)));
             }
             if (n == 0) break;
             used += static_cast<std::size_t>(n);

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,12 +42,16 @@ struct npy_header {
     std::string descr;
     bool fortran_order = false;
     std::vector<index_t> shape;
-    std::size_t data_offset = 0; ///< first data byte, from the start of the file
+    std::size_t data_offset = 0;  ///< first data byte, from the start of the file
+    std::size_t descr_offset = 0; ///< byte of the 'descr' value, from the start of the file (errors' where())
+    std::size_t shape_offset = 0; ///< byte of the 'shape' value, from the start of the file
 };
 
 class npy_dict_parser {
 public:
-    npy_dict_parser(std::string_view text, std::string_view source) : text_(text), source_(source) {}
+    /// `base`: the file offset of the dict's first byte, so that errors locate bytes in the file.
+    npy_dict_parser(std::string_view text, std::string_view source, std::size_t base = 0)
+        : text_(text), source_(source), base_(base) {}
 
     void parse(npy_header& out) {
         bool seen_descr = false, seen_order = false, seen_shape = false;
@@ -67,14 +72,17 @@ public:
             if (key == "descr") {
                 once(seen_descr);
                 if (peek() == '[')
-                    throw dtype_error(concat(source_, ": npy header: structured dtypes (a list 'descr') are not supported; ",
-                                             "attention data must be float16, bfloat16, float32 or float64"));
+                    throw located<dtype_error>(source_, base_ + pos_, "descr",
+                                               "structured dtypes (a list 'descr') are not supported; attention data must be "
+                                               "float16, bfloat16, float32 or float64");
+                out.descr_offset = base_ + pos_;
                 out.descr = std::string(parse_string("a quoted dtype string for 'descr'"));
             } else if (key == "fortran_order") {
                 once(seen_order);
                 out.fortran_order = parse_bool();
             } else if (key == "shape") {
                 once(seen_shape);
+                out.shape_offset = base_ + pos_;
                 out.shape = parse_shape();
             } else {
                 fail_at(key_pos, concat("unknown key '", printable_text(key), "' (expected 'descr', 'fortran_order' and 'shape')"));
@@ -95,7 +103,7 @@ public:
             if (!seen_descr) missing += " 'descr'";
             if (!seen_order) missing += " 'fortran_order'";
             if (!seen_shape) missing += " 'shape'";
-            throw format_error(concat(source_, ": npy header: missing key(s)", missing, " in ", excerpt(0)));
+            throw located(source_, base_, "npy header", concat("missing key(s)", missing, " in ", excerpt(0)));
         }
     }
 
@@ -115,7 +123,7 @@ private:
         return concat("\"", begin > 0 ? "..." : "", printable_text(s), begin + s.size() < text_.size() ? "..." : "", "\"");
     }
     [[noreturn]] void fail_at(std::size_t at, const std::string& what) const {
-        throw format_error(concat(source_, ": npy header: ", what, " at header offset ", at, " in ", excerpt(at)));
+        throw located(source_, base_ + at, "npy header", concat(what, " in ", excerpt(at)));
     }
     [[noreturn]] void fail(const std::string& what) const {
         if (pos_ >= text_.size()) fail_at(pos_, concat(what, ", found the end of the header"));
@@ -166,8 +174,8 @@ private:
             while (peek() >= '0' && peek() <= '9') {
                 const auto digit = static_cast<std::uint64_t>(peek() - '0');
                 if (v > (static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()) - digit) / 10)
-                    throw overflow_error(concat(source_, ": npy header: dimension ", dims.size(), " of 'shape' at header offset ",
-                                                num_pos, " does not fit a 64-bit signed index"));
+                    throw located<overflow_error>(source_, base_ + num_pos, "shape",
+                                                  concat("dimension ", dims.size(), " does not fit a 64-bit signed index"));
                 v = v * 10 + digit;
                 ++pos_;
             }
@@ -192,6 +200,7 @@ private:
 
     std::string_view text_;
     std::string_view source_;
+    std::size_t base_ = 0;
     std::size_t pos_ = 0;
 };
 
@@ -201,9 +210,10 @@ inline npy_header parse_npy_header(std::span<const std::byte> b, std::string_vie
         if (b.size() < npy_magic.size() && !b.empty()) {
             bool prefix = true;
             for (std::size_t i = 0; i < b.size(); ++i) prefix = prefix && std::to_integer<unsigned char>(b[i]) == npy_magic[i];
-            if (prefix) throw format_error(concat(source, ": truncated npy file: ", b.size(), " bytes, the magic string alone has 6"));
+            if (prefix)
+                throw located(source, 0, "magic", concat("truncated npy file: ", b.size(), " bytes, the magic string alone has 6"));
         }
-        throw format_error(concat(source, ": not an npy file: expected the magic \"\\x93NUMPY\", found \"", printable(b, 8), "\""));
+        throw located(source, 0, "magic", concat("not an npy file: expected \"\\x93NUMPY\", found \"", printable(b, 8), "\""));
     }
     byte_reader r(b, source);
     r.seek(npy_magic.size(), "npy version");
@@ -212,15 +222,17 @@ inline npy_header parse_npy_header(std::span<const std::byte> b, std::string_vie
     h.major = std::to_integer<int>(ver[0]);
     h.minor = std::to_integer<int>(ver[1]);
     if (h.minor != 0 || h.major < 1 || h.major > 3)
-        throw format_error(concat(source, ": unsupported npy format version ", h.major, ".", h.minor,
-                                  " (supported: 1.0, 2.0, 3.0)"));
+        throw located(source, npy_magic.size(), "version",
+                      concat("unsupported npy format version ", h.major, ".", h.minor, " (supported: 1.0, 2.0, 3.0)"));
     const std::uint64_t hlen = h.major == 1 ? r.le<std::uint16_t>("the npy header length") : r.le<std::uint32_t>("the npy header length");
     if (hlen > r.remaining())
-        throw format_error(concat(source, ": npy header length ", hlen, " at offset ", r.position() - (h.major == 1 ? 2 : 4),
-                                  " runs past the end of the file (", r.remaining(), " bytes follow the length field)"));
+        throw located(source, r.position() - (h.major == 1 ? 2 : 4), "header length",
+                      concat("npy header length ", hlen, " runs past the end of the file (", r.remaining(),
+                             " bytes follow the length field)"));
     const auto text = r.take(hlen, "the npy header");
     h.data_offset = r.position();
-    npy_dict_parser(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), source).parse(h);
+    npy_dict_parser(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), source, h.data_offset - text.size())
+        .parse(h);
     return h;
 }
 
@@ -230,11 +242,14 @@ struct npy_descr {
     bool swap = false;
 };
 
-inline npy_descr interpret_descr(std::string_view d, bool u2_as_bfloat16, std::string_view source) {
+/// `at`: the file offset of the 'descr' value (npy_header::descr_offset), for errors' where().
+inline npy_descr interpret_descr(std::string_view d, bool u2_as_bfloat16, std::string_view source,
+                                 std::optional<std::uint64_t> at = std::nullopt) {
     auto unsupported = [&](const char* extra) -> dtype_error {
-        return dtype_error(concat(source, ": unsupported npy dtype '", printable(std::as_bytes(std::span<const char>(d.data(), d.size())), 24),
-                                  "'", extra, "; supported: '<f2', '<f4', '<f8' and their big-endian '>' forms (and '<u2' ",
-                                  "holding bfloat16 bits when npy_options::u2_as_bfloat16 is set)"));
+        return located<dtype_error>(source, at, "descr",
+                                    concat("unsupported npy dtype '", printable(std::as_bytes(std::span<const char>(d.data(), d.size())), 24),
+                                           "'", extra, "; supported: '<f2', '<f4', '<f8' and their big-endian '>' forms, and '<u2' ",
+                                           "holding bfloat16 bits"));
     };
     if (d.size() != 3) throw unsupported("");
     const char order = d[0], kind = d[1], size = d[2];
@@ -256,9 +271,9 @@ inline npy_descr interpret_descr(std::string_view d, bool u2_as_bfloat16, std::s
         out.type = attnscope::dtype::f64;
     else if (kind == 'u' && size == '2') {
         if (!u2_as_bfloat16)
-            throw dtype_error(file_location{std::string(source), std::nullopt, "dtype",
-                                            concat("uint16 ('", d, "') is not an attention dtype; if it holds bfloat16 bit "
-                                                   "patterns (as write_npy stores bfloat16), read it as bfloat16"),
+            throw dtype_error(file_location{std::string(source), at, "descr",
+                                            concat("uint16 ('", d, "') is not an attention dtype; it may hold bfloat16 bit ",
+                                                   "patterns, as write_npy stores bfloat16"),
                                             "npy_options::u2_as_bfloat16"});
         out.type = attnscope::dtype::bf16;
     } else

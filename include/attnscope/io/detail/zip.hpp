@@ -58,9 +58,14 @@ inline std::uint32_t crc32_of(std::span<const std::byte> data) noexcept {
 /// Reads and validates the central directory and every local header of a ZIP archive.
 inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> file, std::string_view source) {
     const std::uint64_t size = file.size();
-    auto fail = [&](const auto&... what) -> format_error { return format_error(concat(source, ": ", what...)); };
+    // where(): the byte offset and field of the archive that is wrong
+    auto fail = [&](std::optional<std::uint64_t> at, std::string field, const auto&... what) -> format_error {
+        return located(source, at, std::move(field), concat(what...));
+    };
     // the end-of-central-directory record: the last one in the final 64 KiB + 22 bytes
-    if (size < 22) throw fail("truncated zip archive: ", size, " bytes, the end-of-central-directory record alone has 22");
+    if (size < 22)
+        throw fail(0, "end of central directory", "truncated zip archive: ", size,
+                   " bytes, the end-of-central-directory record alone has 22");
     std::uint64_t eocd = size;
     const std::uint64_t lowest = size - 22 > 0xffff ? size - 22 - 0xffff : 0;
     for (std::uint64_t p = size - 22 + 1; p-- > lowest;) {
@@ -71,25 +76,28 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
         }
     }
     if (eocd == size)
-        throw fail(has_zip_magic(file) ? "truncated or corrupt zip archive: " : "not a zip archive: ",
-                   "no end-of-central-directory record");
+        throw fail(
+            std::nullopt, "end of central directory",
+            has_zip_magic(file) ? "truncated or corrupt zip archive: " : "not a zip archive: ", "no end-of-central-directory record");
     const std::byte* e = file.data() + eocd;
     std::uint64_t disk = load_le<std::uint16_t>(e + 4), cd_disk = load_le<std::uint16_t>(e + 6);
     std::uint64_t entries_here = load_le<std::uint16_t>(e + 8), entries = load_le<std::uint16_t>(e + 10);
     std::uint64_t cd_size = load_le<std::uint32_t>(e + 12), cd_offset = load_le<std::uint32_t>(e + 16);
     std::uint64_t cd_limit = eocd; // the directory ends before the end records
     if (entries == 0xffff || entries_here == 0xffff || cd_size == 0xffffffffu || cd_offset == 0xffffffffu) {
-        if (eocd < 20) throw fail("zip end record asks for ZIP64 but there is no room for a ZIP64 locator");
+        if (eocd < 20)
+            throw fail(eocd, "end of central directory", "zip end record asks for ZIP64 but there is no room for a ZIP64 locator");
         const std::byte* loc = file.data() + eocd - 20;
         if (load_le<std::uint32_t>(loc) != zip64_locator_sig)
-            throw fail("zip end record asks for ZIP64 but no ZIP64 locator precedes it at offset ", eocd - 20);
+            throw fail(eocd - 20, "ZIP64 locator", "zip end record asks for ZIP64 but no ZIP64 locator precedes it");
         const std::uint64_t rec = load_le<std::uint64_t>(loc + 8);
         if (load_le<std::uint32_t>(loc + 4) != 0 || load_le<std::uint32_t>(loc + 16) > 1)
-            throw fail("multi-disk zip archives are not supported");
+            throw fail(eocd - 20, "ZIP64 locator", "multi-disk zip archives are not supported");
         if (!range_inside(rec, 56, eocd - 20))
-            throw fail("ZIP64 end record offset ", rec, " lies outside the archive's first ", eocd - 20, " bytes");
+            throw fail(eocd - 20 + 8, "ZIP64 locator", "ZIP64 end record offset ", rec, " lies outside the archive's first ", eocd - 20,
+                       " bytes");
         const std::byte* r = file.data() + rec;
-        if (load_le<std::uint32_t>(r) != zip64_eocd_sig) throw fail("no ZIP64 end record at offset ", rec);
+        if (load_le<std::uint32_t>(r) != zip64_eocd_sig) throw fail(rec, "ZIP64 end record", "no ZIP64 end record signature");
         disk = load_le<std::uint32_t>(r + 16);
         cd_disk = load_le<std::uint32_t>(r + 20);
         entries_here = load_le<std::uint64_t>(r + 24);
@@ -98,20 +106,22 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
         cd_offset = load_le<std::uint64_t>(r + 48);
         cd_limit = rec;
     }
-    if (disk != 0 || cd_disk != 0 || entries_here != entries) throw fail("multi-disk zip archives are not supported");
+    if (disk != 0 || cd_disk != 0 || entries_here != entries)
+        throw fail(eocd, "end of central directory", "multi-disk zip archives are not supported");
     if (!range_inside(cd_offset, cd_size, cd_limit))
-        throw fail("central directory [", cd_offset, ", +", cd_size, ") lies outside the archive (", cd_limit,
-                   " bytes precede the end records)");
+        throw fail(eocd, "end of central directory", "central directory [", cd_offset, ", +", cd_size, ") lies outside the archive (",
+                   cd_limit, " bytes precede the end records)");
     if (entries > cd_size / 46)
-        throw fail("central directory of ", cd_size, " bytes cannot hold the ", entries, " entries the end record declares");
+        throw fail(eocd, "end of central directory", "central directory of ", cd_size, " bytes cannot hold the ", entries,
+                   " entries the end record declares");
 
     std::vector<zip_member> members;
     members.reserve(static_cast<std::size_t>(entries));
-    byte_reader cd(file.subspan(static_cast<std::size_t>(cd_offset), static_cast<std::size_t>(cd_size)), source);
+    byte_reader cd(file.subspan(static_cast<std::size_t>(cd_offset), static_cast<std::size_t>(cd_size)), source, cd_offset);
     for (std::uint64_t i = 0; i < entries; ++i) {
         const std::uint64_t at = cd_offset + cd.position();
         if (cd.le<std::uint32_t>("a central directory entry") != zip_central_sig)
-            throw fail("central directory entry ", i, " at offset ", at, " has a bad signature");
+            throw fail(at, concat("central directory entry ", i), "bad signature");
         const auto h = cd.take(42, "a central directory entry");
         zip_member m;
         m.flags = load_le<std::uint16_t>(h.data() + 4);
@@ -126,6 +136,7 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
         m.local_offset = load_le<std::uint32_t>(h.data() + 38);
         const auto name = cd.take(name_len, "a member name");
         m.name.assign(reinterpret_cast<const char*>(name.data()), name.size());
+        const std::uint64_t extra_at = cd_offset + cd.position();
         const auto extra = cd.take(extra_len, "a central directory extra field");
         cd.take(comment_len, "a member comment");
         // ZIP64: the saturated fields are in the 0x0001 extra field, in this order
@@ -133,13 +144,13 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
                    need_o = m.local_offset == 0xffffffffu, need_d = start_disk == 0xffff;
         if (need_u || need_c || need_o || need_d) {
             bool found = false;
-            byte_reader x(extra, source);
+            byte_reader x(extra, source, extra_at);
             while (x.remaining() >= 4) {
                 const auto id = x.le<std::uint16_t>("an extra field id");
                 const auto len = x.le<std::uint16_t>("an extra field length");
                 const auto body = x.take(len, "an extra field");
                 if (id != zip64_extra_id) continue;
-                byte_reader z(body, source);
+                byte_reader z(body, source, extra_at + x.position() - len);
                 const char* what = "the ZIP64 extra field of a central directory entry";
                 if (need_u) m.uncompressed_size = z.le<std::uint64_t>(what);
                 if (need_c) m.compressed_size = z.le<std::uint64_t>(what);
@@ -148,35 +159,39 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
                 found = true;
                 break;
             }
-            if (!found) throw fail("member '", printable(name, 64), "' has saturated sizes but no ZIP64 extra field");
+            if (!found) throw fail(at, concat("member '", printable(name, 64), "'"), "saturated sizes but no ZIP64 extra field");
         }
-        if (start_disk != 0) throw fail("multi-disk zip archives are not supported");
-        if (m.name.empty()) throw fail("central directory entry ", i, " has an empty name");
-        if (m.name.find('\0') != std::string::npos) throw fail("member name '", printable(name, 64), "' contains a NUL byte");
-        if (m.flags & 0x41u) throw fail("member '", m.name, "' is encrypted; encrypted archives are not supported");
+        if (start_disk != 0) throw fail(at, concat("central directory entry ", i), "multi-disk zip archives are not supported");
+        if (m.name.empty()) throw fail(at, concat("central directory entry ", i), "empty member name");
+        if (m.name.find('\0') != std::string::npos)
+            throw fail(at, concat("central directory entry ", i), "member name '", printable(name, 64), "' contains a NUL byte");
+        if (m.flags & 0x41u) throw fail(at, concat("member '", m.name, "'"), "encrypted; encrypted archives are not supported");
         if (m.method != zip_stored && m.method != zip_deflate)
-            throw fail("member '", m.name, "' uses compression method ", m.method, "; only stored (0) and deflate (8) are supported");
+            throw fail(at, concat("member '", m.name, "'"), "compression method ", m.method,
+                       "; only stored (0) and deflate (8) are supported");
         if (m.method == zip_stored && m.compressed_size != m.uncompressed_size)
-            throw fail("stored member '", m.name, "' declares ", m.compressed_size, " compressed but ", m.uncompressed_size,
+            throw fail(at, concat("member '", m.name, "'"), "stored, declares ", m.compressed_size, " compressed but ", m.uncompressed_size,
                        " uncompressed bytes");
         if (m.method == zip_deflate && m.uncompressed_size / deflate_max_ratio > m.compressed_size + 1)
-            throw fail("deflate member '", m.name, "' declares ", m.uncompressed_size, " bytes from ", m.compressed_size,
+            throw fail(at, concat("member '", m.name, "'"), "deflate, declares ", m.uncompressed_size, " bytes from ", m.compressed_size,
                        " compressed bytes, more than deflate can produce (a decompression bomb?)");
         // the local header, which may carry a different extra field
         if (!range_inside(m.local_offset, 30, cd_offset))
-            throw fail("member '", m.name, "': local header offset ", m.local_offset, " lies outside the ", cd_offset,
+            throw fail(at, concat("member '", m.name, "'"), "local header offset ", m.local_offset, " lies outside the ", cd_offset,
                        " bytes before the central directory");
         const std::byte* lh = file.data() + m.local_offset;
         if (load_le<std::uint32_t>(lh) != zip_local_sig)
-            throw fail("member '", m.name, "': no local header signature at offset ", m.local_offset);
+            throw fail(m.local_offset, concat("member '", m.name, "'"), "no local header signature");
         const std::uint64_t lname = load_le<std::uint16_t>(lh + 26), lextra = load_le<std::uint16_t>(lh + 28);
         if (lname != name_len || !range_inside(m.local_offset + 30, lname, cd_offset) ||
             !std::equal(name.begin(), name.end(), file.begin() + static_cast<std::ptrdiff_t>(m.local_offset + 30)))
-            throw fail("member '", m.name, "': the local header names a different member");
+            throw fail(m.local_offset, concat("member '", m.name, "'"), "the local header names a different member");
         m.data_offset = m.local_offset + 30 + lname + lextra;
         if (!range_inside(m.data_offset, m.compressed_size, cd_offset))
-            throw fail("member '", m.name, "': ", m.compressed_size, " data bytes at offset ", m.data_offset,
-                       " run past the start of the central directory at ", cd_offset);
+            throw fail(m.data_offset, concat("member '", m.name, "'"), m.compressed_size,
+                       " data bytes"
+                       " run past the start of the central directory at ",
+                       cd_offset);
         members.push_back(std::move(m));
     }
     // members may not share bytes (overlapping entries are how zip bombs multiply their output)
@@ -186,7 +201,7 @@ inline std::vector<zip_member> read_zip_directory(std::span<const std::byte> fil
     std::sort(order.begin(), order.end(), [](const zip_member* a, const zip_member* b) { return a->local_offset < b->local_offset; });
     for (std::size_t i = 1; i < order.size(); ++i)
         if (order[i]->local_offset < order[i - 1]->data_offset + order[i - 1]->compressed_size)
-            throw fail("members '", order[i - 1]->name, "' and '", order[i]->name, "' overlap");
+            throw fail(order[i]->local_offset, concat("member '", order[i]->name, "'"), "overlaps member '", order[i - 1]->name, "'");
     return members;
 }
 
@@ -202,7 +217,7 @@ struct zip_payload {
 
 inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_member& m, std::string_view source) {
     auto fail = [&](const auto&... what) -> format_error {
-        return format_error(concat(source, ": member '", m.name, "': ", what...));
+        return located(source, m.data_offset, concat("member '", m.name, "'"), concat(what...));
     };
     const auto raw = file.subspan(static_cast<std::size_t>(m.data_offset), static_cast<std::size_t>(m.compressed_size));
     zip_payload out;
@@ -214,7 +229,7 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
         const auto declared = static_cast<std::size_t>(m.uncompressed_size);
         auto buf = std::make_shared<sparse_buffer>(declared);
         z_stream zs{};
-        if (::inflateInit2(&zs, -15) != Z_OK) throw io_error(concat(source, ": zlib inflateInit2 failed"));
+        if (::inflateInit2(&zs, -15) != Z_OK) throw located<io_error>(source, m.data_offset, concat("member '", m.name, "'"), "zlib inflateInit2 failed");
         struct guard {
             z_stream* z;
             ~guard() { ::inflateEnd(z); }
@@ -239,7 +254,7 @@ inline zip_payload read_zip_member(std::span<const std::byte> file, const zip_me
             if (ret == Z_STREAM_END) break;
             if (ret == Z_DATA_ERROR)
                 throw fail("corrupt deflate data (", zs.msg != nullptr ? zs.msg : "zlib data error", ")");
-            if (ret == Z_MEM_ERROR) throw io_error(concat(source, ": member '", m.name, "': zlib is out of memory"));
+            if (ret == Z_MEM_ERROR) throw located<io_error>(source, m.data_offset, concat("member '", m.name, "'"), "zlib is out of memory");
             if (ret != Z_OK && ret != Z_BUF_ERROR) throw fail("zlib inflate failed with code ", ret);
             if (used == 0 && made == 0) {
                 if (made_total == declared) throw fail("inflates to more than its declared ", declared, " bytes");
