@@ -934,10 +934,11 @@ struct pass_state {
     }
 };
 
-/// Rows of at most prefetch_row_bytes prefetch the bytes prefetch_distance past their own: the
-/// rows of a plane follow each other in memory, and the hardware prefetcher, which stops at every
-/// 4 KB page, leaves a short row's pass waiting for memory every few rows (measured, K = 128 and
-/// 512 float rows: 0.74-0.76 of the time per row).
+/// Software prefetch prefetch_distance ahead: the hardware prefetcher stops at every 4 KB page and
+/// left the pass waiting for memory there. Rows of at most prefetch_row_bytes prefetch the bytes
+/// that far past their start once (the rows of a plane follow each other in memory; K = 128 and 512
+/// float rows: 0.74-0.76 of the time per row); longer rows prefetch that far ahead of every step
+/// (K = 2048 and 131072: 0.62-0.70).
 inline constexpr index_t prefetch_row_bytes = 2048, prefetch_distance = 2048;
 
 /// Accumulates n contiguous elements into r; p[0] is local key `k0`.
@@ -968,7 +969,8 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     constexpr index_t groups_per_block = S::block / step / group_steps;
     const double sum_before = r.sum;
     bool sum_rounded = false;
-    if (n * static_cast<index_t>(sizeof(T)) <= prefetch_row_bytes) {
+    const bool stream = n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes;
+    if (!stream) {
         // short rows: the bytes one prefetch distance ahead, where the next rows of a plane lie
         // (the hardware prefetcher stops at every 4 KB page, i.e. every few short rows)
         const char* ahead = reinterpret_cast<const char*>(p) + prefetch_distance;
@@ -986,6 +988,9 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
             const index_t group_start = i;
             for (index_t u = 0; u < group_steps; ++u, i += step) {
                 vb a, b;
+                if (stream) // (short rows took theirs at the start)
+                    for (index_t c = 0; c < static_cast<index_t>(step * sizeof(T)); c += 64)
+                        __builtin_prefetch(reinterpret_cast<const char*>(q + i) + prefetch_distance + c);
                 L::load(q + i, a, b);
                 st.template add<false>(0, a, none);
                 st.template add<false>(1, b, none);
