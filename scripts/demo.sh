@@ -35,23 +35,14 @@ echo "== attnscope report on $data/sample.npy (aidreams260K, 4 layers x 4 heads,
 echo "== attnscope report on $data/sample_batch.npy (a right-padded batch of two prompts)"
 "$cli" report "$data/sample_batch.npy" -o out/report_batch --causal --key-lengths "$data/sample_batch.json" --force
 
-echo "== attnscope aggregate: the seed 001 prompts (aidreams260K) grouped by task, mean and std over prompts"
-/usr/bin/python3 - "$data" out/seed001_manifest.json <<'PY'
-import json, os, sys
-data, out = sys.argv[1], sys.argv[2]
-index = json.load(open(os.path.join(data, "index.json")))
-groups = {}
-for e in index:
-    if "001" in e["figure"]:
-        groups.setdefault(e["task"], []).append(os.path.abspath(os.path.join(data, e["npy"])))
-json.dump(groups, open(out, "w"), indent=1)
-PY
-"$cli" aggregate --manifest out/seed001_manifest.json -o out/seed001_aggregate --causal --force
+echo "== attnscope aggregate: the seed 001 prompts (aidreams260K) grouped by task ($data/seed001_tasks.json): mean and std over prompts, report.html"
+"$cli" aggregate --manifest "$data/seed001_tasks.json" -o out/seed001_aggregate --causal --force --no-progress
 if command -v mpirun >/dev/null 2>&1; then
   echo "== the same on two MPI ranks (files spread over the ranks; bit-identical outputs)"
-  mpirun -np 2 --oversubscribe --allow-run-as-root "$cli" aggregate --manifest out/seed001_manifest.json \
-    -o out/seed001_aggregate_mpi --causal --force
-  cmp out/seed001_aggregate/story/head_entropy_std.npy out/seed001_aggregate_mpi/story/head_entropy_std.npy
+  mpirun -np 2 --oversubscribe --allow-run-as-root "$cli" aggregate --manifest "$data/seed001_tasks.json" \
+    -o out/seed001_aggregate_mpi --causal --force --no-progress
+  diff -r -q out/seed001_aggregate out/seed001_aggregate_mpi
+  echo "   every file bit-identical to one process"
 fi
 
 for ex in "${examples[@]}"; do

@@ -39,6 +39,8 @@ Output files (all arrays float32, little-endian, C order, written by numpy.save)
     <model>/<prompt>.json   metadata, see below.
     index.json              list of {model, prompt_name, task, figure: [seed ids], npy, json,
                             shape, sparse_topk}, paths relative to examples/data.
+    seed001_tasks.json      {task: [npy, ...]}: the seed 001 prompts grouped by task, the
+                            manifest of `attnscope aggregate --manifest` (paths relative to it).
     sample.npy              the command-line tool's bundled sample: aidreams260K/story_1
                             (48 tokens), [layer, head, query, key];
     sample.tokens.json      its token strings (a JSON list);
@@ -733,6 +735,12 @@ def generate_dataset(models_dir: Path, out_dir: Path, log=print) -> List[Tuple[S
         results.append((s, attention))
         log(f"  {rel}: {len(s.token_ids)} tokens, figures {','.join(s.figures)}")
     write_json(out_dir / "index.json", index)
+    # the seed 001 prompts grouped by task, as `attnscope aggregate --manifest` reads them
+    tasks: Dict[str, List[str]] = {}
+    for e in index:
+        if "001" in e["figure"]:
+            tasks.setdefault(e["task"], []).append(e["npy"])
+    write_json(out_dir / "seed001_tasks.json", tasks)
     write_bundled_sample(out_dir, results, label)
     return results
 
