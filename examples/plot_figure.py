@@ -225,8 +225,27 @@ def _nice_step(n, max_ticks):
         m *= 10
 
 
+def _axis_points(ax, axis):
+    """The length of an axis in points, before the constrained layout takes its share for labels."""
+    w, h = ax.figure.get_size_inches()
+    box = ax.get_position()
+    return 72.0 * (0.85 * box.width * w if axis == "x" else box.height * h)
+
+
+def _fits(length_pts, per_label_pts):
+    return max(2, int(length_pts // per_label_pts))
+
+
+def _wrap(text, length_pts, font):
+    """Lines of `text` no longer than `length_pts` at `font` points (about 0.6 em per character)."""
+    import textwrap
+
+    return textwrap.fill(text, width=max(8, int(length_pts / (0.6 * font))), break_long_words=False)
+
+
 def set_ticks(ax, axis, n, ticks, style, show, font, max_numeric=10):
-    """Tick labels like the SVG writer: tokens as dense as allowed, numbers thinned to a 1-2-5 step."""
+    """Tick labels like the SVG writer: tokens as dense as allowed, numbers thinned to a 1-2-5 step;
+    both never denser than the axis length holds at this font (a 16k-token axis gets a few numbers)."""
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
     label_setter = ax.set_xticklabels if axis == "x" else ax.set_yticklabels
     if not show:
@@ -235,6 +254,14 @@ def set_ticks(ax, axis, n, ticks, style, show, font, max_numeric=10):
     max_ticks = int(style.get("max_ticks", 30))
     max_chars = int(style.get("max_label_chars", 16))
     numeric = not ticks or all(_is_integer_label(t) for t in ticks)
+    length = _axis_points(ax, axis)
+    if numeric:
+        widest = max(len(str(n - 1)), max((len(t) for t in ticks), default=1))
+        # x: numbers side by side (a gap of 1.5 em); y: stacked lines
+        per = (0.62 * widest + 1.5) * font if axis == "x" else 1.6 * font
+        max_numeric = min(max_numeric, _fits(length, per))
+    else:
+        max_ticks = min(max_ticks, _fits(length, 1.2 * font))  # one text line per token label
     step = _nice_step(n, min(max_ticks, max_numeric) if numeric else max_ticks)
     positions = list(range(0, n, step))
     labels = [str(i) if not ticks else _shorten(ticks[i], max_chars) for i in positions]
@@ -342,8 +369,9 @@ def render(manifest, base_dir, output, dpi):
         panel_in *= 0.8
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * panel_in + (1.2 if shared and show_bar else 0.0),
                                                    nrows * panel_in + 0.6), squeeze=False, layout="constrained")
-    if manifest.get("title"):
-        fig.suptitle(manifest["title"], fontsize=font + 5, fontweight="bold")
+    if manifest.get("title"):  # wrapped to the figure's width (bold: about 0.66 em per character)
+        fig.suptitle(_wrap(manifest["title"], 72.0 * fig.get_size_inches()[0] * 0.92, (font + 5) * 1.1), fontsize=font + 5,
+                     fontweight="bold")
     used = []
     for i, (p, (m, insets)) in enumerate(zip(panels, matrices)):
         r, c = divmod(i, ncols)
@@ -421,9 +449,12 @@ def _colorbar(fig, mappable, axes, panel, m, others, norm, font):
     low = lo < norm.vmin or any(np.isneginf(a).any() for a in arrays)
     high = hi > norm.vmax or any(np.isposinf(a).any() for a in arrays)
     extend = "both" if low and high else "min" if low else "max" if high else "neither"
-    cb = fig.colorbar(mappable, ax=axes, extend=extend, shrink=0.9 if len(axes) > 1 else 1.0)
-    if panel.get("colorbar_label"):
-        cb.set_label(panel["colorbar_label"], fontsize=font + 1)
+    shrink = 0.9 if len(axes) > 1 else 1.0
+    cb = fig.colorbar(mappable, ax=axes, extend=extend, shrink=shrink)
+    if panel.get("colorbar_label"):  # wrapped to the bar's length, so that it is never cut off
+        bar = min(a.get_position().y0 for a in axes), max(a.get_position().y1 for a in axes)
+        length = 0.85 * shrink * 72.0 * fig.get_size_inches()[1] * (bar[1] - bar[0])
+        cb.set_label(_wrap(panel["colorbar_label"], length, font + 1), fontsize=font + 1)
     cb.ax.tick_params(labelsize=font)
 
 

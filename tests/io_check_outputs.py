@@ -152,7 +152,61 @@ def mode_plot(out_dir, script):
         r = run_plot(script, os.path.join(tmp, "nope.json"), os.path.join(tmp, "z.png"))
         if r.returncode != 2 or "does not exist" not in r.stderr:
             fail(f"missing manifest: expected exit 2, got {r.returncode}: {r.stderr}")
-    print(f"plot_figure.py rendered {len(manifests)} manifests; error paths exit cleanly")
+    check_long_axis(script)
+    print(f"plot_figure.py rendered {len(manifests)} manifests; error paths exit cleanly; a 16k axis stays legible")
+
+
+def check_long_axis(script):
+    """A [16, 16384] panel with a long title and colour-bar label: no tick labels overlap and no
+    text leaves the figure (the 16k-token figure of seed 003 crowded its ticks and clipped both)."""
+    import importlib.util
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("plot_figure", script)
+    pf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pf)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(os.path.join(tmp, "p0.npy"), np.random.default_rng(3).random((16, 16384)))
+        heads = [f"L{l}H{h}" for l in range(4) for h in range(4)]
+        manifest = {"format": "attnscope.figure", "format_version": 1, "colour_scale": "shared",
+                    "title": "Entropy and dummy-token mass over 16k tokens, from queries and keys, a long title",
+                    "colormap": {"anchors": ["#440154", "#21908c", "#fde725"], "nan_colour": "#ffffff"},
+                    "grid": {"columns": 2, "rows": 1}, "style": {"max_cells": 512},
+                    "panels": [{"title": t, "files": {"npy": "p0.npy"}, "shape": [16, 16384],
+                                "value_range": {"min": 0.0, "max": 1.0},
+                                "colorbar_label": "attention mass on the dummy tokens (fraction of each row)",
+                                "x": {"label": "query", "ticks": []}, "y": {"label": "head", "ticks": heads}}
+                               for t in ("a", "b")]}
+        kept = []
+        close = plt.close
+        plt.close = lambda fig=None: kept.append(fig)
+        try:
+            pf.render(manifest, tmp, os.path.join(tmp, "long.png"), 100)
+        finally:
+            plt.close = close
+        fig = next(f for f in kept if isinstance(f, matplotlib.figure.Figure))
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        box = fig.bbox
+        for t in fig.findobj(matplotlib.text.Text):
+            if not t.get_visible() or not t.get_text().strip():
+                continue
+            e = t.get_window_extent(r)
+            if e.x0 < box.x0 - 1 or e.y0 < box.y0 - 1 or e.x1 > box.x1 + 1 or e.y1 > box.y1 + 1:
+                fail(f"plot_figure.py, 16k axis: {t.get_text()!r} leaves the figure ({e} outside {box})")
+        for ax in fig.axes[:2]:
+            labels = [t.get_window_extent(r) for t in ax.get_xticklabels() if t.get_text()]
+            if len(labels) < 2:
+                fail(f"plot_figure.py, 16k axis: {len(labels)} query tick labels")
+            for a, b in zip(labels, labels[1:]):
+                if a.x1 > b.x0:
+                    fail(f"plot_figure.py, 16k axis: query tick labels overlap ({a} and {b})")
+        close(fig)
 
 
 def main():
