@@ -161,6 +161,7 @@ inline example_lengths padding_of(const fs::path& dump, fs::path& sidecar) {
         const fs::path p = dir / (stem + ext);
         if (fs::exists(p, ec)) {
             out.keys = read_lengths("key-lengths", p.string(), "key_lengths");
+            out.keys_from = "key-lengths sidecar " + p.string();
             sidecar = p;
             return out;
         }
@@ -170,6 +171,7 @@ inline example_lengths padding_of(const fs::path& dump, fs::path& sidecar) {
         if (fs::exists(p, ec)) {
             out.mask = io::load_attention_mask(p);
             out.mask_path = p.string();
+            out.mask_from = "attention-mask sidecar";
             sidecar = p;
             return out;
         }
@@ -179,6 +181,7 @@ inline example_lengths padding_of(const fs::path& dump, fs::path& sidecar) {
         const nlohmann::json j = read_json_file(meta, "metadata");
         if (j.is_object() && j.contains("key_lengths")) {
             out.keys = read_lengths("key-lengths", meta.string(), "key_lengths");
+            out.keys_from = "key_lengths of " + meta.string();
             sidecar = meta;
         }
     }

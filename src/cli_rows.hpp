@@ -32,6 +32,9 @@ struct example_lengths {
     std::vector<index_t> keys, queries;
     io::loaded_mask mask;      ///< --attention-mask (empty bytes: none)
     std::string mask_path;     ///< the file it came from
+    /// Where each came from, as messages name it: the option, or the sidecar file next to a dump.
+    std::string keys_from = "option --key-lengths", queries_from = "option --query-lengths",
+                mask_from = "option --attention-mask";
 
     /// Per example of the mask, the position of its first token (left padding); empty without a
     /// mask. The sink keys count from there (metric_settings::sink_offsets).
@@ -100,25 +103,25 @@ V with_validity(V v, const validity_options& o, const example_lengths& lengths) 
     }
     if (o.causal) v = v.with(causal(o.past));
     if (o.window > 0) v = v.with(sliding_window(o.window));
-    auto per_example = [&](const std::vector<index_t>& l, const char* option, index_t limit, const char* what) {
+    auto per_example = [&](const std::vector<index_t>& l, const std::string& from, index_t limit, const char* what) {
         if (static_cast<index_t>(l.size()) != B)
-            throw usage_error(detail::concat("option --", option, ": ", l.size(), " lengths for the ", B, " examples of the input"));
+            throw usage_error(detail::concat(from, ": ", l.size(), " lengths for the ", B, " examples of the input"));
         for (std::size_t i = 0; i < l.size(); ++i)
             if (l[i] > limit)
-                throw usage_error(detail::concat("option --", option, ": length ", l[i], " of example ", i, " exceeds the ", limit, " ",
-                                                 what, " of the input"));
+                throw usage_error(detail::concat(from, ": length ", l[i], " of example ", i, " exceeds the ", limit, " ", what,
+                                                 " of the input"));
     };
     if (!lengths.keys.empty()) {
-        per_example(lengths.keys, "key-lengths", K, "keys");
+        per_example(lengths.keys, lengths.keys_from, K, "keys");
         v = v.with(key_lengths(lengths.keys));
     }
     if (!lengths.queries.empty()) {
-        per_example(lengths.queries, "query-lengths", Q, "query rows");
+        per_example(lengths.queries, lengths.queries_from, Q, "query rows");
         v = v.with(query_lengths(lengths.queries));
     }
     if (!lengths.mask.bytes.empty()) {
         if ((lengths.mask.batch != B && lengths.mask.batch != 1) || lengths.mask.length != K)
-            throw usage_error(detail::concat("option --attention-mask: ", lengths.mask_path, " is a [", lengths.mask.batch, ", ",
+            throw usage_error(detail::concat(lengths.mask_from, ": ", lengths.mask_path, " is a [", lengths.mask.batch, ", ",
                                              lengths.mask.length, "] mask, the input has ", B, " examples of ", K, " keys"));
         v = v.with(attention_mask(lengths.mask.view()));
     }

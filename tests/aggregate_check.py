@@ -216,6 +216,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "b.npy" in r.stderr and "layers" in r.stderr and r.stderr.count("\n") == 1,
           f"layer mismatch: {r.stderr!r}")
 
+    # a key-lengths sidecar that does not fit its dump: the message names the sidecar, not an option
+    kl = os.path.join(tmp, "in_kl", "kl")
+    os.makedirs(kl)
+    np.save(os.path.join(kl, "d.npy"), softmax_dump(rng, 2, 6, [6, 6]))
+    with open(os.path.join(kl, "d.key_lengths.json"), "w") as f:
+        f.write("[6, 9]")
+    r = run(["aggregate", kl, "-o", os.path.join(tmp, "out_kl"), "--causal"])
+    check(r.returncode == 1 and f"key-lengths sidecar {os.path.join(kl, 'd.key_lengths.json')}: length 9 of example 1 exceeds the 6 keys"
+          in r.stderr and "option --key-lengths" not in r.stderr, f"sidecar lengths: {r.stderr!r}")
+
     # queries/keys dumps (npz with queries [B, L, H, T, d] and keys [B, L, Hkv, T, d]): the rows are
     # causal softmax(q k^T / sqrt(d)); prompts of two lengths in one group
     qk_dir = os.path.join(tmp, "in_qk", "qk")
