@@ -191,28 +191,12 @@ int run_aggregate(const std::vector<std::string>& args, const sigset_t& signals)
                 [](std::span<const std::byte> b) { return deserialize_stats(b, "a result from another rank"); });
             if (!world.root()) return;
             progress.set_stage("writing files", 1);
-            nlohmann::json provenance;
-            provenance["tool"] = tool_name("aggregate");
-            provenance["definition"] = definition;
-            nlohmann::json summary = provenance;
-            summary["groups"] = nlohmann::json::object();
-            for (std::size_t g = 0; g < groups.size(); ++g) {
-                auto entry = write_group(files, stats[g], provenance);
-                std::vector<std::string> names;
-                for (const auto& f : groups[g].files) names.push_back(f.string());
-                entry["inputs"] = names;
-                summary["groups"][stats[g].name] = std::move(entry);
+            std::vector<std::vector<std::string>> inputs;
+            for (const auto& group : groups) {
+                inputs.emplace_back();
+                for (const auto& f : group.files) inputs.back().push_back(f.string());
             }
-            write_group_figures(files, stats);
-            const fs::path page = files.add("report.html"); // listed in summary.json; written last, with it
-            write_summary(files, summary);
-            std::uint64_t prompts = 0;
-            for (const auto& s : stats) prompts += s.prompts;
-            write_group_page(page, files, stats, "attnscope aggregate: " + group_names_title(stats),
-                             {{"command", "attnscope aggregate"},
-                              {"dumps", fmt::format("{} files, {} prompts, {} groups", jobs.size(), prompts, groups.size())},
-                              {"definition", definition.dump()}},
-                             summary);
+            write_group_outputs(files, stats, inputs, "aggregate", definition, "dumps", jobs.size());
         },
         [&] {
             if (out) out->discard();

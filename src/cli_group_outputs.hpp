@@ -1,7 +1,7 @@
 // src/cli_group_outputs.hpp - writing the statistics of groups: per group and metric the mean and
 // sample standard deviation over prompts as layer x head grids, the per-cell prompt count, the
 // group's .accum; one multi-panel figure per metric (a panel per group, one colour scale); and
-// summary.json. Shared by `aggregate` and `merge`.
+// summary.json and report.html. Shared by `aggregate` and `merge`.
 #pragma once
 
 #include <attnscope/io/atomic_file.hpp>
@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_group_page.hpp"
 #include "cli_group_stats.hpp"
 #include "cli_grids.hpp"
 #include "cli_output.hpp"
@@ -90,6 +91,35 @@ inline void write_group_figures(file_list& files, const std::vector<group_stats>
         files.names.push_back(stem + ".svg");
         files.names.push_back(stem + ".json");
     }
+}
+
+/// Everything OUT holds for `groups`, as `command` ("aggregate", "merge") writes it: each group's
+/// files (write_group) with its `inputs`, the group figures, summary.json, then report.html (listed
+/// in summary.json, written last). `source_kind` and `source_count` say what was read ("dumps", 50).
+inline void write_group_outputs(file_list& files, const std::vector<group_stats>& groups,
+                                const std::vector<std::vector<std::string>>& inputs, std::string_view command,
+                                const nlohmann::json& definition, std::string_view source_kind, std::size_t source_count) {
+    nlohmann::json provenance;
+    provenance["tool"] = tool_name(command);
+    provenance["definition"] = definition;
+    nlohmann::json summary = provenance;
+    summary["groups"] = nlohmann::json::object();
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        auto entry = write_group(files, groups[g], provenance);
+        entry["inputs"] = inputs[g];
+        summary["groups"][groups[g].name] = std::move(entry);
+    }
+    write_group_figures(files, groups);
+    const std::filesystem::path page = files.add("report.html"); // listed in summary.json; written last, with it
+    write_summary(files, summary);
+    std::uint64_t prompts = 0;
+    for (const auto& s : groups) prompts += s.prompts;
+    const std::string name = detail::concat("attnscope ", command);
+    write_group_page(page, files, groups, name + ": " + group_names_title(groups),
+                     {{"command", name},
+                      {std::string(source_kind), fmt::format("{} files, {} prompts, {} groups", source_count, prompts, groups.size())},
+                      {"definition", definition.dump()}},
+                     summary);
 }
 
 } // namespace attnscope::cli

@@ -88,26 +88,7 @@ int run_merge(const std::vector<std::string>& args, const sigset_t&) {
 
     staging_dir out(*target, a.has("force"));
     file_list files{out.path(), {}};
-    nlohmann::json provenance;
-    provenance["tool"] = tool_name("merge");
-    provenance["definition"] = groups.front().definition;
-    nlohmann::json summary = provenance;
-    summary["groups"] = nlohmann::json::object();
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-        auto entry = write_group(files, groups[g], provenance);
-        entry["inputs"] = sources[g];
-        summary["groups"][groups[g].name] = std::move(entry);
-    }
-    write_group_figures(files, groups);
-    const fs::path page = files.add("report.html"); // listed in summary.json; written last, with it
-    write_summary(files, summary);
-    std::uint64_t prompts = 0;
-    for (const auto& s : groups) prompts += s.prompts;
-    write_group_page(page, files, groups, "attnscope merge: " + group_names_title(groups),
-                     {{"command", "attnscope merge"},
-                      {"accumulators", fmt::format("{} files, {} prompts, {} groups", a.positionals.size(), prompts, groups.size())},
-                      {"definition", groups.front().definition.dump()}},
-                     summary);
+    write_group_outputs(files, groups, sources, "merge", groups.front().definition, "accumulators", a.positionals.size());
     out.commit();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fmt::print("attnscope merge: {} accumulators, {} groups -> {}/ ({} files, {:.2f} s)\n", a.positionals.size(), groups.size(),
