@@ -5,6 +5,7 @@
 #include "axis.hpp"
 #include "element.hpp"
 #include "error.hpp"
+#include "layout.hpp"
 #include "result.hpp"
 #include "select.hpp"
 #include "validity.hpp"

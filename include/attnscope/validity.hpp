@@ -27,6 +27,7 @@
 //   auto v = base.with(as::key_lengths(std::vector<as::index_t>{40, 27, 15}));   // safe
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -36,6 +37,7 @@
 
 #include "axis.hpp"
 #include "error.hpp"
+#include "layout.hpp"
 
 namespace attnscope {
 
@@ -172,6 +174,89 @@ struct owned_mask3 {
     }
 };
 
+/// Which keys of one row count; made by validity::keys() (a view's row() and keys() call it).
+/// Keys outside [begin, end) never count; inside, all count when `dense`, otherwise ask `counts(k)`.
+struct key_rule {
+    index_t begin = 0, end = 0;
+    bool dense = true;
+    // slow-path state, in original coordinates
+    index_t key_origin = 0, key_step = 1;
+    index_t query_position = 0;
+    index_t window = 0;
+    bool causal = false;
+    const std::int32_t* key_positions = nullptr;
+    index_t key_positions_size = 0;
+    const std::uint8_t* mask = nullptr;     // at [b, 0] of the key mask (dense bytes), or null
+    const std::uint8_t* pad_mask = nullptr; // at [b, 0] of the attention mask (dense bytes), or null
+    const std::uint8_t* row_mask = nullptr; // at [b, q, 0] of the query-key mask (dense bytes), or null
+
+    /// Whether local key k counts (k in [0, size)).
+    constexpr bool counts(index_t k) const noexcept {
+        if (k < begin || k >= end) return false;
+        if (dense) return true;
+        const index_t ko = key_origin + k * key_step;
+        if (mask != nullptr && mask[ko] == 0) return false;
+        if (pad_mask != nullptr && pad_mask[ko] == 0) return false;
+        if (row_mask != nullptr && row_mask[ko] == 0) return false;
+        index_t pos = ko;
+        if (key_positions != nullptr) {
+            if (ko >= key_positions_size) return false;
+            pos = key_positions[ko];
+            if (pos < 0) return false;
+        }
+        if (causal && pos > query_position) return false;
+        if (window > 0 && query_position - pos >= window) return false;
+        return true;
+    }
+    /// Number of keys that count.
+    constexpr index_t count() const noexcept {
+        if (dense) return end > begin ? end - begin : 0;
+        index_t n = 0;
+        for (index_t k = begin; k < end; ++k) n += counts(k) ? 1 : 0;
+        return n;
+    }
+};
+
+/// A rule to attach to a view with `view.with(rule)`; several compose. Each owns its data.
+///   auto v = as::make_view(p, as::extents{H, Q, K}).with(as::causal()).with(as::sliding_window(64));
+struct causal_rule {
+    index_t past = 0;
+};
+struct window_rule {
+    index_t window = 0;
+};
+struct key_lengths_rule {
+    shared_list<index_t> lengths;
+};
+struct attention_mask_rule {
+    owned_mask mask;
+};
+struct key_limit_rule {
+    shared_list<index_t> lengths;
+};
+struct query_lengths_rule {
+    shared_list<index_t> lengths;
+};
+struct key_mask_rule {
+    owned_mask mask;
+};
+struct query_mask_rule {
+    owned_mask mask;
+};
+struct query_key_mask_rule {
+    owned_mask3 mask;
+};
+struct positions_rule {
+    shared_list<std::int32_t> key_positions;
+    shared_list<std::int32_t> query_positions;
+};
+
+/// The original extents a validity model is checked against: examples, query rows, key cells
+/// (what the producer stored, whatever subviews were taken since).
+struct validity_extents {
+    index_t batch = 1, query = 1, key = 1;
+};
+
 /// The validity model of a view: a value type held by every view, empty by default (all keys count).
 /// It owns its data (shared_list, owned_mask): a view never points into a caller's rule arguments.
 struct validity {
@@ -213,40 +298,162 @@ struct validity {
         }
         return true;
     }
-};
 
-/// A rule to attach to a view with `view.with(rule)`; several compose. Each owns its data.
-///   auto v = as::make_view(p, as::extents{H, Q, K}).with(as::causal()).with(as::sliding_window(64));
-struct causal_rule {
-    index_t past = 0;
-};
-struct window_rule {
-    index_t window = 0;
-};
-struct key_lengths_rule {
-    shared_list<index_t> lengths;
-};
-struct attention_mask_rule {
-    owned_mask mask;
-};
-struct key_limit_rule {
-    shared_list<index_t> lengths;
-};
-struct query_lengths_rule {
-    shared_list<index_t> lengths;
-};
-struct key_mask_rule {
-    owned_mask mask;
-};
-struct query_mask_rule {
-    owned_mask mask;
-};
-struct query_key_mask_rule {
-    owned_mask3 mask;
-};
-struct positions_rule {
-    shared_list<std::int32_t> key_positions;
-    shared_list<std::int32_t> query_positions;
+    /// Which keys count in the rows of original example bo and original query row qo, for a key
+    /// axis mapped by `key_axis` (local key indices).
+    key_rule keys(index_t bo, index_t qo, const axis_map& key_axis) const noexcept {
+        const auto& kb = key_axis;
+        key_rule k;
+        k.key_origin = kb.origin;
+        k.key_step = kb.step;
+        k.causal = causal;
+        k.window = window;
+        k.query_position = query_position(qo); // saturating
+        index_t hi = kb.original_extent; // original-coordinate bound
+        const auto b = static_cast<std::size_t>(bo);
+        if (!key_lengths.empty()) hi = std::min(hi, key_lengths[b]);
+        if (!key_limit.empty()) hi = std::min(hi, key_limit[b]);
+        const bool positional = !key_positions.empty();
+        index_t lo = 0;
+        if (!positional) {
+            // no overflow: query_position saturates at the index range, window >= 1
+            if (k.causal && k.query_position < hi) hi = k.query_position + 1;
+            index_t first = 0;
+            if (k.window > 0 && !__builtin_sub_overflow(k.query_position, k.window - 1, &first))
+                lo = std::clamp<index_t>(first, 0, kb.original_extent);
+        }
+        // translate [lo, hi) to local indices (a division per row only on stepped key slices)
+        auto local = [&kb](index_t o) { return kb.step == 1 ? o - kb.origin : detail::ceil_div(o - kb.origin, kb.step); };
+        k.begin = lo <= kb.origin ? 0 : std::min(kb.extent, local(lo));
+        k.end = hi <= kb.origin ? 0 : std::min(kb.extent, local(hi));
+        if (k.end < k.begin) k.end = k.begin;
+        if (positional) {
+            k.key_positions = key_positions.data();
+            k.key_positions_size = static_cast<index_t>(key_positions.size());
+        }
+        if (!key_mask.empty()) k.mask = key_mask.example(bo);
+        if (!attention_mask.empty()) k.pad_mask = attention_mask.example(bo);
+        if (!query_key_mask.empty()) k.row_mask = query_key_mask.row(bo, qo);
+        k.dense = !positional && k.mask == nullptr && k.pad_mask == nullptr && k.row_mask == nullptr;
+        return k;
+    }
+
+    // ---- adding rules, checked against the data's original extents ----
+    /// A copy with one more rule; its sizes are checked against `e` (shape_error, argument_error,
+    /// overflow_error naming the rule). attention_view::with(rule) calls these.
+    validity with(causal_rule r, const validity_extents& e) const {
+        check_past(r.past, e);
+        auto v = *this;
+        v.causal = true;
+        v.past = r.past;
+        return v;
+    }
+    validity with(window_rule r, const validity_extents&) const {
+        auto v = *this;
+        v.window = r.window;
+        return v;
+    }
+    validity with(key_lengths_rule r, const validity_extents& e) const {
+        check_per_batch(r.lengths, "key_lengths", e.batch, e.key);
+        auto v = *this;
+        v.key_lengths = std::move(r.lengths);
+        return v;
+    }
+    validity with(attention_mask_rule r, const validity_extents& e) const {
+        check_mask(r.mask, "attention_mask", e.batch, e.key);
+        auto v = *this;
+        v.attention_mask = std::move(r.mask);
+        return v;
+    }
+    validity with(key_limit_rule r, const validity_extents& e) const {
+        check_per_batch(r.lengths, "key_limit", e.batch, e.key);
+        auto v = *this;
+        v.key_limit = std::move(r.lengths);
+        return v;
+    }
+    validity with(query_lengths_rule r, const validity_extents& e) const {
+        check_per_batch(r.lengths, "query_lengths", e.batch, e.query);
+        auto v = *this;
+        v.query_lengths = std::move(r.lengths);
+        return v;
+    }
+    validity with(key_mask_rule r, const validity_extents& e) const {
+        check_mask(r.mask, "key_mask", e.batch, e.key);
+        auto v = *this;
+        v.key_mask = std::move(r.mask);
+        return v;
+    }
+    validity with(query_mask_rule r, const validity_extents& e) const {
+        check_mask(r.mask, "query_mask", e.batch, e.query);
+        auto v = *this;
+        v.query_mask = std::move(r.mask);
+        return v;
+    }
+    validity with(query_key_mask_rule r, const validity_extents& e) const {
+        const auto& m = r.mask;
+        if (m.empty()) throw argument_error("query_key_mask: no mask given");
+        if ((m.batch != e.batch && m.batch != 1) || m.queries != e.query || m.keys != e.key)
+            throw shape_error(detail::concat("query_key_mask: expected shape [", e.batch, ", ", e.query, ", ", e.key,
+                                             "] (or [1, ", e.query, ", ", e.key, "]), got [", m.batch, ", ", m.queries,
+                                             ", ", m.keys, "]"));
+        auto v = *this;
+        v.query_key_mask = std::move(r.mask);
+        return v;
+    }
+    validity with(positions_rule r, const validity_extents& e) const {
+        if (static_cast<index_t>(r.key_positions.size()) > e.key)
+            throw shape_error(detail::concat("positions: key_positions has ", r.key_positions.size(),
+                                             " cells, the key axis has ", e.key));
+        if (!r.query_positions.empty() && static_cast<index_t>(r.query_positions.size()) != e.query)
+            throw shape_error(detail::concat("positions: query_positions has ", r.query_positions.size(),
+                                             " entries, expected one per query row (", e.query, ")"));
+        auto v = *this;
+        v.key_positions = std::move(r.key_positions);
+        v.query_positions = std::move(r.query_positions);
+        return v;
+    }
+    /// This model checked against `e` as by the individual rules (the storage is shared, not copied).
+    validity checked(const validity_extents& e) const {
+        validity v;
+        v = v.with(positions_rule{key_positions, query_positions}, e);
+        if (!key_lengths.empty()) v = v.with(key_lengths_rule{key_lengths}, e);
+        if (!attention_mask.empty()) v = v.with(attention_mask_rule{attention_mask}, e);
+        if (!key_limit.empty()) v = v.with(key_limit_rule{key_limit}, e);
+        if (!query_lengths.empty()) v = v.with(query_lengths_rule{query_lengths}, e);
+        if (!key_mask.empty()) v = v.with(key_mask_rule{key_mask}, e);
+        if (!query_mask.empty()) v = v.with(query_mask_rule{query_mask}, e);
+        if (!query_key_mask.empty()) v = v.with(query_key_mask_rule{query_key_mask}, e);
+        if (past < 0) throw argument_error(detail::concat("validity.past must be >= 0, got ", past));
+        if (window < 0) throw argument_error(detail::concat("validity.window must be >= 0, got ", window));
+        check_past(past, e);
+        v.causal = causal;
+        v.past = past;
+        v.window = window;
+        return v;
+    }
+
+private:
+    /// The last query row's position, past + Q - 1, must be an index: positions never wrap around.
+    static void check_past(index_t past, const validity_extents& e) {
+        if (past < 0) throw argument_error(detail::concat("causal(past): past must be >= 0, got ", past));
+        index_t last = 0;
+        if (e.query > 0 && __builtin_add_overflow(past, e.query - 1, &last))
+            throw overflow_error(detail::concat("causal(past): past ", past, " + ", e.query,
+                                                " query rows puts the last query at a position beyond the 64-bit index range"));
+    }
+    static void check_per_batch(const shared_list<index_t>& lengths, const char* name, index_t batch, index_t limit) {
+        if (static_cast<index_t>(lengths.size()) != batch)
+            throw shape_error(detail::concat(name, ": expected one length per example (", batch, "), got ", lengths.size()));
+        for (std::size_t i = 0; i < lengths.size(); ++i)
+            if (lengths[i] < 0 || lengths[i] > limit)
+                throw shape_error(detail::concat(name, "[", i, "] = ", lengths[i], " is outside [0, ", limit, "]"));
+    }
+    static void check_mask(const owned_mask& m, const char* name, index_t batch, index_t n) {
+        if (m.empty()) throw argument_error(detail::concat(name, ": no mask given"));
+        if ((m.batch != batch && m.batch != 1) || m.length != n)
+            throw shape_error(detail::concat(name, ": expected shape [", batch, ", ", n, "] (or [1, ", n, "]), got [",
+                                             m.batch, ", ", m.length, "]"));
+    }
 };
 
 /// Causal masking: key k counts for query q when pos(k) <= q + past (past = KV-cache prefix length).
