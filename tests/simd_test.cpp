@@ -19,6 +19,12 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define ATTNSCOPE_TEST_MMAP 1
+#endif
+
 #include "catch.hpp"
 #include "test_util.hpp"
 
@@ -170,6 +176,35 @@ TEMPLATE_TEST_CASE("simd: every sum matches a naive double loop", "[simd]", floa
             check_all(row.data, row.stride, k / 3, k - k / 5, par);
         }
 }
+
+#if defined(ATTNSCOPE_TEST_MMAP)
+TEMPLATE_TEST_CASE("simd: rows ending at the end of a mapped page read nothing past it (partial last step)", "[simd]",
+                   float, double, as::half, as::bfloat16) {
+    // the last, partial step of a row is read by masked loads (or a copy): a row whose last
+    // element is the last one of a page followed by an unmapped page must not fault, and the
+    // lanes past its end must not count
+    using T = TestType;
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mem != MAP_FAILED);
+    REQUIRE(mprotect(static_cast<char*>(mem) + page, page, PROT_NONE) == 0);
+    T* end = reinterpret_cast<T*>(static_cast<char*>(mem) + page);
+    unsigned seed = 900;
+    for (index_t k = 1; k <= 130; ++k) {
+        const auto values = softmax_row(k, seed++);
+        const auto conv = attnscope_test::convert<T>(values);
+        T* row = end - k;
+        std::copy(conv.begin(), conv.end(), row);
+        simd::sum_params par;
+        par.threshold = 1.0 / static_cast<double>(k);
+        par.distance_offset = k;
+        check_all(static_cast<const T*>(row), 1, 0, k, par);
+        // a sub-range ending at the page end, and a causal-like prefix
+        check_all(static_cast<const T*>(row), 1, k / 3, k, par);
+    }
+    munmap(mem, 2 * page);
+}
+#endif
 
 TEMPLATE_TEST_CASE("simd: long rows (K = 131072) keep 1e-6 relative accuracy", "[simd]", float, double, as::half,
                    as::bfloat16) {

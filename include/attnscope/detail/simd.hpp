@@ -341,6 +341,15 @@ inline batch<double> log_nonneg(const batch<double>& x) noexcept {
     return xsimd::select(x > db(0.0), xsimd::log(x), db(0.0));
 }
 
+/// 0, 1, 2, ... as C (for lane offsets).
+template <class C>
+struct iota_table {
+    alignas(64) static constexpr C values[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+                                                 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                                 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+};
+
 /// How one element type is read into two batches of compute lanes per step of 2N elements.
 /// `interleaved`: batch 0 holds elements 0, 2, 4, ... and batch 1 elements 1, 3, 5, ...;
 /// otherwise batch 0 holds elements [0, N) and batch 1 [N, 2N).
@@ -438,16 +447,59 @@ inline batch<std::uint32_t> load_pairs(const T16* p) noexcept {
     return batch<std::uint32_t>::load_aligned(tmp);
 }
 
+/// Whether load_pairs_partial is a masked load (AVX-512, AVX2): the last, partial step of a
+/// 16-bit row then costs a masked load instead of a copy through a zeroed buffer.
+inline constexpr bool has_partial_pairs =
+#if defined(__AVX512F__)
+    batch<std::uint32_t>::size == 16;
+#elif defined(__AVX2__)
+    batch<std::uint32_t>::size == 8;
+#else
+    false;
+#endif
+
+/// The first m (0 < m < 2N) 16-bit values from p as load_pairs gives them, zero beyond, without
+/// reading past p + m: the m / 2 whole pairs by a masked load of 32-bit lanes, an odd last value
+/// put into the low half of the next lane.
+template <class T16>
+inline batch<std::uint32_t> load_pairs_partial(const T16* p, std::size_t m) noexcept {
+    using ub = batch<std::uint32_t>;
+    const auto pairs = static_cast<std::uint32_t>(m / 2);
+    ub w(0u);
+#if defined(__AVX512F__)
+    if constexpr (ub::size == 16)
+        w = ub(_mm512_maskz_loadu_epi32(static_cast<__mmask16>((1u << pairs) - 1u), p));
+#elif defined(__AVX2__)
+    if constexpr (ub::size == 8) {
+        const auto iota = batch<std::int32_t>::load_aligned(iota_table<std::int32_t>::values);
+        const auto lanes = xsimd::select(iota < batch<std::int32_t>(static_cast<std::int32_t>(pairs)),
+                                         batch<std::int32_t>(-1), batch<std::int32_t>(0));
+        w = ub(_mm256_maskload_epi32(reinterpret_cast<const int*>(p), lanes));
+    }
+#endif
+    if (m % 2 != 0) {
+        std::uint16_t last = 0;
+        std::memcpy(&last, p + (m - 1), sizeof(last));
+        const auto iota = ub::load_aligned(iota_table<std::uint32_t>::values);
+        w = w | xsimd::select(iota == ub(pairs), ub(static_cast<std::uint32_t>(last)), ub(0u));
+    }
+    return w;
+}
+
 template <>
 struct loader<bfloat16> {
     using C = float;
     static constexpr bool interleaved = true;
     static constexpr std::size_t N = batch<float>::size;
-    static void load(const bfloat16* p, batch<float>& a, batch<float>& b) noexcept {
+    static constexpr bool has_partial = has_partial_pairs;
+    static void from_pairs(const batch<std::uint32_t>& w, batch<float>& a, batch<float>& b) noexcept {
         using ub = batch<std::uint32_t>;
-        const ub w = load_pairs(p);
         a = xsimd::bitwise_cast<batch<float>>(w << 16);
         b = xsimd::bitwise_cast<batch<float>>(w & ub(0xffff0000u));
+    }
+    static void load(const bfloat16* p, batch<float>& a, batch<float>& b) noexcept { from_pairs(load_pairs(p), a, b); }
+    static void load_partial(const bfloat16* p, std::size_t m, batch<float>& a, batch<float>& b) noexcept {
+        from_pairs(load_pairs_partial(p, m), a, b);
     }
 };
 
@@ -475,6 +527,28 @@ struct loader<half> {
         a = convert(p);
         b = convert(p + N);
     }
+    static constexpr bool has_partial = has_partial_pairs;
+    template <std::size_t W = N> // (as convert)
+    static void load_partial(const half* p, std::size_t m, batch<float>& a, batch<float>& b) noexcept {
+        const auto w = load_pairs_partial(p, m);
+#if defined(__AVX512F__)
+        if constexpr (W == 16) {
+            const __m512i r = w;
+            a = batch<float>(_mm512_cvtph_ps(_mm512_castsi512_si256(r)));
+            b = batch<float>(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(r, 1)));
+            return;
+        }
+#endif
+#if defined(__AVX2__)
+        if constexpr (W == 8) {
+            const __m256i r = w;
+            a = batch<float>(_mm256_cvtph_ps(_mm256_castsi256_si128(r)));
+            b = batch<float>(_mm256_cvtph_ps(_mm256_extracti128_si256(r, 1)));
+            return;
+        }
+#endif
+        (void)w, (void)a, (void)b;
+    }
 };
 #else
 template <>
@@ -491,23 +565,18 @@ struct loader<half> {
         const fb special = xsimd::select(v >= fb(65536.0f), xsimd::bitwise_cast<fb>(ub(0x7f800000u)), fb(0.0f));
         return (v | special) | xsimd::bitwise_cast<fb>(sign32);
     }
-    static void load(const half* p, batch<float>& a, batch<float>& b) noexcept {
+    static void from_pairs(const batch<std::uint32_t>& w, batch<float>& a, batch<float>& b) noexcept {
         using ub = batch<std::uint32_t>;
-        const ub w = load_pairs(p);
         a = finish((w & ub(0x7fffu)) << 13, (w & ub(0x8000u)) << 16);
         b = finish((w >> 3) & ub(0x0fffe000u), w & ub(0x80000000u));
     }
+    static void load(const half* p, batch<float>& a, batch<float>& b) noexcept { from_pairs(load_pairs(p), a, b); }
+    static constexpr bool has_partial = has_partial_pairs;
+    static void load_partial(const half* p, std::size_t m, batch<float>& a, batch<float>& b) noexcept {
+        from_pairs(load_pairs_partial(p, m), a, b);
+    }
 };
 #endif
-
-/// 0, 1, 2, ... as C (for lane offsets).
-template <class C>
-struct iota_table {
-    alignas(64) static constexpr C values[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
-                                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-                                                 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-                                                 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
-};
 
 /// Element offset, within a step, of lane k of batch j: 2k + j when interleaved, else k + jN.
 template <class T>
