@@ -3,7 +3,7 @@
 #pragma once
 
 #include <attnscope/io/atomic_file.hpp>
-#include <attnscope/io/colormap.hpp>
+#include <attnscope/io/value_summary.hpp>
 #include <attnscope/reduce/aggregate.hpp>
 #include <attnscope/reduce/row_metric.hpp>
 #include <attnscope/version.hpp>

@@ -26,14 +26,12 @@
 #include "../element.hpp"
 #include "../error.hpp"
 #include "../view.hpp"
+#include "detail/element_dispatch.hpp"
+#include "detail/messages.hpp"
 
 namespace attnscope::io {
 
 namespace detail {
-
-using attnscope::detail::concat;
-using attnscope::detail::format_list;
-using attnscope::detail::located;
 
 /// Largest rank a file may declare (numpy 2 allows 64 dimensions).
 inline constexpr std::size_t max_file_rank = 64;
@@ -101,13 +99,7 @@ class array {
     // calls g(std::type_identity<T>{}) for the stored element type T
     template <class G>
     decltype(auto) dispatch(G&& g) const {
-        switch (type_) {
-        case attnscope::dtype::f16: return g(std::type_identity<half>{});
-        case attnscope::dtype::bf16: return g(std::type_identity<bfloat16>{});
-        case attnscope::dtype::f32: return g(std::type_identity<float>{});
-        case attnscope::dtype::f64: break;
-        }
-        return g(std::type_identity<double>{});
+        return detail::with_element_type(type_, std::forward<G>(g));
     }
 
 public:
@@ -355,13 +347,7 @@ class attention_source {
     template <class G>
     decltype(auto) dispatch(G&& g) const {
         if (arrays_.empty()) throw argument_error("attention_source: empty (default-constructed)");
-        switch (arrays_.front().dtype()) {
-        case attnscope::dtype::f16: return g(std::type_identity<half>{});
-        case attnscope::dtype::bf16: return g(std::type_identity<bfloat16>{});
-        case attnscope::dtype::f32: return g(std::type_identity<float>{});
-        case attnscope::dtype::f64: break;
-        }
-        return g(std::type_identity<double>{});
+        return detail::with_element_type(arrays_.front().dtype(), std::forward<G>(g));
     }
 
     // an empty tensor holds no attention, and a zero extent would let a tiny hostile file declare

@@ -19,12 +19,9 @@
 #include <unistd.h>
 
 #include "../error.hpp"
+#include "detail/messages.hpp"
 
 namespace attnscope::io {
-
-namespace detail {
-using ::attnscope::detail::concat;
-} // namespace detail
 
 /// Writes a file atomically: bytes go to a temporary file next to `path`, which is renamed over
 /// `path` by commit(). Destroying an uncommitted writer removes the temporary file.

@@ -1,4 +1,4 @@
-// attnscope/io/colormap.hpp - colormaps (value -> sRGB colour) and the value range of a result.
+// attnscope/io/colormap.hpp - colormaps (value -> sRGB colour).
 //
 // A colormap is a list of evenly spaced sRGB anchor colours with linear interpolation between them,
 // which is also exactly what an SVG <linearGradient> draws, so colour bars match the cells.
@@ -8,22 +8,15 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "../error.hpp"
-#include "../result.hpp"
+#include "detail/messages.hpp"
 
 namespace attnscope::io {
-
-namespace detail {
-using ::attnscope::detail::concat;
-using ::attnscope::detail::format_list;
-} // namespace detail
 
 /// An 8-bit sRGB colour.
 ///   as::io::rgb c = as::io::rgb::from_hex("#440154");
@@ -203,34 +196,5 @@ private:
     rgb nan_;
     colormap_kind kind_;
 };
-
-/// What a result holds: the range of its finite values and how many cells are NaN or infinite.
-///   auto s = as::io::summarize_values(grid);
-///   if (s.min) std::cout << *s.min << " .. " << *s.max << ", " << s.nan_count << " NaN\n";
-struct value_summary {
-    std::optional<double> min, max; ///< over finite cells; empty when there is none
-    std::size_t count = 0;          ///< all cells
-    std::size_t nan_count = 0;
-    std::size_t posinf_count = 0;
-    std::size_t neginf_count = 0;
-};
-
-/// Summarizes every cell of an array.
-///   auto s = as::io::summarize_values(grid.values);
-inline value_summary summarize_values(const xt::xarray<double>& values) {
-    value_summary s;
-    s.count = values.size();
-    for (double v : values) {
-        if (std::isnan(v)) {
-            ++s.nan_count;
-        } else if (std::isinf(v)) {
-            ++(v > 0 ? s.posinf_count : s.neginf_count);
-        } else {
-            if (!s.min || v < *s.min) s.min = v;
-            if (!s.max || v > *s.max) s.max = v;
-        }
-    }
-    return s;
-}
 
 } // namespace attnscope::io

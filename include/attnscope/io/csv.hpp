@@ -25,13 +25,9 @@
 #include "../error.hpp"
 #include "../result.hpp"
 #include "atomic_file.hpp"
+#include "detail/messages.hpp"
 
 namespace attnscope::io {
-
-namespace detail {
-using ::attnscope::detail::concat;
-using ::attnscope::detail::format_list;
-} // namespace detail
 
 /// Options of the CSV writers.
 ///   as::io::write_csv("grid.csv", grid, {.nan_text = "nan"});

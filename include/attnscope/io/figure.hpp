@@ -28,16 +28,12 @@
 #include "../version.hpp"
 #include "atomic_file.hpp"
 #include "colormap.hpp"
+#include "detail/messages.hpp"
 #include "csv.hpp"
 #include "json.hpp"
 #include "svg.hpp"
 
 namespace attnscope::io {
-
-namespace detail {
-using ::attnscope::detail::concat;
-using ::attnscope::detail::format_list;
-} // namespace detail
 
 namespace detail {
 

@@ -22,15 +22,11 @@
 #include "../result.hpp"
 #include "../version.hpp"
 #include "atomic_file.hpp"
-#include "colormap.hpp"
 #include "csv.hpp"
+#include "detail/messages.hpp"
+#include "value_summary.hpp"
 
 namespace attnscope::io {
-
-namespace detail {
-using ::attnscope::detail::concat;
-using ::attnscope::detail::format_list;
-} // namespace detail
 
 /// Whether to_json() includes the cell values.
 enum class json_values { omit, include };

@@ -22,6 +22,7 @@
 #include "../qk_source.hpp"
 #include "array.hpp"
 #include "detail/bytes.hpp"
+#include "detail/element_dispatch.hpp"
 #include "load.hpp"
 
 namespace attnscope::io {
@@ -141,12 +142,7 @@ public:
                     throw detail::located<shape_error>(
                         source, std::nullopt, "tensors",
                         detail::concat("tensor '", a.name(), "' of shape ", detail::format_list(a.shape()), " is empty"));
-        switch (dtype()) {
-        case attnscope::dtype::f16: fill<half>(); break;
-        case attnscope::dtype::bf16: fill<bfloat16>(); break;
-        case attnscope::dtype::f32: fill<float>(); break;
-        case attnscope::dtype::f64: fill<double>(); break;
-        }
+        detail::with_element_type(dtype(), [&]<class T>(std::type_identity<T>) { fill<T>(); });
     }
 
     /// The element type of the queries and keys (float32 when they were stored differently).

@@ -29,13 +29,10 @@
 #include "../version.hpp"
 #include "atomic_file.hpp"
 #include "colormap.hpp"
+#include "detail/messages.hpp"
+#include "value_summary.hpp"
 
 namespace attnscope::io {
-
-namespace detail {
-using ::attnscope::detail::concat;
-using ::attnscope::detail::format_list;
-} // namespace detail
 
 /// A rectangle of cells to outline: rows [row0, row1) and columns [col0, col1) of the full matrix,
 /// drawn in `colour` ("#rrggbb") with an optional label at its top-left corner.

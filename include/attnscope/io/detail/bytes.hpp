@@ -25,11 +25,9 @@
 
 #include "../../axis.hpp"
 #include "../../error.hpp"
+#include "messages.hpp"
 
 namespace attnscope::io::detail {
-
-using attnscope::detail::concat;
-using attnscope::detail::located;
 
 static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big,
               "attnscope's file formats need a little- or big-endian host");
