@@ -7,6 +7,7 @@
 #include <attnscope/reduce/aggregate.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -53,6 +54,8 @@ struct report_options {
     bool per_row = false;
     bool per_example = false;
     index_t gallery_limit = 64;
+    std::vector<index_t> gallery_examples; ///< --gallery-examples LIST (empty: the default or all)
+    bool gallery_all_examples = false;     ///< --gallery-examples all
     io::value_scale pattern_scale = io::value_scale::power;
     std::optional<fs::path> tokens;
 };
@@ -122,6 +125,9 @@ arg_parser report_parser() {
                 "draw at most N heads in the pattern gallery, lowest mean entropy first (the others are listed as left out); "
                 "0 = no gallery",
                 "64")
+        .option("gallery-examples", 0, "LIST|all",
+                "the examples the gallery draws, one figure each: '0,3', or all; default: the first 16 (the others are listed "
+                "as left out)")
         .option("pattern-scale", 0, "SCALE",
                 "colour scale of the attention patterns (gallery and report.html): linear, power (square root: small "
                 "weights stay visible) or log",
@@ -159,6 +165,12 @@ report_options parse_report(const parsed_args& a) {
     }
     if (auto v = a.get("tokens")) o.tokens = fs::path(*v);
     if (auto v = a.get("gallery-limit")) o.gallery_limit = parse_int("gallery-limit", *v, 0, 4096);
+    if (auto v = a.get("gallery-examples")) {
+        if (*v == "all") o.gallery_all_examples = true;
+        else
+            for (const auto& item : split_list("gallery-examples", *v))
+                o.gallery_examples.push_back(parse_int("gallery-examples", item, 0));
+    }
     o.analysis = parse_analysis_options(a);
     return o;
 }
@@ -216,7 +228,8 @@ struct report_result {
     std::vector<std::pair<std::string, labeled_array>> grids; ///< every [layer, head] grid, for the account
     std::vector<io::page_grid> page_grids;                   ///< the grids report.html shows
     std::vector<std::string> notes;                          ///< what was left out, and why
-    std::map<std::pair<index_t, index_t>, std::string> gallery_files; ///< (layer, head) -> its exact matrix
+    std::map<std::array<index_t, 3>, std::string> gallery_files; ///< (example, layer, head) -> its exact matrix
+    std::vector<std::string> gallery_svgs;                        ///< the gallery figures written, one per example
     gallery_head first{};                                    ///< the head of lowest mean entropy
     file_list files;
 };
@@ -325,7 +338,8 @@ nlohmann::json write_token_roles(const V& v, const report_options& o, const side
     return roles;
 }
 
-/// The gallery of the heads of lowest mean entropy (example 0); returns summary.json's "gallery".
+/// The gallery of the heads of lowest mean entropy, one figure per chosen example (each with its own
+/// tokens and key length; the same heads in the same order); returns summary.json's "gallery".
 template <class V>
 nlohmann::json write_ranked_gallery(const V& v, const report_options& o, const side_inputs& in, report_result& res) {
     const labeled_array entropy = head_mean(res.values.rows[0], res.values.extents);
@@ -337,38 +351,54 @@ nlohmann::json write_ranked_gallery(const V& v, const report_options& o, const s
         res.notes.push_back("no pattern gallery: " + obstacle);
         return nullptr;
     }
+    const bool batched = v.has(axis::batch);
+    std::vector<index_t> examples_left_out;
+    const auto examples = gallery_examples(v.extent(axis::batch), o.gallery_examples, o.gallery_all_examples, examples_left_out);
     std::vector<std::string> left_out;
     const auto heads = rank_gallery_heads(entropy, o.gallery_limit, left_out);
-    gallery_labels labels;
-    labels.file_name = o.input.filename().string();
-    labels.tokens = in.tokens.empty() ? nullptr : &in.tokens[0];
-    if (!in.lengths.keys.empty()) labels.key_length = in.lengths.keys[0];
-    labels.past = o.analysis.validity.past;
-    labels.scale = o.pattern_scale;
     const std::string ranking = "lowest mean entropy first";
-    if (!write_gallery(res.files, pattern_gallery(v, labels, heads, ranking))) {
-        res.notes.push_back("no pattern gallery: example 0 has no weight that counts");
-        return nullptr;
+    nlohmann::json written = nlohmann::json::array();
+    std::vector<index_t> empty;
+    for (const index_t b : examples) {
+        gallery_labels labels;
+        labels.file_name = o.input.filename().string();
+        labels.batched = batched;
+        if (!in.tokens.empty()) labels.tokens = &in.tokens[in.tokens.size() > 1 ? static_cast<std::size_t>(b) : 0];
+        if (!in.lengths.keys.empty()) labels.key_length = in.lengths.keys[static_cast<std::size_t>(b)];
+        labels.past = o.analysis.validity.past;
+        labels.scale = o.pattern_scale;
+        const std::string stem = gallery_stem(batched, b);
+        if (!write_gallery(res.files, pattern_gallery(v, b, labels, heads, ranking), stem)) {
+            empty.push_back(b);
+            continue;
+        }
+        const auto names = io::numbered_files(stem);
+        for (std::size_t i = 0; i < heads.size(); ++i) res.gallery_files[{b, heads[i].layer, heads[i].head}] = "patterns/" + names(i, std::nullopt).npy;
+        written.push_back({{"example", b}, {"svg", "patterns/" + stem + ".svg"}, {"manifest", "patterns/" + stem + ".json"},
+                           {"matrices", "patterns/" + stem + "_p<i>.npy and .csv, panel i = the i-th head of \"panels\""}});
+        res.gallery_svgs.push_back("patterns/" + stem + ".svg");
     }
-    nlohmann::json panels = nlohmann::json::array();
-    const auto names = io::numbered_files("patterns");
-    for (std::size_t i = 0; i < heads.size(); ++i) {
-        const std::string label = entropy.axes[0].ticks[static_cast<std::size_t>(heads[i].layer)] +
-                                  entropy.axes[1].ticks[static_cast<std::size_t>(heads[i].head)];
-        panels.push_back(label);
-        res.gallery_files[{heads[i].layer, heads[i].head}] = "patterns/" + names(i, std::nullopt).npy;
-    }
+    const auto example_list = [](const std::vector<index_t>& e) { return fmt::format("{}", fmt::join(e, ", ")); };
+    if (!empty.empty())
+        res.notes.push_back(detail::concat("no pattern gallery for example", empty.size() > 1 ? "s " : " ", example_list(empty),
+                                           ": no weight that counts"));
+    if (written.empty()) return nullptr;
+    if (!examples_left_out.empty())
+        res.notes.push_back(detail::concat("pattern gallery: ", written.size(), " of ", v.extent(axis::batch),
+                                           " examples (the first ", gallery_default_examples, "; --gallery-examples picks others, or all)"));
     if (!left_out.empty())
         res.notes.push_back(detail::concat("pattern gallery: ", heads.size(), " of ", heads.size() + left_out.size(),
                                            " heads (--gallery-limit ", o.gallery_limit, ", ", ranking, "); left out: ",
                                            fmt::format("{}", fmt::join(left_out, ", ")), " (report.html shows every head)"));
-    return {{"svg", "patterns/patterns.svg"},
-            {"manifest", "patterns/patterns.json"},
-            {"matrices", "patterns/patterns_p<i>.npy and .csv, panel i = the i-th head of \"panels\""},
-            {"example", 0},
-            {"ranked_by", "mean entropy, lowest first"},
+    nlohmann::json panels = nlohmann::json::array();
+    for (const auto& g : heads)
+        panels.push_back(entropy.axes[0].ticks[static_cast<std::size_t>(g.layer)] + entropy.axes[1].ticks[static_cast<std::size_t>(g.head)]);
+    return {{"ranked_by", "mean entropy over all examples, lowest first"},
             {"panels", panels},
-            {"left_out", left_out}};
+            {"left_out", left_out},
+            {"examples", written},
+            {"examples_without_weights", empty},
+            {"examples_left_out", examples_left_out}};
 }
 
 /// "causal, tolerance 0.001, on_bad_row error": the validity entries that are set, for the page.
@@ -415,7 +445,7 @@ void write_page(const V& v, const report_options& o, const side_inputs& in, cons
     };
     const std::string input_link = link_from(o.output, o.input);
     auto exact_file = [&](index_t b, index_t l, index_t h) {
-        const auto it = b == 0 ? res.gallery_files.find({l, h}) : res.gallery_files.end();
+        const auto it = res.gallery_files.find({b, l, h});
         return it != res.gallery_files.end() ? it->second : input_link;
     };
     std::string note;
@@ -434,6 +464,8 @@ void write_page(const V& v, const report_options& o, const side_inputs& in, cons
 template <class V>
 void write_report(const V& v, const report_options& o, const side_inputs& in, progress_state& progress, report_result& res) {
     check_tokens(in, o.input, v.extent(axis::batch), v.extent(axis::key));
+    std::vector<index_t> unused;
+    (void)gallery_examples(v.extent(axis::batch), o.gallery_examples, o.gallery_all_examples, unused); // before any work
     // what the weights show about masking the options do not say: warn, name the option to add
     const std::vector<std::string> warnings = masking_warnings(v, o.analysis, in.lengths, o.input.string());
     for (const auto& w : warnings) fmt::print(stderr, "attnscope: warning: {}\n", w);
@@ -479,6 +511,15 @@ void print_account(const report_options& o, const report_result& res, const fs::
     }
     fmt::print("  written: {}{}{}\n", fmt::join(single, ", "), grids ? fmt::format(", {} grid files (head_*)", grids) : "",
                gallery ? fmt::format(", {} gallery files (patterns/)", gallery) : "");
+    if (!res.gallery_svgs.empty()) {
+        // the gallery's figures by name (a long batch: the first and the last few)
+        const auto& g = res.gallery_svgs;
+        const std::string names = g.size() <= 8 ? fmt::format("{}", fmt::join(g, ", "))
+                                                 : fmt::format("{}, ..., {}", fmt::join(g.begin(), g.begin() + 4, ", "),
+                                                               fmt::join(g.end() - 2, g.end(), ", "));
+        fmt::print("  gallery: {} figure{} ({}), each with its .json manifest and one .npy/.csv per panel\n", g.size(),
+                   g.size() == 1 ? "" : "s", names);
+    }
     fmt::print("  open {}/report.html in a browser: every grid, each head's pattern, head roles, links to all files\n",
                target.string());
     for (const auto& n : res.notes) fmt::print("  note: {}\n", n);

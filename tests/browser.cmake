@@ -41,6 +41,21 @@ if(ATTNSCOPE_BUILD_TOOLS AND EXISTS ${PROJECT_SOURCE_DIR}/src/CMakeLists.txt)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh svg ${ATTNSCOPE_CLI_REPORT} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
   set_tests_properties(browser_cli_report browser_cli_svg_text PROPERTIES FIXTURES_REQUIRED attnscope_cli_report
                        SKIP_RETURN_CODE 77 LABELS "browser;cli" TIMEOUT 180)
+  # A padded batch of two examples with their tokens: one gallery figure per example (its own tokens,
+  # its 48 or 32 valid keys), each linked from report.html.
+  set(ATTNSCOPE_CLI_REPORT_BATCH ${CMAKE_CURRENT_BINARY_DIR}/cli_report/sample_batch)
+  set(_batch ${PROJECT_SOURCE_DIR}/examples/data/sample_batch)
+  add_test(NAME cli_report_batch
+    COMMAND $<TARGET_FILE:attnscope_cli> report ${_batch}.npy -o ${ATTNSCOPE_CLI_REPORT_BATCH} --force --causal
+            --key-lengths ${_batch}.json --tokens ${_batch}.json --gallery-limit 4 --no-progress)
+  set_tests_properties(cli_report_batch PROPERTIES FIXTURES_SETUP attnscope_cli_report_batch LABELS "cli"
+                       PASS_REGULAR_EXPRESSION "gallery: 2 figures \\(patterns/patterns_example0.svg, patterns/patterns_example1.svg\\)")
+  add_test(NAME browser_cli_report_batch
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh report ${ATTNSCOPE_CLI_REPORT_BATCH} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
+  add_test(NAME browser_cli_batch_svg_text
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.sh svg ${ATTNSCOPE_CLI_REPORT_BATCH} ${CMAKE_CURRENT_BINARY_DIR}/browser_screenshots)
+  set_tests_properties(browser_cli_report_batch browser_cli_batch_svg_text PROPERTIES FIXTURES_REQUIRED attnscope_cli_report_batch
+                       SKIP_RETURN_CODE 77 LABELS "browser;cli" TIMEOUT 180)
   # `attnscope aggregate` on every committed sample grouped by model (4 x 4 and 5 x 8 heads: the page
   # spans both), then its report.html in Chromium: per group each grid's mean, std and count on hover.
   set(ATTNSCOPE_CLI_AGGREGATE ${CMAKE_CURRENT_BINARY_DIR}/cli_aggregate/by_model)

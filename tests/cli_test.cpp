@@ -179,6 +179,58 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
         CHECK(s["rows"]["counted"] == (48 + 32) * 16);
         CHECK(s["validity"]["key_lengths"] == nlohmann::json({48, 32}));
     }
+    SECTION("the gallery draws every example with its own tokens and key length, files named by the example") {
+        const fs::path dir = scratch / "gallery";
+        const std::string json = (data_dir / "sample_batch.json").string();
+        const auto r = run_cli({"report", (data_dir / "sample_batch.npy").string(), "-o", dir.string(), "--causal", "--key-lengths",
+                                json, "--tokens", json, "--gallery-limit", "3"},
+                               scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        const auto info = nlohmann::json::parse(attnscope_test::read_text(data_dir / "sample_batch.json"));
+        const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
+        REQUIRE(s["gallery"]["examples"].size() == 2);
+        for (int b = 0; b < 2; ++b) {
+            INFO("example " << b);
+            const std::string stem = "patterns/patterns_example" + std::to_string(b);
+            CHECK(s["gallery"]["examples"][b]["example"] == b);
+            CHECK(s["gallery"]["examples"][b]["svg"] == stem + ".svg");
+            const auto m = nlohmann::json::parse(attnscope_test::read_text(dir / (stem + ".json")));
+            CHECK(m["title"].get<std::string>().find("(example " + std::to_string(b) + ")") != std::string::npos);
+            REQUIRE(m["panels"].size() == 3);
+            // example 1 is padded to 48 of which 32 count: its panels are 32 x 32, labelled with its own tokens
+            const std::size_t n = b == 0 ? 48 : 32;
+            CHECK(m["panels"][0]["shape"] == nlohmann::json({n, n}));
+            const auto& tokens = info["tokens"][b];
+            CHECK(m["panels"][0]["x"]["ticks"] == nlohmann::json(std::vector<nlohmann::json>(tokens.begin(), tokens.begin() + n)));
+            const auto p = as::io::load_npy(dir / (stem + "_p2.npy"));
+            CHECK(p.shape() == std::vector<as::index_t>{static_cast<as::index_t>(n), static_cast<as::index_t>(n)});
+            CHECK(fs::exists(dir / (stem + "_p2.csv")));
+            CHECK(r.out.find(stem + ".svg") != std::string::npos);
+            // report.html names each example's exact matrices
+            CHECK(attnscope_test::read_text(dir / "report.html").find(stem + "_p0.npy") != std::string::npos);
+        }
+        CHECK_FALSE(fs::exists(dir / "patterns" / "patterns.svg"));
+        CHECK(r.out.find("gallery: 2 figures (patterns/patterns_example0.svg, patterns/patterns_example1.svg)") != std::string::npos);
+        std::size_t on_disk = 0;
+        for (const auto& e : fs::recursive_directory_iterator(dir)) on_disk += e.is_regular_file();
+        CHECK(s["files"].size() == on_disk);
+
+        // --gallery-examples picks; an example the input lacks is refused before anything is written
+        const fs::path one = scratch / "gallery1";
+        const auto r1 = run_cli({"report", (data_dir / "sample_batch.npy").string(), "-o", one.string(), "--causal", "--key-lengths",
+                                 json, "--gallery-limit", "2", "--gallery-examples", "1"},
+                                scratch);
+        REQUIRE(r1.status == 0);
+        CHECK(fs::exists(one / "patterns" / "patterns_example1.svg"));
+        CHECK_FALSE(fs::exists(one / "patterns" / "patterns_example0.svg"));
+        const auto bad = run_cli({"report", (data_dir / "sample_batch.npy").string(), "-o", (scratch / "gallery5").string(), "--causal",
+                                  "--key-lengths", json, "--gallery-examples", "0,5"},
+                                 scratch);
+        CHECK(bad.status == 1);
+        CHECK(bad.err == "attnscope: error: option --gallery-examples: example 5 is not in the input, which has 2 examples (0-1)\n");
+        CHECK_FALSE(fs::exists(scratch / "gallery5"));
+    }
     SECTION("--bits divides by log 2") {
         const auto r1 = run_cli({"report", sample.string(), "-o", (scratch / "nats").string(), "--causal", "-m", "entropy"}, scratch);
         const auto r2 = run_cli({"report", sample.string(), "-o", (scratch / "bits").string(), "--causal", "-m", "entropy", "--bits"}, scratch);
@@ -438,7 +490,7 @@ TEST_CASE("attnscope report: head roles, per-example grids, a ranked gallery, re
     REQUIRE(s["gallery"]["panels"].size() == 4);
     CHECK(s["gallery"]["left_out"].size() == 12);
     CHECK(s["gallery"]["panels"][0] == "L3H3");
-    CHECK(fs::exists(dir / "patterns" / "patterns_p3.npy"));
+    CHECK(fs::exists(dir / "patterns" / "patterns_p3.npy")); // no example axis: no example in the names
     CHECK_FALSE(fs::exists(dir / "patterns" / "patterns_p4.npy"));
     CHECK(r.out.find("pattern gallery: 4 of 16 heads") != std::string::npos);
     // Patterns on a square-root colour scale by default (small weights stay visible).

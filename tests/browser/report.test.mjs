@@ -187,7 +187,7 @@ if (mode === 'synthetic') {
   test('a report of the command: every grid, its values on hover, a click opens the head', async () => {
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     const { page, problems, context } = await open(path.join(dir, 'report.html'));
-    await page.screenshot({ path: path.join(shots, 'report_full.png'), fullPage: true });
+    await page.screenshot({ path: path.join(shots, `${path.basename(dir)}_full.png`), fullPage: true });
     const names = await page.$$eval('.grid-card', (cs) => cs.map((c) => c.dataset.grid));
     for (const m of Object.keys(summary.metrics)) assert.ok(names.includes(m), `grid ${m} is missing from the page`);
 
@@ -201,7 +201,7 @@ if (mode === 'synthetic') {
       assert.ok(t.includes(`${m} = ${Number.isFinite(want) ? fmt(want) : 'NaN'}`), `${m}: tooltip "${t}", CSV ${want}`);
     }
     await page.hover('.grid-card[data-grid="entropy"] rect.cell[data-layer="1"][data-head="2"]');
-    await page.screenshot({ path: path.join(shots, 'report_grid_hover.png') });
+    await page.screenshot({ path: path.join(shots, `${path.basename(dir)}_grid_hover.png`) });
 
     // A click on a head opens its pattern; hovering its first cell shows query 0, key 0.
     const g = readGrid('entropy');
@@ -211,8 +211,27 @@ if (mode === 'synthetic') {
     const rows = +(await page.getAttribute('#pattern', 'data-rows'));
     assert.ok(rows > 0, 'the pattern has no rows');
     assert.match(await hoverPattern(page, rows - 1, 0), /^quer(y|ies) .*\nkeys? 0.*\nweight = /);
-    await page.screenshot({ path: path.join(shots, 'report_pattern.png') });
+    await page.screenshot({ path: path.join(shots, `${path.basename(dir)}_pattern.png`) });
     assert.ok(await page.locator('#entropy-svg circle.point').count() > 0);
+
+    // The gallery's example figures: per example, its first head opens with that example's rows, its
+    // own token labels and a link to its exact matrix (named by the example).
+    const gallery = summary.gallery && summary.gallery.examples ? summary.gallery.examples : [];
+    for (const g of gallery) {
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, g.manifest), 'utf8'));
+      const first = manifest.panels[0];
+      const [, l, h] = /^L(\d+)H(\d+)$/.exec(first.title);
+      if ((await page.locator('#sel-example option').count()) > 1) await page.selectOption('#sel-example', String(g.example));
+      await page.click(`.grid-card[data-grid="entropy"] rect.cell[data-layer="${l}"][data-head="${h}"]`);
+      assert.equal(await page.getAttribute('#pattern', 'data-head'), first.title);
+      assert.equal(+(await page.getAttribute('#pattern', 'data-rows')), first.shape[0], `example ${g.example}: rows`);
+      const matrix = path.posix.join(path.posix.dirname(g.manifest), first.files.npy);
+      assert.ok((await page.textContent('#pattern-info')).includes(`exact values: ${matrix}`), `example ${g.example}: no link to ${matrix}`);
+      const key = first.x.ticks[1];
+      const t = await hoverPattern(page, first.shape[0] - 1, 1);
+      assert.ok(t.includes(`key 1 ${JSON.stringify(key)}`), `example ${g.example}: tooltip "${t}", key 1 is ${JSON.stringify(key)}`);
+      await page.screenshot({ path: path.join(shots, `${path.basename(dir)}_gallery_example${g.example}.png`) });
+    }
 
     // Every file the summary lists is linked, and exists.
     const hrefs = await page.$$eval('#files a', (as) => as.map((a) => decodeURIComponent(a.getAttribute('href'))));
