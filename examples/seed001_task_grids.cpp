@@ -17,7 +17,7 @@
 #include "example_data.hpp"
 
 #include <attnscope/io/atomic_file.hpp>
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 #include <attnscope/io/json.hpp>
 #include <attnscope/io/npy.hpp>
 #include <attnscope/reduce/accumulator.hpp>

@@ -11,7 +11,7 @@
 // attention each key receives from the queries that see it, [layer, head, key]), and the figure
 // long_context.svg / .json (rows = heads, columns = queries, block-averaged for display).
 #include <attnscope/attnscope.hpp>
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 #include <attnscope/io/json.hpp>
 #include <attnscope/io/npy.hpp>
 #include <attnscope/io/qk_file.hpp>

@@ -12,7 +12,7 @@
 //   seed003_sink_entropy [DATA_DIR [OUT_DIR]]
 #include "example_data.hpp"
 
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 #include <attnscope/io/json.hpp>
 #include <attnscope/io/npy.hpp>
 #include <attnscope/reduce/entropy.hpp>

@@ -12,7 +12,7 @@
 #include "example_data.hpp"
 
 #include <attnscope/io/csv.hpp>
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 #include <attnscope/io/json.hpp>
 #include <attnscope/io/npy.hpp>
 #include <attnscope/reduce/aggregate.hpp>

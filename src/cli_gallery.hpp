@@ -3,7 +3,7 @@
 // and key length), written as an SVG figure with its manifest and per-panel matrices.
 #pragma once
 
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 #include <attnscope/io/npy.hpp>
 #include <attnscope/reduce/row_source.hpp>
 #include <attnscope/result.hpp>

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <attnscope/io/atomic_file.hpp>
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 #include <attnscope/io/npy.hpp>
 
 #include <filesystem>

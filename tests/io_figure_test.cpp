@@ -2,7 +2,7 @@
 // the JSON manifest, bundles (matrix files + SVG + manifest), errors and atomic writes. The
 // figures written to io_out/figure/ are parsed by Python's XML parser and rendered by
 // examples/plot_figure.py in tests/io_svg.cmake.
-#include <attnscope/io/figure.hpp>
+#include <attnscope/io/figure_manifest.hpp>
 
 #if __has_include(<attnscope/io/npy.hpp>)
 #include <attnscope/io/npy.hpp>

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <attnscope/io/svg_text.hpp>
+
 namespace attnscope_test {
 
 /// A fresh empty directory under the test's working directory (kept after the test for inspection).
@@ -152,46 +154,21 @@ private:
         return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
                (c >= 0x10000 && c <= 0x10FFFF);
     }
+    // decoded with the library's own UTF-8 decoder, which turns anything invalid into U+FFFD one byte
+    // at a time: a U+FFFD that did not take its three bytes marks invalid input
     void check_chars() {
         std::size_t i = 0;
         while (i < s_.size()) {
-            const auto b0 = static_cast<unsigned char>(s_[i]);
-            std::uint32_t c;
-            std::size_t len;
-            if (b0 < 0x80) {
-                c = b0;
-                len = 1;
-            } else if ((b0 & 0xE0) == 0xC0) {
-                c = b0 & 0x1Fu;
-                len = 2;
-            } else if ((b0 & 0xF0) == 0xE0) {
-                c = b0 & 0x0Fu;
-                len = 3;
-            } else if ((b0 & 0xF8) == 0xF0) {
-                c = b0 & 0x07u;
-                len = 4;
-            } else {
-                p_ = i;
-                fail("invalid UTF-8 lead byte");
+            const std::size_t at = i;
+            const char32_t c = attnscope::io::detail::next_code_point(s_, i);
+            if (c == 0xFFFD && i - at != 3) {
+                p_ = at;
+                fail("invalid UTF-8 (bad lead or continuation byte, truncated, overlong or a surrogate)");
             }
-            if (i + len > s_.size()) {
-                p_ = i;
-                fail("truncated UTF-8 sequence");
+            if (!is_xml_char(static_cast<std::uint32_t>(c))) {
+                p_ = at;
+                fail("character U+" + std::to_string(static_cast<std::uint32_t>(c)) + " is not allowed in XML");
             }
-            for (std::size_t k = 1; k < len; ++k) {
-                const auto b = static_cast<unsigned char>(s_[i + k]);
-                if ((b & 0xC0) != 0x80) {
-                    p_ = i;
-                    fail("invalid UTF-8 continuation byte");
-                }
-                c = (c << 6) | (b & 0x3Fu);
-            }
-            const std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-            if (c < min_for_len[len] || (c >= 0xD800 && c <= 0xDFFF) || !is_xml_char(c)) {
-                p_ = i;
-                fail("character U+" + std::to_string(c) + " is not allowed in XML");
-            }
-            i += len;
         }
     }
     static bool name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; }
@@ -233,23 +210,6 @@ private:
                 return;
         }
     }
-    static void append_utf8(std::string& out, std::uint32_t c) {
-        if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (c < 0x800) {
-            out += static_cast<char>(0xC0 | (c >> 6));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        } else if (c < 0x10000) {
-            out += static_cast<char>(0xE0 | (c >> 12));
-            out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (c >> 18));
-            out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        }
-    }
     void reference(std::string& out) {
         const auto e = s_.find(';', p_);
         if (e == std::string_view::npos || e - p_ > 12) fail("'&' that does not start a reference");
@@ -268,7 +228,7 @@ private:
                     fail("bad digit in a character reference");
             const unsigned long v = std::stoul(digits, nullptr, hex ? 16 : 10);
             if (v > 0x10FFFF || !is_xml_char(static_cast<std::uint32_t>(v))) fail("reference to a character XML forbids");
-            append_utf8(out, static_cast<std::uint32_t>(v));
+            attnscope::io::detail::append_utf8(out, static_cast<char32_t>(v));
         } else {
             fail("unknown entity '&" + std::string(r) + ";'");
         }

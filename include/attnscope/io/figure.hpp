@@ -1,37 +1,35 @@
-// attnscope/io/figure.hpp - figures of several heatmap panels (SVG) and their JSON manifest.
+// attnscope/io/figure.hpp - figures of several heatmap panels, as SVG (figure_manifest.hpp writes
+// their JSON manifest and matrix files; this header needs no JSON library).
 //
 // A figure is a grid of panels in row-major order: models x context lengths, one panel per task,
 // LxHy galleries. Panels share one colour scale or have one each; a panel may carry insets (a
 // matrix drawn in a sub-rectangle of its plot area, joined to a marked region of the parent).
 //
-// The manifest describes the same figure for other plotters (examples/plot_figure.py renders it
-// with matplotlib): panel titles, the matrix files (.npy written by attnscope/io/npy.hpp, .csv by
-// attnscope/io/csv.hpp), axis names, tick labels, units, colormap anchors, colour ranges,
-// highlights and insets. Matrix paths are written as given; relative ones are relative to the
-// manifest's directory.
+// The manifest (figure_manifest.hpp) describes the same figure for other plotters
+// (examples/plot_figure.py renders it with matplotlib): panel titles, the matrix files, axis names,
+// tick labels, units, colormap anchors, colour ranges, highlights and insets.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
-#include <functional>
-#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "../error.hpp"
 #include "../result.hpp"
-#include "../version.hpp"
 #include "atomic_file.hpp"
 #include "colormap.hpp"
 #include "detail/messages.hpp"
-#include "csv.hpp"
-#include "json.hpp"
+#include "heatmap_style.hpp"
 #include "svg.hpp"
+#include "svg_draw.hpp"
+#include "svg_layout.hpp"
+#include "svg_text.hpp"
 
 namespace attnscope::io {
 
@@ -205,16 +203,6 @@ inline double default_panel_size(std::size_t cols) {
     return cols < std::size(sizes) ? sizes[cols] : 130;
 }
 
-/// Shortens text (code points) until its estimated width fits `width` px.
-inline std::u32string fit_text(std::string_view s, double font, double width) {
-    std::u32string t = display_code_points(s);
-    while (t.size() > 2 && text_em(t) * font * bold_factor > width) {
-        t.pop_back();
-        t.back() = U'\u2026';
-    }
-    return t;
-}
-
 inline void draw_inset(svg_doc& d, const inset& in, double px, double py, double pw, double ph, std::size_t prow,
                        std::size_t pcol, const heatmap_style& st, double lo, double hi) {
     const std::string colour = in.marker.row1 != 0 ? rgb::from_hex(in.marker.colour).hex() : std::string("#333333");
@@ -301,13 +289,10 @@ inline std::string render_svg_figure(const figure& f) {
         // One column: room for every token label, as in a single heatmap. Grids keep all panels of
         // a shape the same size and thin their labels instead.
         const bool roomy = g.cols == 1 && st.ticks != axis_ticks::none;
-        const auto [w, h] = plot_size(p.data.values.shape()[0], p.data.values.shape()[1], size,
-                                      roomy && has_token_ticks(p.data.axes[0]) ? font * 1.25 : 0,
-                                      roomy && has_token_ticks(p.data.axes[1]) ? font * 1.25 : 0);
-        plans.push_back(plan_axes(p.data, w, h, font, st, x_ticks, y_ticks,
-                                  x_ticks ? axis_display_name(p.x_label, p.data.axes[1]) : "",
-                                  y_ticks ? axis_display_name(p.y_label, p.data.axes[0]) : ""));
-        bars.push_back(plan_colorbar(ranges[i].first, ranges[i].second, panel_matrices(p), st, font, h));
+        panel_plan plan = plan_panel(p.data, size, x_ticks, y_ticks, roomy, p.x_label, p.y_label, ranges[i].first,
+                                     ranges[i].second, panel_matrices(p), st);
+        plans.push_back(std::move(plan.axes));
+        bars.push_back(std::move(plan.bar));
     }
 
     // Column widths and row heights (margins are the largest a column or row needs).
@@ -386,13 +371,10 @@ inline std::string render_svg_figure(const figure& f) {
         d.out += "<g class=\"panel\" id=\"panel" + std::to_string(i) + "\">\n";
         if (!p.title.empty()) {
             const double slot = col_left[c] + col_w[c] + (per_panel_bar ? 0 : col_right[c]);
-            d.text(px + a.w / 2, py - panel_font * 0.6 - (per_panel_bar && bars[i].extend_high ? 0 : 0),
-                   fit_text(p.title, panel_font, std::max(a.w, slot - 8)), panel_font, "middle", false,
-                   "font-weight=\"bold\"");
+            d.text(px + a.w / 2, py - panel_font * 0.6, fit_text(p.title, panel_font, std::max(a.w, slot - 8)), panel_font,
+                   "middle", false, "font-weight=\"bold\"");
         }
-        draw_cells(d, p.data, px, py, a.w, a.h, st, lo, hi);
-        draw_axes(d, a, px, py);
-        draw_highlights(d, p.highlights, a.rows, a.cols, px, py, a.w, a.h, font);
+        draw_panel(d, p.data, a, px, py, st, lo, hi, p.highlights);
         for (const auto& in : p.insets) draw_inset(d, in, px, py, a.w, a.h, a.rows, a.cols, st, lo, hi);
         if (per_panel_bar) draw_colorbar(d, bars[i], st.cmap, px + a.w + 12, py, a.h);
         d.out += "</g>\n";
@@ -408,160 +390,6 @@ inline std::string render_svg_figure(const figure& f) {
 inline void write_svg_figure(const std::filesystem::path& path, const figure& f) {
     const std::string svg = render_svg_figure(f);
     write_file_atomic(path, svg);
-}
-
-/// The files holding one matrix of a figure; an empty name means "not written".
-///   as::io::matrix_files f{"grid.npy", "grid.csv"};
-struct matrix_files {
-    std::string npy;
-    std::string csv;
-};
-
-/// Names the files of panel `panel` (inset empty) or of its inset number `inset`.
-///   as::io::matrix_names names = [](std::size_t p, std::optional<std::size_t> k) {
-///       return as::io::matrix_files{k ? "" : "panel" + std::to_string(p) + ".npy", ""}; };
-using matrix_names = std::function<matrix_files(std::size_t panel, std::optional<std::size_t> inset)>;
-
-/// File names "<stem>_p<panel>.npy/.csv" and "<stem>_p<panel>_inset<k>.npy/.csv".
-///   auto names = as::io::numbered_files("entropy");   // entropy_p0.npy, entropy_p0.csv, ...
-inline matrix_names numbered_files(std::string stem, bool npy = true, bool csv = true) {
-    return [stem = std::move(stem), npy, csv](std::size_t p, std::optional<std::size_t> k) {
-        std::string base = stem + "_p" + std::to_string(p);
-        if (k) base += "_inset" + std::to_string(*k);
-        return matrix_files{npy ? base + ".npy" : std::string(), csv ? base + ".csv" : std::string()};
-    };
-}
-
-namespace detail {
-
-inline nlohmann::json axis_json(const labeled_array& m, std::size_t ax, const std::string& label) {
-    return {{"axis", m.axes[ax].name}, {"label", label}, {"ticks", m.axes[ax].ticks}};
-}
-
-inline nlohmann::json cells_json(const highlight& h) {
-    return {{"rows", {h.row0, h.row1}}, {"columns", {h.col0, h.col1}}, {"colour", rgb::from_hex(h.colour).hex()},
-            {"label", h.label}};
-}
-
-inline nlohmann::json files_json(const matrix_files& f, std::string_view what) {
-    if (f.npy.empty() && f.csv.empty())
-        throw argument_error(concat("write_figure_manifest: ", what, " has neither an .npy nor a .csv file name"));
-    nlohmann::json j = nlohmann::json::object();
-    if (!f.npy.empty()) j["npy"] = f.npy;
-    if (!f.csv.empty()) j["csv"] = f.csv;
-    return j;
-}
-
-inline const char* to_string(downsample_mode m) { return m == downsample_mode::max ? "max" : "mean"; }
-inline const char* to_string(axis_ticks t) { return t == axis_ticks::all ? "all" : t == axis_ticks::outer ? "outer" : "none"; }
-
-} // namespace detail
-
-/// The manifest of a figure as JSON (format "attnscope.figure", version 1): grid, titles,
-/// colormap (name, anchors, NaN colour), style, and per panel its position, matrix files, shape,
-/// quantity and unit, x/y axis names, labels and ticks, colour range, highlights and insets.
-///   nlohmann::json j = as::io::figure_manifest(fig, as::io::numbered_files("fig"));
-inline nlohmann::json figure_manifest(const figure& f, const matrix_names& names) {
-    using namespace detail;
-    check_figure(f);
-    if (!names) throw argument_error("write_figure_manifest: the matrix_names function is empty");
-    const grid_shape g = figure_grid(f);
-    const auto ranges = figure_ranges(f);
-    const heatmap_style& st = f.style;
-    nlohmann::json j;
-    j["format"] = "attnscope.figure";
-    j["format_version"] = 1;
-    j["writer"] = std::string("attnscope ") + version_string;
-    j["title"] = f.title;
-    j["grid"] = {{"rows", g.rows}, {"columns", g.cols}};
-    j["row_titles"] = f.row_titles;
-    j["column_titles"] = f.column_titles;
-    j["colour_scale"] = f.scale == colour_scale::shared ? "shared" : "per_panel";
-    nlohmann::json anchors = nlohmann::json::array();
-    for (const auto& a : st.cmap.anchors()) anchors.push_back(a.hex());
-    j["colormap"] = {{"name", st.cmap.name()},
-                     {"kind", st.cmap.kind() == colormap_kind::diverging ? "diverging" : "sequential"},
-                     {"anchors", anchors},
-                     {"nan_colour", st.cmap.nan_colour().hex()}};
-    j["style"] = {{"max_cells", st.max_cells},     {"downsample", to_string(st.downsample)},
-                  {"ticks", to_string(st.ticks)},  {"max_ticks", st.max_ticks},
-                  {"max_label_chars", st.max_label_chars}, {"font_size", st.font_size},
-                  {"show_colorbar", st.show_colorbar},
-                  {"scale", to_string(st.scale)},
-                  {"gamma", st.scale == value_scale::power ? nlohmann::json(st.gamma) : nlohmann::json(nullptr)}};
-    j["value_range"] = f.scale == colour_scale::shared
-                           ? nlohmann::json{{"min", ranges.front().first}, {"max", ranges.front().second}}
-                           : nlohmann::json(nullptr);
-    j["panels"] = nlohmann::json::array();
-    for (std::size_t i = 0; i < f.panels.size(); ++i) {
-        const panel& p = f.panels[i];
-        nlohmann::json pj;
-        pj["index"] = i;
-        pj["row"] = i / g.cols;
-        pj["column"] = i % g.cols;
-        pj["title"] = p.title;
-        pj["files"] = files_json(names(i, std::nullopt), concat("panel ", i));
-        pj["shape"] = {p.data.values.shape()[0], p.data.values.shape()[1]};
-        pj["quantity"] = p.data.quantity;
-        pj["unit"] = p.data.unit;
-        pj["x"] = axis_json(p.data, 1, axis_display_name(p.x_label, p.data.axes[1]));
-        pj["y"] = axis_json(p.data, 0, axis_display_name(p.y_label, p.data.axes[0]));
-        pj["value_range"] = {{"min", ranges[i].first}, {"max", ranges[i].second}};
-        if (st.scale == value_scale::log) // the value drawn in the lowest colour
-            pj["log_floor"] = make_scale(st, ranges[i].first, ranges[i].second, concat("figure.panels[", i, "]")).floor;
-        pj["colorbar_label"] = st.colorbar_label.empty() ? default_colorbar_label(p.data) : st.colorbar_label;
-        pj["highlights"] = nlohmann::json::array();
-        for (const auto& h : p.highlights) pj["highlights"].push_back(cells_json(h));
-        pj["insets"] = nlohmann::json::array();
-        for (std::size_t k = 0; k < p.insets.size(); ++k) {
-            const inset& in = p.insets[k];
-            nlohmann::json ij;
-            ij["title"] = in.title;
-            ij["files"] = files_json(names(i, k), concat("panel ", i, " inset ", k));
-            ij["shape"] = {in.data.values.shape()[0], in.data.values.shape()[1]};
-            ij["x"] = axis_json(in.data, 1, in.data.axes[1].name);
-            ij["y"] = axis_json(in.data, 0, in.data.axes[0].name);
-            ij["marker"] = in.marker.row1 != 0 ? cells_json(in.marker) : nlohmann::json(nullptr);
-            ij["placement"] = {{"x0", in.where.x0}, {"y0", in.where.y0}, {"x1", in.where.x1}, {"y1", in.where.y1}};
-            pj["insets"].push_back(std::move(ij));
-        }
-        j["panels"].push_back(std::move(pj));
-    }
-    return j;
-}
-
-/// Writes figure_manifest(f, names) atomically. The matrix files themselves are the caller's to
-/// write (or use write_figure_bundle).
-///   as::io::write_figure_manifest("fig.json", fig, as::io::numbered_files("fig"));
-inline void write_figure_manifest(const std::filesystem::path& path, const figure& f, const matrix_names& names) {
-    const std::string text = detail::dump_json(figure_manifest(f, names));
-    write_file_atomic(path, text);
-}
-
-/// Writes a figure and everything its manifest names into `dir`: "<stem>_p<i>.csv" (and, given
-/// `write_npy`, "<stem>_p<i>.npy") per panel and inset, then "<stem>.svg", then "<stem>.json" (the
-/// manifest, last, so that a manifest only exists once its files do). Everything is validated
-/// before the first file is written; each file is written atomically.
-///   as::io::write_figure_bundle("out", "entropy", fig, [](auto& p, auto& m) { as::io::write_npy(p, m); });
-inline void write_figure_bundle(const std::filesystem::path& dir, const std::string& stem, const figure& f,
-                                const std::function<void(const std::filesystem::path&, const labeled_array&)>& write_npy = {}) {
-    if (stem.empty() || stem.find('/') != std::string::npos || stem.find('\\') != std::string::npos)
-        throw argument_error(detail::concat("write_figure_bundle: stem must be a plain file name, got \"", stem, "\""));
-    const matrix_names names = numbered_files(stem, static_cast<bool>(write_npy), true);
-    const std::string svg = render_svg_figure(f);
-    const std::string manifest = detail::dump_json(figure_manifest(f, names));
-    if (!std::filesystem::is_directory(dir))
-        throw io_error(detail::concat("write_figure_bundle: '", dir.string(), "' is not a directory"));
-    auto write_matrix = [&](const labeled_array& m, const matrix_files& files) {
-        write_csv(dir / files.csv, m);
-        if (write_npy) write_npy(dir / files.npy, m);
-    };
-    for (std::size_t i = 0; i < f.panels.size(); ++i) {
-        write_matrix(f.panels[i].data, names(i, std::nullopt));
-        for (std::size_t k = 0; k < f.panels[i].insets.size(); ++k) write_matrix(f.panels[i].insets[k].data, names(i, k));
-    }
-    write_file_atomic(dir / (stem + ".svg"), svg);
-    write_file_atomic(dir / (stem + ".json"), manifest);
 }
 
 } // namespace attnscope::io
