@@ -98,7 +98,7 @@ inline std::optional<std::size_t> find_metric(std::string_view name) {
 /// selected metric in a single pass (an unselected slot costs one branch per row and yields NaN).
 struct selected_metric {
     /// The row sums compute_rows fuses into its validation pass for entropy, max weight and distance.
-    static constexpr unsigned dense_sums =
+    static constexpr attnscope::fused_sums dense_sums =
         entropy_metric::dense_sums | max_weight_metric::dense_sums | attention_distance_metric::dense_sums;
 
     const metric_info* info = &metric_table[0];

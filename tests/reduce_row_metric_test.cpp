@@ -37,6 +37,41 @@ struct valid_key_count {
     }
 };
 
+/// A user-defined metric asking the validation pass for fused sums through the public API: the
+/// centred second moment n * sum (q - 1/n)^2 from sums.sumsq, and max q from sums.max; it reads
+/// the row itself when the pass did not take them (masked rows).
+struct spread_and_peak {
+    static constexpr as::fused_sums dense_sums = as::fused_sum::sumsq | as::fused_sum::max;
+    std::string_view name() const noexcept { return "spread_and_peak"; }
+    std::string quantity() const { return "spread + peak"; }
+    std::string unit() const { return ""; }
+    template <class T>
+    double operator()(const as::attention_row<T>& row, const as::row_summary& s) const {
+        const double n = static_cast<double>(s.count);
+        double sumsq = 0.0, peak = -1.0;
+        if (s.has_sums(dense_sums)) {
+            sumsq = s.sums.sumsq; // centred at 1/n, on the stored weights p = q s
+            peak = s.sums.max;
+            ++fused_rows();
+        } else {
+            for (as::index_t k = row.keys.begin; k < row.keys.end; ++k)
+                if (row.keys.counts(k)) {
+                    const double p = static_cast<double>(row[k]);
+                    sumsq += (p - 1.0 / n) * (p - 1.0 / n);
+                    peak = std::max(peak, p);
+                }
+        }
+        return n * sumsq * s.inv_sum * s.inv_sum + peak * s.inv_sum;
+    }
+    static int& fused_rows() {
+        static int n = 0;
+        return n;
+    }
+};
+static_assert(as::row_metric<spread_and_peak>);
+static_assert(as::fused_sums(as::fused_sum::argmax).contains(as::fused_sum::argmax));
+static_assert(!(as::fused_sum::plogp | as::fused_sum::max).contains(as::fused_sum::sumsq));
+
 /// Records the summary's positions and example index.
 struct summary_probe {
     int field = 0; // 0 query_position, 1 example, 2 index.query
@@ -371,6 +406,39 @@ TEST_CASE("masked path: key masks, sliding windows and KV-cell maps equal naive 
     CHECK(naive::first_mismatch(values_of(d), naive::expected(x, shape4, r, naive::distance)) == -1);
     CHECK(naive::first_mismatch(values_of(o0), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::offset_score(w, 0); })) == -1);
     CHECK(naive::first_mismatch(values_of(o1), naive::expected(x, shape4, r, [](const naive::row& w) { return naive::offset_score(w, 1); })) == -1);
+}
+
+TEST_CASE("a metric asks for fused sums through as::fused_sums and reads them from row_summary::sums", "[row_metric][fused]") {
+    // dense rows (causal: every row a prefix) get the sums from the validation pass; the same rows
+    // behind a key mask (all keys kept) take the metric's own loop; both equal a naive loop
+    const as::index_t Q = 37, K = 37; // rows of 1 .. 37 keys: whole steps and partial ones
+    std::vector<float> f(static_cast<std::size_t>(Q * K), 0.0f);
+    for (as::index_t q = 0; q < Q; ++q) {
+        const auto row = attnscope_test::random_tensor({q + 1}, 41 + static_cast<unsigned>(q));
+        for (as::index_t k = 0; k <= q; ++k) f[static_cast<std::size_t>(q * K + k)] = static_cast<float>(row[static_cast<std::size_t>(k)]);
+    }
+    auto v = as::make_view(std::span<const float>(f), as::extents{Q, K}).with(as::causal());
+    spread_and_peak::fused_rows() = 0;
+    const auto dense = as::compute_row_metric(v, spread_and_peak{});
+    CHECK(spread_and_peak::fused_rows() == Q);
+    std::vector<std::uint8_t> keep(static_cast<std::size_t>(K), 1);
+    spread_and_peak::fused_rows() = 0;
+    const auto masked = as::compute_row_metric(v.with(as::key_mask(as::mask2d{keep.data(), 1, K})), spread_and_peak{});
+    CHECK(spread_and_peak::fused_rows() == 0);
+    for (as::index_t q = 0; q < Q; ++q) {
+        const float* row = f.data() + q * K;
+        const as::index_t n = q + 1;
+        double s = 0.0, peak = 0.0, sumsq = 0.0;
+        for (as::index_t k = 0; k < n; ++k) {
+            s += row[k];
+            peak = std::max(peak, static_cast<double>(row[k]));
+        }
+        for (as::index_t k = 0; k < n; ++k) sumsq += (row[k] / s - 1.0 / n) * (row[k] / s - 1.0 / n);
+        const double want = static_cast<double>(n) * sumsq + peak / s;
+        INFO("query " << q);
+        CHECK(dense.values(q) == Approx(want).epsilon(1e-6));
+        CHECK(masked.values(q) == Approx(want).epsilon(1e-6));
+    }
 }
 
 TEST_CASE("row_summary carries the query position and the original example index", "[row_metric]") {

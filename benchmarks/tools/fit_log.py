@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fits the polynomial of the float logarithm in include/attnscope/detail/simd.hpp.
+"""Fits the polynomial of the float logarithm in include/attnscope/detail/simd/log.hpp.
 
 ln(1 + f) = f - f^2/2 + f^3 q(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (the reduction by the
 bits of x / sqrt(1/2)) or, with --p75, f in [-1/4, 1/2) (AVX-512 getmant onto [3/4, 3/2)), with q
@@ -9,11 +9,16 @@ when evaluated in float32 by Horner's rule as the kernel does, then the coeffici
 degree last).
 
 --table: the AVX-512 logarithm, a 32-entry table then ln(1 + r) = r + r^2 q(r) for r in
-[-1/64, 1/32] (see log_table in simd.hpp): prints both table columns, then q per degree with the
+[-1/64, 1/32] (see log_table in detail/simd/log.hpp): prints both table columns, then q per degree with the
 error of the whole logarithm in float32 over several binades (degree 2 is the kernel's).
 
-Usage: /usr/bin/python3 benchmarks/tools/fit_log.py [--p75 | --table] [degree ...]   (default: 4 5 6 7;
-       --table: 1 2 3)
+--table16: the AVX2 logarithm, a 16-entry table (two 8-entry permutes and a blend per column) on
+m = x / 2^e in [3/4, 3/2), e = (bits(x) - bits(3/4)) >> 23 by integer operations (no getexp and
+getmant on AVX2): j = the top 4 fraction bits of x, ln c_j = -ln(1/c_j) (e already counts the
+factor 2 of j >= 8, so x just below 1 has e = 0 and no cancellation), then ln(1 + r) = r + r^2 q(r).
+
+Usage: /usr/bin/python3 benchmarks/tools/fit_log.py [--p75 | --table | --table16] [degree ...]
+       (default: 4 5 6 7; --table, --table16: 1 2 3)
 """
 import sys
 
@@ -123,20 +128,64 @@ def table_float32_error(inv, lnc, c):
     return worst
 
 
-def main_table(degrees):
-    inv, lnc, (lo, hi) = table()
+def table16():
+    """1/c_j and ln c_j of the AVX2 log_table16: m in [1 + j/16, 1 + (j+1)/16) for j < 8, in
+    [(1 + j/16) / 2, (1 + (j+1)/16) / 2) for j >= 8; c_j = 1 for j = 0 and 15 (m near 1)."""
+    inv, lnc, r_lo, r_hi = [], [], 0.0, 0.0
+    for j in range(16):
+        lo, hi = 1 + j / 16, 1 + (j + 1) / 16
+        if j >= 8:
+            lo, hi = lo / 2, hi / 2
+        ic = np.float32(1.0) if j in (0, 15) else np.float32(2.0 / (lo + hi))
+        inv.append(ic)
+        lnc.append(np.float32(-np.log(float(ic))))
+        r_lo, r_hi = min(r_lo, lo * float(ic) - 1), max(r_hi, hi * float(ic) - 1)
+    return np.array(inv, np.float32), np.array(lnc, np.float32), (r_lo, r_hi)
+
+
+def table16_float32_error(inv, lnc, c):
+    """The AVX2 kernel's steps in float32 over whole binades (and the denormal-free range)."""
+    f32, f64 = np.float32, np.float64
+    cf = c.astype(f32)
+    ln2f = f64(f32(np.log(2.0)))
+    worst = 0.0
+    for lo in (1e-30, 1e-3, 0.25, 0.5, 1.0, 2.0, 1e10):
+        a, b = np.array([lo, 2 * lo], f32).view(np.int32)
+        i = np.arange(a, b, dtype=np.int32)
+        x = i.view(f32)
+        e = (i - np.int32(0x3F400000)) >> 23
+        m = (i - (e << 23)).view(f32)
+        j = (i >> 19) & 15
+        r = (m.astype(f64) * inv[j] - 1).astype(f32)
+        q = np.full_like(r, cf[-1])
+        for k in range(len(cf) - 2, -1, -1):
+            q = (q.astype(f64) * r + cf[k]).astype(f32)
+        l1p = ((r * r).astype(f64) * q + r).astype(f32)
+        y = ((e.astype(f32).astype(f64) * ln2f + lnc[j]).astype(f32) + l1p).astype(f32)
+        ref = np.log(x.astype(f64))
+        ok = ref != 0
+        worst = max(worst, np.max(np.abs(y[ok] - ref[ok]) / np.abs(ref[ok])))
+    return worst
+
+
+def main_table(degrees, sixteen=False):
+    inv, lnc, (lo, hi) = table16() if sixteen else table()
+    err32 = table16_float32_error if sixteen else table_float32_error
     print("inv_c:", ", ".join(f"{x:.9e}f" for x in inv))
     print("ln_c: ", ", ".join(f"{x:.9e}f" for x in lnc))
     print(f"r in [{lo:.6f}, {hi:.6f}]")
     for d in degrees or [1, 2, 3]:
         c, e = fit_table_q(d, lo, hi)
-        print(f"degree {d}: max relative error {e:.3g} (exact), {table_float32_error(inv, lnc, c):.3g} (float32)")
+        print(f"degree {d}: max relative error {e:.3g} (exact), {err32(inv, lnc, c):.3g} (float32)")
         print("  q coefficients, r^0 first:", ", ".join(f"{x:.9e}" for x in c))
 
 
 def main():
     global RANGE
     args = sys.argv[1:]
+    if "--table16" in args:
+        args.remove("--table16")
+        return main_table([int(a) for a in args], sixteen=True)
     if "--table" in args:
         args.remove("--table")
         return main_table([int(a) for a in args])

@@ -23,7 +23,7 @@ template <class T>
 max_result row_max(const attention_row<T>& row, const row_summary& s, bool need_index) {
     const auto& k = row.keys;
     if (!k.dense) return max_masked(row.data, row.stride, k);
-    if (s.has_sums(need_index ? simd::want_max | simd::want_argmax : simd::want_max)) return max_result{s.sums.max, s.sums.argmax};
+    if (s.has_sums(need_index ? fused_sum::max | fused_sum::argmax : fused_sums(fused_sum::max))) return max_result{s.sums.max, s.sums.argmax};
     return max_dense(row.data, row.stride, k.begin, k.end);
 }
 } // namespace detail
@@ -32,7 +32,7 @@ max_result row_max(const attention_row<T>& row, const row_summary& s, bool need_
 ///   auto [m] = as::compute_rows(v, as::max_weight_metric{});
 struct max_weight_metric {
     /// Read from the validation pass on dense rows (row_summary::sums).
-    static constexpr unsigned dense_sums = detail::simd::want_max;
+    static constexpr fused_sums dense_sums = fused_sum::max;
     std::string_view name() const noexcept { return "max_weight"; }
     std::string quantity() const { return "max weight"; }
     std::string unit() const { return "fraction"; }
@@ -50,7 +50,7 @@ struct max_weight_metric {
 ///   auto [a] = as::compute_rows(v, as::argmax_metric{});
 struct argmax_metric {
     /// Read from the validation pass on dense rows (row_summary::sums).
-    static constexpr unsigned dense_sums = detail::simd::want_max | detail::simd::want_argmax;
+    static constexpr fused_sums dense_sums = fused_sum::max | fused_sum::argmax;
     std::string_view name() const noexcept { return "argmax"; }
     std::string quantity() const { return "argmax key index"; }
     std::string unit() const { return "index"; }
@@ -110,7 +110,7 @@ struct sparsity_metric {
 
     /// Counted in the validation pass on dense rows: #{p < t s_lo} and #{p < t s_hi} bracket the
     /// count before s is known; when they agree (no weight between the two) no second pass is needed.
-    static constexpr unsigned dense_sums = detail::simd::want_below;
+    static constexpr fused_sums dense_sums = fused_sum::below;
     attnscope::below_request below_request() const noexcept {
         return {threshold, kind == threshold_kind::relative_to_uniform};
     }
@@ -231,7 +231,7 @@ template <class T>
 ///   auto [hs] = as::compute_rows(v, as::hoyer_metric{});
 struct hoyer_metric {
     /// Read from the validation pass on dense rows (row_summary::sums).
-    static constexpr unsigned dense_sums = detail::simd::want_sumsq;
+    static constexpr fused_sums dense_sums = fused_sum::sumsq;
     std::string_view name() const noexcept { return "hoyer"; }
     std::string quantity() const { return "Hoyer sparseness"; }
     std::string unit() const { return ""; }

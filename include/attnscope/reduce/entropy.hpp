@@ -47,7 +47,7 @@ struct entropy_options {
 struct entropy_metric {
     entropy_options options{};
     /// Read from the validation pass on dense rows (row_summary::sums).
-    static constexpr unsigned dense_sums = detail::simd::want_plogp;
+    static constexpr fused_sums dense_sums = fused_sum::plogp;
 
     std::string_view name() const noexcept { return "entropy"; }
     std::string quantity() const {

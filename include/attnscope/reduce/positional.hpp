@@ -94,7 +94,7 @@ struct key_mass_metric {
 ///   auto [d] = as::compute_rows(v, as::attention_distance_metric{});
 struct attention_distance_metric {
     /// Read from the validation pass on dense rows (row_summary::sums).
-    static constexpr unsigned dense_sums = detail::simd::want_distance;
+    static constexpr fused_sums dense_sums = fused_sum::distance;
     std::string_view name() const noexcept { return "attention_distance"; }
     std::string quantity() const { return "mean attention distance"; }
     std::string unit() const { return "tokens"; }

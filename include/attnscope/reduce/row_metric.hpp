@@ -38,8 +38,9 @@ namespace attnscope {
 
 /// A per-row metric: a small object with a name, quantity, unit, and a call operator mapping a
 /// validated row (with its summary) to a double. T is the element type it is checked against.
-/// Optionally `static constexpr unsigned dense_sums` (detail::simd::want_* bits): compute_rows then
-/// computes those sums in its validation pass and the metric reads them from row_summary::sums.
+/// Optionally `static constexpr as::fused_sums dense_sums` (fused_sums.hpp): compute_rows then takes
+/// those sums in its validation pass, in the same read of the row, and the metric reads them from
+/// row_summary::sums when row_summary::has_sums(dense_sums).
 ///   static_assert(as::row_metric<as::entropy_metric>);
 ///   auto [h, m] = as::compute_rows(v, {}, as::entropy_metric{}, as::max_weight_metric{});
 template <class M, class T = float>
@@ -63,11 +64,11 @@ labeled_array empty_result(const std::vector<std::size_t>& shape, const std::vec
     return r;
 }
 
-/// The detail::simd::want_* bits a metric reads from row_summary::sums (its `dense_sums`), or 0.
+/// The bits of the sums a metric reads from row_summary::sums (its `dense_sums`), or 0.
 template <class M>
 constexpr unsigned dense_sums_of() noexcept {
     if constexpr (requires { M::dense_sums; })
-        return static_cast<unsigned>(M::dense_sums);
+        return fused_sums(M::dense_sums).bits;
     else
         return 0u;
 }
@@ -115,7 +116,7 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
                 ++part.rows;
                 const row_index ri{b, l, h, q};
                 const auto row = rows_of.row(ri);
-                if (summarize_row<sums>(row, ri, example, opt, tol, s, &part, caller, bracket) == row_status::ok) {
+                if (summarize_row<fused_sums(sums)>(row, ri, example, opt, tol, s, &part, caller, bracket) == row_status::ok) {
                     ++part.computed;
                     if constexpr ((sums & simd::want_below) != 0) {
                         const double dev = std::abs(s.sum - 1.0);

@@ -46,6 +46,7 @@
 #include "../parallel.hpp"
 #include "../view.hpp"
 #include "detail/row_kernels.hpp"
+#include "fused_sums.hpp"
 
 namespace attnscope {
 
@@ -104,20 +105,21 @@ struct row_summary {
     index_t query_position = 0; ///< token position of the query (q + past, or query_positions[q])
     row_index index{};        ///< local [batch, layer, head, query] index of the row in the view
     index_t example = 0;      ///< original batch index (what per-example inputs are indexed by)
-    /// On dense rows, the sums of the validation pass (detail/simd.hpp): every metric's
-    /// `dense_sums` bits are computed there, in one pass (see compute_rows). `sums_have` says which
-    /// are valid (0 on rows with a per-key validity rule, and when summarize_row was not asked).
+    /// On dense rows, the sums of the validation pass: every metric's `dense_sums` (fused_sums.hpp)
+    /// are taken there, in the same read of the row (see compute_rows). `sums_have` says which are
+    /// valid (none on rows with a per-key validity rule, and when summarize_row was not asked).
     /// sums.sumsq is centred: sum_k (p_k - 1/n)^2; sums.distance uses the row's query position.
-    detail::simd::row_sums sums{};
-    unsigned sums_have = 0;
+    row_sums sums{};
+    fused_sums sums_have{};
     /// With want_below in sums_have: the threshold t (on the renormalised row q = p / s) whose
     /// counts the pass took, sums.below = #{p < t s_lo} and sums.below_hi = #{p < t s_hi}. For
     /// s_lo <= s <= s_hi they bracket #{q < t} (see sparsity_metric), NaN when none was asked.
     double below_t = std::numeric_limits<double>::quiet_NaN();
     double below_s_lo = 0.0, below_s_hi = 0.0;
 
-    /// Whether the validation pass computed all the sums in `bits` (detail::simd::want_*).
-    constexpr bool has_sums(unsigned bits) const noexcept { return (sums_have & bits) == bits; }
+    /// Whether the validation pass took all the sums in `wanted` for this row.
+    ///   if (s.has_sums(as::fused_sum::plogp)) h = std::log(s.sum) - s.sums.plogp * s.inv_sum;
+    constexpr bool has_sums(fused_sums wanted) const noexcept { return sums_have.contains(wanted); }
 };
 
 /// Outcome of validating one row: a probability row, a row with no valid key, or a bad row that
@@ -197,8 +199,8 @@ struct below_request {
 /// Validates one row (see the header comment) and fills `out`; applies the bad-row policy, updating
 /// `report` when given. Throws value_error under bad_row::error. For reducers built on row metrics;
 /// `example` is the original batch index of the row (what per-example key sets are indexed by).
-/// `Sums` (detail::simd::want_* bits, e.g. the union of the metrics' `dense_sums`) are computed in
-/// the same pass on dense rows and left in out.sums.
+/// `Sums` (a fused_sums, e.g. the union of the metrics' `dense_sums`) are taken in the same pass on
+/// dense rows and left in out.sums.
 ///   as::row_summary s;
 ///   const auto st = as::summarize_row(row, ri, ri.batch, opt, as::sum_tolerance<float>(opt), s);
 ///   if (st == as::row_status::ok) value = as::entropy_metric{}(row, s);
@@ -253,7 +255,7 @@ std::optional<bad_value> bad_row_reason(const attention_row<T>& row, double sum,
 
 } // namespace detail
 
-template <unsigned Sums = 0, class T>
+template <fused_sums Sums = fused_sums{}, class T>
 [[gnu::always_inline]] inline row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example,
                                                        const row_options& opt, double tolerance, row_summary& out,
                                                        row_report* report = nullptr, std::string_view caller = "compute_rows",
@@ -263,7 +265,8 @@ template <unsigned Sums = 0, class T>
     index_t count = 0;
     if (row.keys.dense) {
         // validation needs the sign of the minimum only (unless a metric reads the minimum itself)
-        constexpr unsigned what = Sums | simd::want_sum | simd::want_min | ((Sums & simd::want_min) != 0 ? 0u : simd::min_sign_only);
+        constexpr unsigned asked = Sums.bits;
+        constexpr unsigned what = asked | simd::want_sum | simd::want_min | ((asked & simd::want_min) != 0 ? 0u : simd::min_sign_only);
         simd::sum_params par;
         const index_t n = row.keys.end > row.keys.begin ? row.keys.end - row.keys.begin : 0;
         if constexpr ((what & simd::want_distance) != 0)
@@ -297,13 +300,13 @@ template <unsigned Sums = 0, class T>
         }
         simd::sums_dense_into<what>(out.sums, row.data, row.stride, row.keys.begin, row.keys.end, par);
         constexpr unsigned have = (what & simd::min_sign_only) != 0 ? what & ~unsigned{simd::want_min | simd::min_sign_only} : what;
-        out.sums_have = simd::normalized_sums(have);
+        out.sums_have = fused_sums(simd::normalized_sums(have));
         sum = out.sums.sum;
         min = out.sums.min;
         count = out.sums.count;
     } else {
         const auto sc = detail::scan_masked(row.data, row.stride, row.keys);
-        out.sums_have = 0;
+        out.sums_have = fused_sums{};
         sum = sc.sum;
         min = sc.min;
         count = sc.count;

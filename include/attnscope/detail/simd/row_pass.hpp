@@ -1,0 +1,503 @@
+// attnscope/detail/simd/row_pass.hpp - one vectorised pass over a dense row computing every sum
+// asked for (sums.hpp): sum p, sum p ln p, sum (p - c)^2, sum p |a - k step|, max and first argmax,
+// min, and the counts below two thresholds. Only the sums asked for (a compile-time bit set) are
+// computed, so `sums_dense<want_sum | want_plogp>` is the entropy kernel and adding more bits costs
+// a few instructions per vector, not another pass.
+//
+// Accuracy (float64 reference, any row length): float, half and bfloat16 rows are widened to
+// float lanes. sum p is exact to ~1e-13 (Fast2Sum on an offset, errors kept: see pass_state; half
+// rows exactly, by plain float lanes), since the entropy of a peaked row, ln s - S/s, inherits the
+// absolute error of s. The other sums are accumulated per lane over blocks of 32 terms, then folded
+// into doubles: ~1e-7 relative; sum p ln p within the logarithm's error (log.hpp) and ~4e-7 in
+// all. Rows whose sum is below 2^-60 (where subnormal weights could matter) are recomputed by the
+// double loop. double rows use double lanes and xsimd::log.
+//
+// The kernels assume nothing about the values: NaN or +-inf make `sum` non-finite (NaN or inf), a
+// negative weight makes `min` negative, so one pass also validates the row. `plogp` and `distance`
+// are meaningful only for rows without negative or non-finite weights.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "../../axis.hpp"
+#include "../../element.hpp"
+#include "config.hpp"
+#include "sums.hpp"
+#if defined(ATTNSCOPE_SIMD_XSIMD)
+#include "convert.hpp"
+#include "horizontal.hpp"
+#include "log.hpp"
+#endif
+
+namespace attnscope::detail::simd {
+inline namespace ATTNSCOPE_SIMD_ABI {
+
+#if defined(ATTNSCOPE_SIMD_XSIMD)
+
+/// Vector state of one pass over contiguous elements.
+///
+/// Sums are accumulated in compute lanes over a block of 16 steps, then folded into doubles. Both
+/// batches of a step add to one accumulator set (32 terms per lane and block), but for the squares
+/// (one set per batch): the chains (one add of 3-4 cycles per batch) are short next to the work of
+/// a step, the registers saved keep every accumulator of a fused pass in registers, and a sum comes
+/// out the same whichever other sums the pass takes.
+/// Counts below a threshold go to scalar counters where masks move to scalar registers (no vector
+/// instruction but the compare), otherwise to per-lane counters.
+/// The maximum alone (want_max) is one running maximum per lane. With want_argmax it is tracked
+/// per lane (both batches of a step in one vector) within a group of 4
+/// steps; at the end of the group each lane folds into a running maximum that remembers the group
+/// where the lane last grew. The first key holding the maximum is then in the earliest group
+/// remembered by a lane holding it: the lanes come out as bits, then the group's elements equal to
+/// the maximum as bits in memory order, whose first set bit is the key. No horizontal minimum and
+/// no data-dependent exit: the search is a short chain after the pass (about 8 ns per row here; the
+/// vector minima it replaced took 25).
+template <unsigned What, class T>
+struct pass_state {
+    using L = loader<T>;
+    using C = typename L::C;
+    using vb = batch<C>;
+    using mb = xsimd::batch_bool<C, arch>;
+    static constexpr std::size_t N = L::N;
+    static constexpr index_t step = static_cast<index_t>(2 * N);
+    static constexpr index_t group = 4 * step;
+    static constexpr index_t block = 16 * step;
+    // Segment: group offsets and per-lane counts stay exact in C.
+    static constexpr index_t segment = std::is_same_v<C, float> ? (index_t{1} << 22) : (index_t{1} << 40);
+
+    static constexpr bool has(unsigned w) noexcept { return (normalized_sums(What) & w) != 0; }
+    static constexpr bool scalar_count = has_mask_count<C>;
+    // sum p decides the entropy of peaked rows: H = ln s - S/s inherits the absolute error of s,
+    // and a float lane holding a weight near 1 rounds away every small weight added to it. So
+    // float lanes sum p on top of an offset of 2 (t = s + p with |s| >= |p|: Fast2Sum) and keep
+    // the rounding error of every addition, (t - s) - p, which is exact; the errors are summed
+    // per block and subtracted in double. s is then exact to about 1e-7 of the rounding errors
+    // (1e-13 of s), for three more adds per vector.
+    // half weights are multiples of 2^-24, which a float lane adds exactly while its sum stays
+    // below 1: half rows sum each block in plain float lanes (one add per vector) and add the
+    // lanes in double; a block where a lane reached 1 (rows summing far above 1) marks the
+    // segment, which sums_contiguous then adds again exactly.
+    static constexpr bool block_sum = std::is_same_v<T, half> && std::is_same_v<C, float>;
+    static constexpr bool exact_sum = std::is_same_v<C, float> && !block_sum;
+    static constexpr C sum_offset = C(2);
+    bool sum_rounded; // (block_sum) a lane's block sum reached 1
+
+    // (left uninitialised: a pass sets up exactly the members it uses, in start_*)
+    vb sum, sum_err, plogp, dist, vmin; // one set for both batches of a step
+    vb sumsq[2];                        // one per batch (see fold_block)
+    vb below, below_hi;             // per-lane counts (without scalar_count)
+    index_t nbelow, nbelow_hi;      // scalar counts (with scalar_count)
+    vb gmax;         // per-lane max of the current group (both batches of a step)
+    vb rmax, rgroup; // per-lane max of the segment so far, offset of the group where it grew
+    vb dpos[2];            // a - k step for the lanes of the current step (distance)
+    vb dstep;              // -2N step
+    vb thr, thr_hi;
+    vb center; // of want_sumsq
+
+    static vb zero() noexcept { return vb(C(0)); }
+    static vb minus_inf() noexcept { return vb(-std::numeric_limits<C>::infinity()); }
+
+    void start_segment(index_t k_first, const sum_params& par) noexcept {
+        for (int j = 0; j < 2; ++j) {
+            if constexpr (has(want_distance)) {
+                const auto s = static_cast<C>(par.distance_step);
+                // in double, not index_t (no overflow) nor C (a and k step may be large, their
+                // difference is below 2^24 for float rows: sums_dense checks)
+                const double d0 = static_cast<double>(par.distance_offset) -
+                                  static_cast<double>(k_first) * static_cast<double>(par.distance_step);
+                dpos[j] = xsimd::fma(lane_offsets<T>(j), vb(-s), vb(static_cast<C>(d0)));
+            }
+        }
+        if constexpr (has(want_max)) rmax = minus_inf();
+        if constexpr (has(want_argmax)) rgroup = vb(C(-1));
+        if constexpr (has(want_sum)) sum = exact_sum ? vb(sum_offset) : zero();
+        if constexpr (has(want_sum) && block_sum) sum_rounded = false;
+        if constexpr (has(want_min)) vmin = vb(std::numeric_limits<C>::infinity());
+        if constexpr (has(want_below) && !scalar_count) below = below_hi = zero();
+        if constexpr (has(want_below) && scalar_count) nbelow = nbelow_hi = 0;
+        if constexpr (has(want_distance)) dstep = vb(-static_cast<C>(step) * static_cast<C>(par.distance_step));
+    }
+    void start_block() noexcept {
+        if constexpr (has(want_sum) && exact_sum) sum_err = zero();
+        if constexpr (has(want_sum) && block_sum) sum = zero();
+        if constexpr (has(want_plogp)) plogp = zero();
+        if constexpr (has(want_sumsq)) sumsq[0] = sumsq[1] = zero();
+        if constexpr (has(want_distance)) dist = zero();
+    }
+    void start_group() noexcept {
+        if constexpr (has(want_argmax)) gmax = minus_inf();
+    }
+
+    template <bool Masked>
+    void add(int j, const vb& x, const mb& valid) noexcept {
+        if constexpr (has(want_sum)) {
+            if constexpr (exact_sum) {
+                const vb t = sum + x;
+                sum_err += (t - sum) - x;
+                sum = t;
+            } else {
+                sum += x;
+            }
+        }
+        if constexpr (has(want_plogp)) plogp = xsimd::fma(x, log_nonneg(x), plogp);
+        if constexpr (has(want_sumsq)) {
+            vb d = x - center;
+            if constexpr (Masked) d = xsimd::select(valid, d, zero());
+            sumsq[j] = xsimd::fma(d, d, sumsq[j]);
+        }
+        if constexpr (has(want_distance)) {
+            if constexpr (has(distance_nonneg))
+                dist = xsimd::fma(x, dpos[j], dist);
+            else
+                dist = xsimd::fma(x, xsimd::abs(dpos[j]), dist);
+            dpos[j] += dstep;
+        }
+        if constexpr (has(want_max)) {
+            // max(x, m): on x86 a NaN x leaves m unchanged, as the scalar loop does; the group's
+            // maximum where the first key is searched, the running one otherwise
+            vb& m = has(want_argmax) ? gmax : rmax;
+            if constexpr (Masked)
+                m = xsimd::max(xsimd::select(valid, x, minus_inf()), m);
+            else
+                m = xsimd::max(x, m);
+        }
+        if constexpr (has(want_min)) {
+            if constexpr (Masked)
+                vmin = xsimd::min(xsimd::select(valid, x, vb(std::numeric_limits<C>::infinity())), vmin);
+            else
+                vmin = xsimd::min(x, vmin);
+        }
+        if constexpr (has(want_below)) {
+            mb lt = x < thr, lt_hi = x < thr_hi;
+            if constexpr (Masked) {
+                lt = lt & valid;
+                lt_hi = lt_hi & valid;
+            }
+            if constexpr (scalar_count) {
+                nbelow += mask_count<C>(lt);
+                nbelow_hi += mask_count<C>(lt_hi);
+            } else {
+                below = xsimd::select(lt, below + vb(C(1)), below);
+                below_hi = xsimd::select(lt_hi, below_hi + vb(C(1)), below_hi);
+            }
+        }
+    }
+
+    void end_group(index_t offset) noexcept {
+        if constexpr (has(want_argmax)) {
+            const mb gt = gmax > rmax;
+            rmax = xsimd::select(gt, gmax, rmax);
+            rgroup = xsimd::select(gt, vb(static_cast<C>(offset)), rgroup);
+        }
+    }
+
+    void fold_block(row_sums& r) noexcept {
+        if constexpr (has(want_sum) && block_sum) {
+            alignas(64) C lanes[N];
+            sum.store_aligned(lanes);
+            double b = 0.0;
+            bool big = false;
+            for (const C x : lanes) {
+                b += static_cast<double>(x);
+                big |= !(x < C(1)); // (NaN too: the exact sum is NaN as well)
+            }
+            r.sum += b;
+            sum_rounded = sum_rounded || big;
+        }
+        // the lane sums of the block, added across lanes together (one transposed reduction
+        // instead of one per sum where the instruction set has it)
+        // a square near 1 in a lane would round away up to 31 tiny squares after it (a one-hot row:
+        // 31 / n^2 relative); one accumulator per batch halves that to 15 / n^2
+        constexpr unsigned used = (has(want_sum) && exact_sum ? 1u : 0u) | (has(want_plogp) ? 2u : 0u) |
+                                  (has(want_sumsq) ? 4u : 0u) | (has(want_distance) ? 8u : 0u);
+        if constexpr (used != 0) {
+            const vb z = zero();
+            double h[4] = {};
+            hadd4<used>((used & 1u) ? sum_err : z, (used & 2u) ? plogp : z, (used & 4u) ? sumsq[0] + sumsq[1] : z,
+                        (used & 8u) ? dist : z, h);
+            if constexpr ((used & 1u) != 0) r.sum -= h[0];
+            if constexpr ((used & 2u) != 0) r.plogp += h[1];
+            if constexpr ((used & 4u) != 0) r.sumsq += h[2];
+            if constexpr ((used & 8u) != 0) r.distance += h[3];
+        }
+    }
+
+    /// Folds the segment [0, n) of p, whose p[0] is local key `k_first`, into r.
+    void fold_segment(const T* p, index_t n, index_t k_first, row_sums& r) const noexcept {
+        if constexpr (has(want_sum) && !block_sum) {
+            // lanes minus the offset are exact (Sterbenz), and so is their float sum below 2
+            const vb off = exact_sum ? vb(sum_offset) : zero();
+            r.sum += static_cast<double>(xsimd::hadd(sum - off));
+        }
+        if constexpr (has(want_max) && !has(want_argmax)) {
+            const double best = static_cast<double>(hmax(rmax)); // lanes never grown hold -inf
+            r.max = best > r.max ? best : r.max;
+        }
+        if constexpr (has(want_argmax)) {
+            alignas(64) C groups[N];
+            rgroup.store_aligned(groups);
+            const C best = hmax(rmax); // lanes never grown hold -inf
+            if (static_cast<double>(best) > r.max) {
+                // every lane holding `best` saw it first in the group it remembers, and no earlier
+                // group holds `best`: the first key holding it is in the earliest of those groups,
+                // found from the lanes' bits, then the group's bits where x == best, in memory
+                // order (short dependency chains: no horizontal minimum)
+                const vb vbest(best);
+                std::uint64_t lanes = lane_bits<C>(rmax == vbest);
+                C g = groups[std::countr_zero(lanes)];
+                for (lanes &= lanes - 1; lanes != 0; lanes &= lanes - 1) g = std::min(g, groups[std::countr_zero(lanes)]);
+                const auto from = static_cast<index_t>(g);
+                const index_t to = std::min(n, from + group);
+                constexpr int words = (group + 63) / 64;
+                std::uint64_t hit[words] = {};
+                index_t i = from;
+                for (int u = 0; u < group / step && i + step <= to; ++u, i += step) {
+                    vb a, b;
+                    L::load(p + i, a, b);
+                    const std::uint64_t ba = lane_bits<C>(a == vbest), bb = lane_bits<C>(b == vbest);
+                    const std::uint64_t bits = L::interleaved ? (spread_bits(ba) | spread_bits(bb) << 1) : (ba | bb << N);
+                    const int at = u * static_cast<int>(step);
+                    hit[at / 64] |= bits << (at % 64);
+                }
+                // the first set bit without a branch on where it is (countr_zero(0) = 64)
+                int bit = 64 * words;
+                for (int w = words - 1; w >= 0; --w) {
+                    const int c = std::countr_zero(hit[w]);
+                    bit = c < 64 ? 64 * w + c : bit;
+                }
+                index_t first = bit < 64 * words ? from + bit : -1;
+                for (; i < to && first < 0; ++i) // the zero-padded last step, read as stored
+                    if (static_cast<C>(widen(p[i])) == best) first = i;
+                if (first >= 0) {
+                    r.max = static_cast<double>(best);
+                    r.argmax = k_first + first;
+                }
+            }
+        }
+        if constexpr (has(want_min)) {
+            const double m = static_cast<double>(hmin(vmin));
+            r.min = m < r.min ? m : r.min;
+        }
+        if constexpr (has(want_below)) {
+            if constexpr (scalar_count) {
+                r.below += nbelow;
+                r.below_hi += nbelow_hi;
+            } else {
+                r.below += static_cast<index_t>(xsimd::hadd(below));
+                r.below_hi += static_cast<index_t>(xsimd::hadd(below_hi));
+            }
+        }
+    }
+};
+
+/// Software prefetch prefetch_distance ahead: the hardware prefetcher stops at every 4 KB page and
+/// left the pass waiting for memory there. Rows of at most prefetch_row_bytes prefetch the bytes
+/// that far past their start once (the rows of a plane follow each other in memory; K = 128 and 512
+/// float rows: 0.74-0.76 of the time per row); longer rows prefetch that far ahead of every step
+/// (K = 2048 and 131072: 0.62-0.70).
+inline constexpr index_t prefetch_row_bytes = 2048, prefetch_distance = 2048;
+
+/// Accumulates n contiguous elements into r; p[0] is local key `k0`.
+template <unsigned What, class T>
+void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, row_sums& r) noexcept {
+    using S = pass_state<What, T>;
+    using L = loader<T>;
+    using C = typename L::C;
+    using vb = typename S::vb;
+    using mb = typename S::mb;
+    constexpr index_t step = S::step;
+    S st;
+    if constexpr ((What & want_below) != 0) {
+        const double hi = std::isnan(par.threshold_hi) ? par.threshold : par.threshold_hi;
+        if constexpr (std::is_same_v<C, float>) {
+            st.thr = vb(float_at_least(par.threshold));
+            st.thr_hi = vb(float_at_least(hi));
+        } else {
+            st.thr = vb(par.threshold);
+            st.thr_hi = vb(hi);
+        }
+    }
+    if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
+    const mb none{};
+    // steps per group and per block: constant trip counts, so the loops unroll and their exits
+    // are predicted; without want_argmax a group is a whole block
+    constexpr index_t group_steps = (What & want_argmax) != 0 ? S::group / step : S::block / step;
+    constexpr index_t groups_per_block = S::block / step / group_steps;
+    const double sum_before = r.sum;
+    bool sum_rounded = false;
+    const bool stream = n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes;
+    if (!stream) {
+        // short rows: the bytes one prefetch distance ahead, where the next rows of a plane lie
+        // (the hardware prefetcher stops at every 4 KB page, i.e. every few short rows)
+        const char* ahead = reinterpret_cast<const char*>(p) + prefetch_distance;
+        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(ahead + b);
+    }
+    for (index_t s0 = 0; s0 < n; s0 += S::segment) {
+        const index_t sn = std::min(S::segment, n - s0);
+        const T* q = p + s0;
+        st.start_segment(k0 + s0, par);
+        st.start_block();
+        const index_t full_groups = sn / (group_steps * step);
+        index_t i = 0;
+        for (index_t g = 0; g < full_groups; ++g) {
+            st.start_group();
+            const index_t group_start = i;
+            for (index_t u = 0; u < group_steps; ++u, i += step) {
+                vb a, b;
+                if (stream) // (short rows took theirs at the start)
+                    for (index_t c = 0; c < static_cast<index_t>(step * sizeof(T)); c += 64)
+                        __builtin_prefetch(reinterpret_cast<const char*>(q + i) + prefetch_distance + c);
+                L::load(q + i, a, b);
+                st.template add<false>(0, a, none);
+                st.template add<false>(1, b, none);
+            }
+            st.end_group(group_start);
+            if ((g + 1) % groups_per_block == 0) {
+                st.fold_block(r);
+                st.start_block();
+            }
+        }
+        if (i < sn) { // the last, partial group
+            st.start_group();
+            const index_t group_start = i;
+            for (; i + step <= sn; i += step) {
+                vb a, b;
+                L::load(q + i, a, b);
+                st.template add<false>(0, a, none);
+                st.template add<false>(1, b, none);
+            }
+            if (i < sn) { // the last, partial step: zero-padded, lanes past the end masked
+                vb a, b;
+                if constexpr (loads_partial<L>()) {
+                    L::load_partial(q + i, static_cast<std::size_t>(sn - i), a, b);
+                } else {
+                    T tmp[S::step];
+                    std::memset(static_cast<void*>(tmp), 0, sizeof(tmp));
+                    std::memcpy(static_cast<void*>(tmp), q + i, static_cast<std::size_t>(sn - i) * sizeof(T));
+                    L::load(tmp, a, b);
+                }
+                const vb left(static_cast<C>(sn - i));
+                st.template add<true>(0, a, lane_offsets<T>(0) < left);
+                st.template add<true>(1, b, lane_offsets<T>(1) < left);
+                i = sn;
+            }
+            st.end_group(group_start);
+        }
+        if (i > (full_groups - full_groups % groups_per_block) * group_steps * step) st.fold_block(r); // a block is open
+        st.fold_segment(q, sn, k0 + s0, r);
+        if constexpr (S::block_sum && (What & want_sum) != 0) sum_rounded = sum_rounded || st.sum_rounded;
+    }
+    if constexpr (S::block_sum && (What & want_sum) != 0)
+        if (sum_rounded) { // a lane's block sum reached 1: the exact sum in double
+            double exact = 0.0;
+            for (index_t i = 0; i < n; ++i) exact += static_cast<double>(widen(p[i]));
+            r.sum = sum_before + exact;
+        }
+}
+
+/// sums_dense for the element types with a vector loader, into r (reset first).
+template <unsigned What, class T>
+void sums_dense_vectorised(row_sums& r, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par) noexcept {
+    constexpr unsigned what = normalized_sums(What);
+    r = row_sums{};
+    if (end <= begin) return;
+    r.count = end - begin;
+    auto run_as = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
+        if (b >= e) return;
+        if (stride == 1) {
+            sums_contiguous<W, T>(data + b, e - b, b, q, r);
+        } else {
+            constexpr index_t chunk = 1024;
+            T buf[chunk];
+            for (index_t k = b; k < e; k += chunk) {
+                const index_t m = std::min(chunk, e - k);
+                const T* src = data + k * stride;
+                for (index_t i = 0; i < m; ++i) buf[i] = src[i * stride];
+                sums_contiguous<W, T>(buf, m, k, q, r);
+            }
+        }
+    };
+    auto run = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
+        if constexpr ((W & want_distance) != 0) {
+            // a - k step is linear in k: >= 0 at both ends means >= 0 everywhere (causal rows)
+            const double a = static_cast<double>(q.distance_offset), st = static_cast<double>(q.distance_step);
+            if (a - static_cast<double>(b) * st >= 0.0 && a - static_cast<double>(e - 1) * st >= 0.0) {
+                run_as.template operator()<W | distance_nonneg>(b, e, q);
+                return;
+            }
+        }
+        run_as.template operator()<W>(b, e, q);
+    };
+    if constexpr ((what & want_distance) != 0 && std::is_same_v<typename loader<T>::C, float>) {
+        // float lanes hold a - k step exactly only below 2^24; otherwise the distance takes doubles
+        const double lim = 0x1p24;
+        const double a = static_cast<double>(par.distance_offset), st = static_cast<double>(par.distance_step);
+        if (!(std::fabs(a - static_cast<double>(begin) * st) < lim && std::fabs(a - static_cast<double>(end) * st) < lim &&
+              std::fabs(st) * static_cast<double>(std::min<index_t>(end - begin, pass_state<what, T>::segment) +
+                                                 2 * pass_state<what, T>::step) < lim)) {
+            sums_dense_vectorised<(What & ~unsigned{want_distance}), T>(r, data, stride, begin, end, par);
+            r.distance = sums_dense_scalar<want_distance>(data, stride, begin, end, par).distance;
+            return;
+        }
+    }
+    if constexpr ((what & (want_min | min_sign_only | want_plogp)) == (want_min | min_sign_only | want_plogp) &&
+                  std::is_same_v<typename loader<T>::C, float> && log_flags_negative) {
+        // the logarithm flags negative weights (NaN): no per-vector minimum
+        run.template operator()<(what & ~unsigned{want_min | min_sign_only})>(begin, end, par);
+        r.min = 0.0;
+        if (std::isnan(r.plogp)) { // a negative weight, -0 or a NaN: the true minimum decides
+            r.min = sums_dense_scalar<want_min>(data, stride, begin, end).min;
+            if (r.min >= 0.0) r.plogp = sums_dense_scalar<want_plogp>(data, stride, begin, end).plogp; // -0 only
+        }
+    } else {
+        run.template operator()<(what & ~unsigned{min_sign_only})>(begin, end, par);
+    }
+    if constexpr ((what & want_plogp) != 0 && std::is_same_v<typename loader<T>::C, float>) {
+        // subnormal weights are approximated by ln(2^-127 (1 + f)); only tiny rows notice
+        if (r.sum >= 0.0 && r.sum < 0x1p-60) r.plogp = sums_dense_scalar<want_plogp>(data, stride, begin, end).plogp;
+    }
+}
+
+/// Every sum asked for by `What` over the keys [begin, end) of a dense row whose key k sits at
+/// data[k * stride] (any stride, including negative ones). sums_dense_into writes them into an
+/// existing row_sums (no copy of the result: a copy read right after the pass's last stores waits
+/// for them to reach the cache).
+///   auto s = sums_dense<want_sum | want_plogp>(row.data, row.stride, row.keys.begin, row.keys.end);
+///   double entropy = std::log(s.sum) - s.plogp / s.sum;
+template <unsigned What, class T>
+void sums_dense_into(row_sums& out, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    if constexpr (!requires { loader<T>::N; }) // a user's element type (element_traits): the reference loop
+        out = sums_dense_scalar<What>(data, stride, begin, end, par);
+    else
+        sums_dense_vectorised<What, T>(out, data, stride, begin, end, par);
+}
+
+template <unsigned What, class T>
+row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    row_sums r;
+    sums_dense_into<What>(r, data, stride, begin, end, par);
+    return r;
+}
+
+#else // no SIMD unit: the reference loop
+
+template <unsigned What, class T>
+row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    return sums_dense_scalar<What>(data, stride, begin, end, par);
+}
+
+template <unsigned What, class T>
+void sums_dense_into(row_sums& out, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
+    out = sums_dense_scalar<What>(data, stride, begin, end, par);
+}
+
+#endif
+
+} // inline namespace ATTNSCOPE_SIMD_ABI
+} // namespace attnscope::detail::simd
