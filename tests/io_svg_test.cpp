@@ -285,6 +285,14 @@ TEST_CASE("colour range: explicit, one-sided, diverging symmetric, constant, cli
     CHECK(hi > 4.0);
     c.values.fill(std::nan(""));
     CHECK_THROWS_AS(resolve_range(st, {&c}, "t"), as::value_error);
+    try { // as data (value_error::detail()): no finite value among the values
+        (void)resolve_range(st, {&c}, "t");
+    } catch (const as::value_error& e) {
+        REQUIRE(e.detail());
+        CHECK(e.detail()->subject == "values");
+        CHECK(e.detail()->rule == "finite");
+        CHECK(e.detail()->key == -1);
+    }
     st.vmin = 0.0;
     st.vmax = 1.0;
     CHECK(resolve_range(st, {&c}, "t") == std::pair{0.0, 1.0});

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -316,6 +318,24 @@ TEST_CASE("hostile bytes: truncation, bad magic or version, overflowing shapes, 
     bad = bytes;
     bad[8] = std::byte{2};
     CHECK_THROWS_WITH(as::accumulator::deserialize(bad), contains("version 2"));
+    auto where_of = [](std::span<const std::byte> b) { // error::where(): the field and its byte offset
+        try {
+            (void)as::accumulator::deserialize(b);
+        } catch (const as::format_error& e) {
+            REQUIRE(e.where());
+            return *e.where();
+        }
+        FAIL("no format_error");
+        return as::file_location{};
+    };
+    auto w = where_of(bad);
+    CHECK(w.field == "version");
+    CHECK(w.offset == std::optional<std::uint64_t>(8));
+    CHECK(w.problem == "unsupported format version 2, expected 1");
+    CHECK(as::format_error(w).what() == std::string("accumulator::deserialize: version: unsupported format version 2, expected 1 (at byte 8)"));
+    w = where_of(std::span<const std::byte>(bytes.data(), 10));
+    CHECK(w.field == "version");
+    CHECK(w.problem == "truncated: needs 4 bytes, 2 remain");
     bad = bytes;
     bad.push_back(std::byte{0});
     CHECK_THROWS_AS(as::accumulator::deserialize(bad), as::format_error);

@@ -369,8 +369,30 @@ TEST_CASE("bad selections and mismatched weights throw errors that name the prob
     auto neg = x;
     neg.values(1, 1) = -1.0;
     CHECK_THROWS_AS(as::weighted_mean(x, neg), as::value_error);
+    auto detail_of = [&](const as::labeled_array& weights) { // value_error::detail(): the weight as data
+        try {
+            (void)as::weighted_mean(x, weights);
+        } catch (const as::value_error& e) {
+            REQUIRE(e.detail());
+            return *e.detail();
+        }
+        FAIL("no value_error");
+        return as::bad_value{};
+    };
+    auto ones = x;
+    ones.values.fill(1.0);
+    ones.values(1, 1) = -1.0;
+    auto d = detail_of(ones);
+    CHECK(d.subject == "weights");
+    CHECK(d.rule == "non-negative");
+    CHECK(d.key == 4); // flat index of [1, 1] in a [2, 3] array
+    CHECK(d.value == -1.0);
     neg.values(1, 1) = nan_v;
     CHECK_THROWS_AS(as::weighted_mean(x, neg), as::value_error);
+    ones.values(1, 1) = nan_v;
+    d = detail_of(ones);
+    CHECK(d.rule == "finite");
+    CHECK(std::isnan(d.value));
 
     // labels that disagree with the shape are caught before reducing
     auto bad = x;

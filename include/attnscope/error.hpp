@@ -80,8 +80,12 @@ public:
     using error::error;
 };
 
-/// Where and why a row failed validation, as data (value_error::detail()): the row's canonical
+/// Where and why a value failed validation, as data (value_error::detail()): the row's canonical
 /// [batch, layer, head, query] index, the rule it broke, and the key and value that broke it.
+/// `subject` says what was checked: "row" (an attention row, the usual case), "weights"
+/// (weighted_mean's weights: `key` is the flat index of the weight), "mask" (ggml_capture's mask:
+/// `row` [0, 0, 0, query row], `key` the KV cell) or "values" (a figure's data without a finite
+/// value to set the colour range from: key -1, value NaN, valid_keys 0).
 struct bad_value {
     /// [batch, layer, head, query] of the view it was read through (local indices), 0 on absent
     /// axes (and all 0 for js() on two plain distributions); head -1 for a row whose heads were
@@ -95,13 +99,15 @@ struct bad_value {
     double value = 0;          ///< the offending weight, or the row sum
     double tolerance = 0;      ///< the sum tolerance in force
     std::int64_t valid_keys = 0; ///< number of keys that count in the row
+    std::string subject = "row"; ///< what holds the value: "row", "weights", "mask" or "values" (above)
 };
 
 /// Attention values that are not a probability row: NaN, infinity, a negative weight, or a sum out
 /// of tolerance. The message names the first offending [batch, layer, head, query] index, and
 /// detail() holds the same as data (row, rule, key, value), so a caller can word its own message.
-/// Every value_error about attention weights carries it (row validation, head_detection_scores,
-/// attention_rollout, js and the divergences, reduce_weights); weighted_mean's weights are not rows.
+/// Every value_error carries it: row validation, head_detection_scores, attention_rollout, js and
+/// the divergences, reduce_weights (subject "row"), weighted_mean ("weights"), ggml_capture's mask
+/// ("mask") and the SVG writers' colour range ("values").
 ///   catch (const as::value_error& e) { if (auto d = e.detail()) use(d->row, d->rule, d->key, d->value); }
 class value_error : public error {
 public:

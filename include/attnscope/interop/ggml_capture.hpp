@@ -467,7 +467,9 @@ private:
 
     static bool mask_visible(const detail::ggml_host_tensor& m, std::int64_t k, std::int64_t q, std::int64_t s) {
         const double x = m.at(k, q, 0, m.ne[3] == 1 ? 0 : s);
-        if (std::isnan(x)) throw value_error(detail::concat("ggml_capture: the mask holds NaN at cell ", k, ", row ", q));
+        if (std::isnan(x))
+            throw value_error(detail::concat("ggml_capture: the mask holds NaN at cell ", k, ", row ", q),
+                              bad_value{{0, 0, 0, q}, "finite", k, x, 0, 0, "mask"});
         return x != -std::numeric_limits<double>::infinity();
     }
 

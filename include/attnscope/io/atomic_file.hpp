@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,7 +36,8 @@ public:
         std::string tmpl = (dir / ("." + path_.filename().string() + ".tmp.XXXXXX")).string();
         fd_ = ::mkstemp(tmpl.data());
         if (fd_ < 0)
-            throw io_error(detail::concat("cannot create a temporary file for '", path_.string(), "': ", std::strerror(errno)));
+            throw ::attnscope::detail::located<io_error>(path_.string(), std::nullopt, "",
+                                            detail::concat("cannot create a temporary file: ", std::strerror(errno)));
         tmp_ = tmpl;
     }
     atomic_file(const atomic_file&) = delete;
@@ -51,7 +53,7 @@ public:
             const ::ssize_t n = ::write(fd_, p, left);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                throw io_error(detail::concat("writing '", path_.string(), "' failed: ", std::strerror(errno)));
+                throw ::attnscope::detail::located<io_error>(path_.string(), std::nullopt, "", detail::concat("writing failed: ", std::strerror(errno)));
             }
             p += n;
             left -= static_cast<std::size_t>(n);
@@ -67,13 +69,14 @@ public:
             const int e = errno;
             fd_ = -1;
             ::unlink(tmp_.c_str());
-            throw io_error(detail::concat("flushing '", path_.string(), "' failed: ", std::strerror(e)));
+            throw ::attnscope::detail::located<io_error>(path_.string(), std::nullopt, "", detail::concat("flushing failed: ", std::strerror(e)));
         }
         fd_ = -1;
         if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
             const int e = errno;
             ::unlink(tmp_.c_str());
-            throw io_error(detail::concat("renaming the temporary file onto '", path_.string(), "' failed: ", std::strerror(e)));
+            throw ::attnscope::detail::located<io_error>(path_.string(), std::nullopt, "",
+                                            detail::concat("renaming the temporary file onto it failed: ", std::strerror(e)));
         }
         tmp_.clear();
     }

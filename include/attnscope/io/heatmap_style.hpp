@@ -174,7 +174,8 @@ inline std::pair<double, double> resolve_range(const heatmap_style& st, const st
     }
     if (!lo)
         throw value_error(concat(what, ": the data has no finite value to set the colour range from; give both "
-                                       "heatmap_style.vmin and vmax"));
+                                       "heatmap_style.vmin and vmax"),
+                          bad_value{{}, "finite", -1, std::numeric_limits<double>::quiet_NaN(), 0, 0, "values"});
     if (st.cmap.kind() == colormap_kind::diverging && !st.vmin && !st.vmax) {
         const double m = std::max(std::fabs(*lo), std::fabs(*hi));
         return m > 0 ? std::pair{-m, m} : std::pair{-1.0, 1.0};

@@ -179,7 +179,9 @@ public:
         try {
             return make_qk_source(tensor<T>(queries_, qptr_), tensor<T>(keys_, kptr_), opt);
         } catch (const shape_error& e) {
-            throw detail::located<shape_error>(source_, std::nullopt, "tensors", detail::concat(e.what()));
+            std::string_view problem = e.what(); // the shape rule, without the function's name
+            if (problem.rfind("make_qk_source: ", 0) == 0) problem.remove_prefix(16);
+            throw detail::located<shape_error>(source_, std::nullopt, "tensors", std::string(problem));
         }
     }
 

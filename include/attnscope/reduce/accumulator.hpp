@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -243,38 +244,32 @@ public:
         std::array<char, 8> m{};
         r.get_bytes(m.data(), m.size(), "magic");
         if (std::memcmp(m.data(), magic.data(), magic.size()) != 0)
-            throw format_error("accumulator::deserialize: bad magic at offset 0, expected \"ATSACCUM\"");
+            throw bad_bytes(0, "magic", "bad magic, expected \"ATSACCUM\"");
         const std::uint32_t version = r.get_u32("version");
         if (version != format_version)
-            throw format_error(detail::concat("accumulator::deserialize: unsupported format version ", version,
-                                              ", expected ", format_version));
+            throw bad_bytes(r.pos - 4, "version", detail::concat("unsupported format version ", version, ", expected ", format_version));
         const std::uint32_t rank = r.get_u32("rank");
-        if (rank > max_rank)
-            throw format_error(detail::concat("accumulator::deserialize: rank ", rank, " exceeds ", max_rank));
+        if (rank > max_rank) throw bad_bytes(r.pos - 4, "rank", detail::concat("rank ", rank, " exceeds ", max_rank));
         std::vector<std::size_t> shape(rank);
         std::size_t cells = 1;
         for (std::uint32_t d = 0; d < rank; ++d) {
             const std::uint64_t e = r.get_u64("extent");
             if (e > std::numeric_limits<std::size_t>::max() || __builtin_mul_overflow(cells, static_cast<std::size_t>(e), &cells))
-                throw format_error(detail::concat("accumulator::deserialize: extent ", e, " of axis ", d,
-                                                  " overflows the cell count"));
+                throw bad_bytes(r.pos - 8, "extent", detail::concat("extent ", e, " of axis ", d, " overflows the cell count"));
             shape[d] = static_cast<std::size_t>(e);
         }
         // 40 bytes per cell must still be there: rejects absurd shapes before any allocation
         if (cells > r.remaining() / 40)
-            throw format_error(detail::concat("accumulator::deserialize: shape ", detail::format_list(shape), " needs ",
-                                              cells, " cells (40 bytes each) but only ", r.remaining(),
-                                              " bytes remain at offset ", r.pos));
+            throw bad_bytes(r.pos, "shape", detail::concat("shape ", detail::format_list(shape), " needs ", cells,
+                                                           " cells (40 bytes each) but only ", r.remaining(), " bytes remain"));
         std::vector<axis_label> axes(rank);
         for (std::uint32_t d = 0; d < rank; ++d) {
             axes[d].name = r.get_str("axis name");
             const std::uint64_t nt = r.get_u64("tick count");
             if (nt != 0 && nt != shape[d])
-                throw format_error(detail::concat("accumulator::deserialize: axis '", axes[d].name, "' has ", nt,
-                                                  " ticks for extent ", shape[d]));
+                throw bad_bytes(r.pos - 8, "tick count", detail::concat("axis '", axes[d].name, "' has ", nt, " ticks for extent ", shape[d]));
             if (nt > r.remaining() / 4)
-                throw format_error(detail::concat("accumulator::deserialize: ", nt, " ticks cannot fit the ", r.remaining(),
-                                                  " bytes that remain at offset ", r.pos));
+                throw bad_bytes(r.pos, "ticks", detail::concat(nt, " ticks cannot fit the ", r.remaining(), " bytes that remain"));
             axes[d].ticks.reserve(static_cast<std::size_t>(nt));
             for (std::uint64_t t = 0; t < nt; ++t) axes[d].ticks.push_back(r.get_str("tick"));
         }
@@ -282,11 +277,11 @@ public:
         std::string unit = r.get_str("unit");
         const std::uint64_t stored_cells = r.get_u64("cell count");
         if (stored_cells != cells)
-            throw format_error(detail::concat("accumulator::deserialize: cell count ", stored_cells,
-                                              " does not match the shape ", detail::format_list(shape), " (", cells, ")"));
+            throw bad_bytes(r.pos - 8, "cell count", detail::concat("cell count ", stored_cells, " does not match the shape ",
+                                                                     detail::format_list(shape), " (", cells, ")"));
         if (r.remaining() != cells * 40)
-            throw format_error(detail::concat("accumulator::deserialize: ", r.remaining(), " bytes of cell data at offset ",
-                                              r.pos, ", expected exactly ", cells * 40));
+            throw bad_bytes(r.pos, "cell data", detail::concat(r.remaining(), " bytes of cell data, expected exactly ", cells * 40));
+        const std::size_t cells_at = r.pos; // counts, then means, M2s, minima, maxima: 8 bytes per cell each
         accumulator acc;
         check_names(axes, true);
         acc.shape_ = std::move(shape);
@@ -303,10 +298,11 @@ public:
             for (auto& v : *arr) v = std::bit_cast<double>(r.get_u64("cell value"));
         for (std::size_t i = 0; i < cells; ++i) {
             if (acc.m2_[i] < 0)
-                throw format_error(detail::concat("accumulator::deserialize: cell ", i, " has a negative M2 ", acc.m2_[i]));
+                throw bad_bytes(cells_at + 8 * (2 * cells + i), "M2 of cell " + std::to_string(i),
+                                detail::concat("negative M2 ", acc.m2_[i]));
             if (acc.count_[i] > 0 && acc.min_[i] > acc.max_[i])
-                throw format_error(detail::concat("accumulator::deserialize: cell ", i, " has min ", acc.min_[i],
-                                                  " > max ", acc.max_[i]));
+                throw bad_bytes(cells_at + 8 * (3 * cells + i), "min of cell " + std::to_string(i),
+                                detail::concat("min ", acc.min_[i], " > max ", acc.max_[i]));
         }
         return acc;
     }
@@ -345,15 +341,21 @@ private:
         max_.assign(cells, -std::numeric_limits<double>::infinity());
     }
 
+    /// `axes` without a name twice; from serialized bytes a format_error, else an argument_error.
     static void check_names(const std::vector<axis_label>& axes, bool from_bytes) {
         for (std::size_t i = 0; i < axes.size(); ++i)
             for (std::size_t j = 0; j < i; ++j)
                 if (axes[i].name == axes[j].name) {
-                    const auto msg = detail::concat(from_bytes ? "accumulator::deserialize" : "accumulator", ": axis name '",
-                                                    axes[i].name, "' appears twice in ", names_of(axes));
-                    if (from_bytes) throw format_error(msg);
-                    throw argument_error(msg);
+                    const auto problem = detail::concat("axis name '", axes[i].name, "' appears twice in ", names_of(axes));
+                    if (from_bytes) throw bad_bytes(std::nullopt, "axis names", problem);
+                    throw argument_error("accumulator: " + problem);
                 }
+    }
+
+    /// A malformed byte form: `field` at byte `offset` of the bytes given to deserialize(), as
+    /// error::where() (its file is "accumulator::deserialize": the bytes have no file name).
+    static format_error bad_bytes(std::optional<std::uint64_t> offset, std::string field, std::string problem) {
+        return detail::located("accumulator::deserialize", offset, std::move(field), std::move(problem));
     }
 
     static std::string names_of(const std::vector<axis_label>& axes) {
@@ -487,8 +489,7 @@ private:
         std::size_t remaining() const noexcept { return b.size() - pos; }
         void need(std::size_t n, const char* what) const {
             if (n > remaining())
-                throw format_error(detail::concat("accumulator::deserialize: truncated: ", what, " needs ", n,
-                                                  " bytes at offset ", pos, " but ", remaining(), " remain"));
+                throw bad_bytes(pos, what, detail::concat("truncated: needs ", n, " bytes, ", remaining(), " remain"));
         }
         void get_bytes(void* dst, std::size_t n, const char* what) {
             need(n, what);

@@ -491,7 +491,9 @@ inline labeled_array weighted_mean(const labeled_array& x, const labeled_array& 
     for (std::size_t i = 0; i < plan.in_size; ++i)
         if (!(wv[i] >= 0) || std::isinf(wv[i]))
             throw value_error(detail::concat("weighted_mean: weight ", wv[i], " at flat index ", i,
-                                             " is not a finite non-negative number"));
+                                             " is not a finite non-negative number"),
+                              bad_value{{}, std::isnan(wv[i]) || std::isinf(wv[i]) ? "finite" : "non-negative",
+                                        static_cast<std::int64_t>(i), wv[i], 0, 0, "weights"});
     detail::for_each_fold(plan, [&](std::size_t i, std::size_t o) {
         if (std::isnan(xv[i]) || wv[i] == 0) return;
         num[o] += wv[i] * xv[i];
