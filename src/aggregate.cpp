@@ -196,7 +196,7 @@ int run_aggregate(const std::vector<std::string>& args, const sigset_t& signals)
                 inputs.emplace_back();
                 for (const auto& f : group.files) inputs.back().push_back(f.string());
             }
-            write_group_outputs(files, stats, inputs, "aggregate", definition, "dumps", jobs.size());
+            out->writing([&] { write_group_outputs(files, stats, inputs, "aggregate", definition, "dumps", jobs.size()); });
         },
         [&] {
             if (out) out->discard();

@@ -39,7 +39,7 @@ public:
             MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
             if (provided < MPI_THREAD_SERIALIZED) {
                 MPI_Finalize();
-                throw io_error("MPI: the library does not support MPI_THREAD_SERIALIZED");
+                throw command_error("MPI: the library does not support MPI_THREAD_SERIALIZED");
             }
             mpi_ = true;
             MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -95,7 +95,7 @@ public:
                     msg.insert(msg.end(), bytes.begin(), bytes.end());
                 } catch (const std::exception& e) {
                     msg.assign(1, std::byte{1});
-                    const std::string text = e.what();
+                    const std::string text = message_of(e); // the line rank 0 prints
                     for (char c : text) msg.push_back(static_cast<std::byte>(c));
                     failed = true;
                 }
@@ -116,7 +116,7 @@ public:
                 try {
                     fold(i, compute(i));
                 } catch (const std::exception& e) {
-                    first_error = e.what();
+                    first_error = message_of(e);
                     stopped[0] = true;
                 }
                 continue;
@@ -129,19 +129,21 @@ public:
             MPI_Recv(msg.data(), count, MPI_BYTE, static_cast<int>(owner), tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             if (msg.empty() || msg[0] != std::byte{0}) {
                 stopped[owner] = true;
-                if (!first_error) first_error = std::string(reinterpret_cast<const char*>(msg.data()) + 1, msg.size() - 1);
+                if (!first_error)
+                    first_error = msg.empty() ? detail::concat("MPI: rank ", owner, " sent an empty message for file ", i)
+                                              : std::string(reinterpret_cast<const char*>(msg.data()) + 1, msg.size() - 1);
                 continue;
             }
             if (first_error) continue;
             try {
                 fold(i, from_bytes(std::span<const std::byte>(msg).subspan(1)));
             } catch (const std::exception& e) {
-                first_error = e.what();
+                first_error = message_of(e);
             }
         }
         int ok = first_error ? 0 : 1;
         MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-        if (first_error) throw located_error(*first_error);
+        if (first_error) throw command_error(*first_error);
 #endif
     }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <exception>
 #include <filesystem>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,8 +18,10 @@
 
 namespace attnscope::cli {
 
-/// An attnscope error already worded to name the file it is about (passed on unchanged).
-class located_error : public error {
+/// A message the command worded itself: a check of its own (a side file, an option's value
+/// against the input, an output directory, an accumulator file), naming the file or option it is
+/// about. Printed as it is; every other error is worded from its data (message_of()).
+class command_error : public error {
 public:
     using error::error;
 };
@@ -80,7 +83,8 @@ inline std::string advice_for(std::string_view library_option) {
 /// The command's wording of a file error (error::where()): "FILE: FIELD: PROBLEM (at byte N); ADVICE".
 /// A field that is a library option (a tensor name given for an npy file) is named as the command's.
 inline std::string location_message(const std::string& file, const file_location& w) {
-    std::string m = (w.file.empty() ? file : w.file) + ": ";
+    const std::string& f = w.file.empty() ? file : w.file;
+    std::string m = f.empty() ? std::string() : f + ": ";
     if (const auto option = option_for(w.field); !option.empty()) return m + w.problem + " (" + std::string(option) + ")";
     if (!w.field.empty()) m += w.field + ": ";
     m += w.problem;
@@ -91,35 +95,57 @@ inline std::string location_message(const std::string& file, const file_location
 
 } // namespace detail_errors
 
-/// A library error worded by the command from its data: a bad row's index, rule, key and value
-/// (value_error::detail()), or a file's field, offset, problem and the option that fixes it
-/// (error::where()), naming the command's options, never the library's. Every error of the
-/// loaders carries where(); an error without data (a check of the command's own, which names its
-/// file already) passes unchanged, or naming `file` in front when it does not.
-///   throw located_error(about(path, e));
-inline std::string about(const std::filesystem::path& file, const error& e) {
-    const std::string f = file.string();
-    if (const auto* v = dynamic_cast<const value_error*>(&e); v != nullptr && v->detail())
-        return f + ": " + detail_errors::bad_row_message(*v->detail());
-    if (const auto& w = e.where()) return detail_errors::location_message(f, *w);
-    std::string message = e.what();
-    if (message.find(f) != std::string::npos) return message;
-    return f + ": " + message;
+/// The command's words for a value that broke a rule (value_error::detail()).
+inline std::string value_message(const bad_value& d) {
+    if (d.subject == "row") return detail_errors::bad_row_message(d);
+    if (d.subject == "values") return "the values hold no finite number to set the colour range from";
+    return detail::concat(d.subject, " entry ", d.key, " holds ", detail_errors::number(d.value),
+                          d.rule == "finite" ? " (it must be finite)" : " (it must be >= 0)");
 }
 
-/// Runs f(); any library error it throws that does not yet name a file is re-thrown naming `file`
-/// (usage errors, which name an option, pass unchanged).
+/// The line of an error that carries no data and is not the command's own: a check the command
+/// should have made before calling the library. Said as the bug it is, never as the user's mistake.
+inline std::string internal_message(const std::string& file, const std::exception& e) {
+    return detail::concat(file.empty() ? std::string() : file + ": ", "internal error (please report it): ", e.what());
+}
+
+/// True for a line internal_message() made (the fuzz target stops on it).
+inline bool is_internal(std::string_view line) { return line.find("internal error (please report it): ") != std::string_view::npos; }
+
+/// The command's line for a library error about `file` (empty: the error's own file, when it has
+/// one), composed from the error's data: a bad value's row, rule, key and value
+/// (value_error::detail()), or a file's field, offset, problem and the option that fixes it
+/// (error::where()), naming the command's options, never the library's. The command's own errors
+/// (command_error, usage_error) are already worded and pass as they are.
+inline std::string about(const std::filesystem::path& file, const error& e) {
+    if (dynamic_cast<const command_error*>(&e) != nullptr || dynamic_cast<const usage_error*>(&e) != nullptr) return e.what();
+    const std::string f = file.string();
+    if (const auto* v = dynamic_cast<const value_error*>(&e); v != nullptr && v->detail())
+        return (f.empty() ? std::string() : f + ": ") + value_message(*v->detail());
+    if (const auto& w = e.where()) return detail_errors::location_message(f, *w);
+    return internal_message(f, e);
+}
+
+/// The one line the command prints for any exception (after "attnscope: error: ").
+inline std::string message_of(const std::exception& e) {
+    if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return "out of memory";
+    if (const auto* a = dynamic_cast<const error*>(&e)) return about({}, *a);
+    return internal_message({}, e);
+}
+
+/// Runs f(); a library error it throws is re-thrown as the command's line about `file`
+/// (message_of(); the command's own errors pass unchanged).
 ///   auto r = naming(path, [&] { return as::io::load_attention_file(path); });
 template <class F>
 decltype(auto) naming(const std::filesystem::path& file, F&& f) {
     try {
         return f();
-    } catch (const located_error&) {
+    } catch (const command_error&) {
         throw;
     } catch (const usage_error&) {
         throw;
     } catch (const error& e) {
-        throw located_error(about(file, e));
+        throw command_error(about(file, e));
     }
 }
 

@@ -15,12 +15,14 @@
 #include <attnscope/reduce/accumulator.hpp>
 #include <attnscope/reduce/aggregate.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -83,6 +85,29 @@ inline group_stats file_stats(const row_values& r, const metric_mask& selected, 
     return s;
 }
 
+/// What differs between the metrics and options of two statistics, as "FIELD A here, B there"
+/// items (JSON values; "absent" where one side lacks the field): for a message that says what to
+/// change instead of printing both definitions.
+inline std::string definition_difference(const group_stats& here, const group_stats& there) {
+    std::vector<std::string> items;
+    auto metric_names = [](const group_stats& s) {
+        std::vector<std::string_view> n;
+        for (auto i : s.slots) n.push_back(metric_table[i].name);
+        return detail::format_list(n);
+    };
+    if (here.slots != there.slots) items.push_back(detail::concat("metrics ", metric_names(here), " here, ", metric_names(there), " there"));
+    for (const auto& op : nlohmann::json::diff(there.definition, here.definition)) {
+        const nlohmann::json::json_pointer at(op.at("path").get<std::string>());
+        auto value = [&](const nlohmann::json& d) { return d.contains(at) ? d.at(at).dump() : std::string("absent"); };
+        std::string field = at.to_string().substr(1);
+        std::replace(field.begin(), field.end(), '/', '.');
+        items.push_back(detail::concat(field, " ", value(here.definition), " here, ", value(there.definition), " there"));
+    }
+    std::string s;
+    for (const auto& i : items) s += (s.empty() ? "" : "; ") + i;
+    return s;
+}
+
 /// Folds `part` (a later file, or a later group part) into `into`. Layers and heads must agree
 /// (the error names the file), as must the metrics and the options that define them.
 inline void fold(group_stats& into, const group_stats& part, const std::string& part_name) {
@@ -93,12 +118,12 @@ inline void fold(group_stats& into, const group_stats& part, const std::string& 
         return;
     }
     if (part.layers() != into.layers() || part.heads() != into.heads())
-        throw shape_error(detail::concat(part_name, ": ", part.layers(), " layers x ", part.heads(), " heads, but group '", into.name,
+        throw command_error(detail::concat(part_name, ": ", part.layers(), " layers x ", part.heads(), " heads, but group '", into.name,
                                          "' has ", into.layers(), " x ", into.heads(), " (from ", into.first_file.string(),
                                          "); layers and heads must agree within a group"));
     if (part.slots != into.slots || part.definition != into.definition)
-        throw argument_error(detail::concat(part_name, ": its statistics were made with other metrics or options (",
-                                            part.definition.dump(), ") than group '", into.name, "' (", into.definition.dump(), ")"));
+        throw command_error(detail::concat(part_name, ": made with other metrics or options than group '", into.name,
+                                           "' (from ", into.first_file.string(), "): ", definition_difference(part, into)));
     for (std::size_t i = 0; i < into.acc.size(); ++i) into.acc[i].merge(part.acc[i]);
     into.files += part.files;
     into.prompts += part.prompts;
@@ -121,7 +146,7 @@ struct reader {
     std::size_t pos = 0;
     std::uint64_t get(int bytes, const char* what) {
         if (b.size() - pos < static_cast<std::size_t>(bytes))
-            throw format_error(detail::concat(source, ": truncated group accumulator: ", what, " at byte ", pos));
+            throw command_error(detail::concat(source, ": truncated group accumulator: ", what, " at byte ", pos));
         std::uint64_t v = 0;
         for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(b[pos + static_cast<std::size_t>(i)]) << (8 * i);
         pos += static_cast<std::size_t>(bytes);
@@ -129,7 +154,7 @@ struct reader {
     }
     std::span<const std::byte> take(std::uint64_t n, const char* what) {
         if (n > b.size() - pos)
-            throw format_error(detail::concat(source, ": truncated group accumulator: ", what, " of ", n, " bytes at byte ", pos,
+            throw command_error(detail::concat(source, ": truncated group accumulator: ", what, " of ", n, " bytes at byte ", pos,
                                               ", ", b.size() - pos, " remain"));
         auto s = b.subspan(pos, static_cast<std::size_t>(n));
         pos += static_cast<std::size_t>(n);
@@ -169,17 +194,17 @@ inline group_stats deserialize_stats(std::span<const std::byte> bytes, const std
     detail_accum::reader r{bytes, source};
     const auto m = r.take(8, "magic");
     if (std::memcmp(m.data(), detail_accum::magic, 8) != 0)
-        throw format_error(detail::concat(source, ": not an attnscope group accumulator (bad magic; expected \"ATSGROUP\")"));
+        throw command_error(detail::concat(source, ": not an attnscope group accumulator (bad magic; expected \"ATSGROUP\")"));
     const auto version = r.get(4, "version");
     if (version != detail_accum::version)
-        throw format_error(detail::concat(source, ": group accumulator format version ", version, ", expected ", detail_accum::version));
+        throw command_error(detail::concat(source, ": group accumulator format version ", version, ", expected ", detail_accum::version));
     const auto hlen = r.get(4, "header length");
     const auto htext = r.take(hlen, "header");
     nlohmann::json h;
     try {
         h = nlohmann::json::parse(std::string_view(reinterpret_cast<const char*>(htext.data()), htext.size()));
     } catch (const nlohmann::json::exception& e) {
-        throw format_error(detail::concat(source, ": malformed header JSON: ", e.what()));
+        throw command_error(detail::concat(source, ": malformed header JSON: ", e.what()));
     }
     group_stats s;
     try {
@@ -190,29 +215,34 @@ inline group_stats deserialize_stats(std::span<const std::byte> bytes, const std
         s.first_file = h.at("first_file").get<std::string>();
         for (const auto& n : h.at("metrics")) {
             const auto i = find_metric(n.get<std::string>());
-            if (!i) throw format_error(detail::concat(source, ": unknown metric '", n.get<std::string>(), "'"));
+            if (!i) throw command_error(detail::concat(source, ": unknown metric '", n.get<std::string>(), "'"));
             s.slots.push_back(*i);
         }
     } catch (const nlohmann::json::exception& e) {
-        throw format_error(detail::concat(source, ": header lacks a field or has a wrong type: ", e.what()));
+        throw command_error(detail::concat(source, ": header lacks a field or has a wrong type: ", e.what()));
     }
     const auto n = r.get(4, "metric count");
     if (n != s.slots.size() || n == 0)
-        throw format_error(detail::concat(source, ": ", n, " accumulators for ", s.slots.size(), " metrics"));
+        throw command_error(detail::concat(source, ": ", n, " accumulators for ", s.slots.size(), " metrics"));
     for (std::uint64_t i = 0; i < n; ++i) {
         const auto len = r.get(8, "accumulator length");
+        const std::size_t at = r.pos;
         try {
             s.acc.push_back(accumulator::deserialize(r.take(len, "accumulator")));
         } catch (const format_error& e) {
-            throw format_error(detail::concat(source, ": metric ", metric_table[s.slots[i]].name, ": ", e.what()));
+            // where(): the field and its offset within the accumulator's bytes, which start at `at`
+            const file_location w = e.where().value_or(file_location{});
+            throw command_error(detail::concat(source, ": accumulator of metric ", metric_table[s.slots[i]].name, ": ", w.field,
+                                               w.field.empty() ? "" : ": ", w.problem,
+                                               w.offset ? detail::concat(" (at byte ", at + *w.offset, ")") : std::string()));
         }
         if (s.acc.back().shape().size() != 2)
-            throw format_error(detail::concat(source, ": metric ", metric_table[s.slots[i]].name, ": expected [layer, head] cells"));
+            throw command_error(detail::concat(source, ": metric ", metric_table[s.slots[i]].name, ": expected [layer, head] cells"));
     }
-    if (r.pos != bytes.size()) throw format_error(detail::concat(source, ": ", bytes.size() - r.pos, " bytes after the last accumulator"));
+    if (r.pos != bytes.size()) throw command_error(detail::concat(source, ": ", bytes.size() - r.pos, " bytes after the last accumulator"));
     for (std::size_t i = 1; i < s.acc.size(); ++i)
         if (s.acc[i].shape() != s.acc[0].shape())
-            throw format_error(detail::concat(source, ": the metrics' accumulators differ in shape"));
+            throw command_error(detail::concat(source, ": the metrics' accumulators differ in shape"));
     return s;
 }
 

@@ -48,7 +48,7 @@ inline bool is_dump_file(const fs::path& p) {
 inline void check_group_name(const std::string& name, const std::string& where) {
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\0') != std::string::npos ||
         name[0] == '.')
-        throw argument_error(detail::concat(where, ": group name '", name,
+        throw command_error(detail::concat(where, ": group name '", name,
                                             "' cannot name a directory (non-empty, no '/', not starting with '.')"));
 }
 
@@ -59,9 +59,9 @@ inline std::vector<fs::path> dumps_under(const fs::path& dir) {
     for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
         if (it->is_regular_file(ec) && is_dump_file(it->path())) out.push_back(it->path());
-    if (ec) throw io_error(detail::concat(dir.string(), ": cannot list the directory: ", ec.message()));
+    if (ec) throw command_error(detail::concat(dir.string(), ": cannot list the directory: ", ec.message()));
     std::sort(out.begin(), out.end());
-    if (out.empty()) throw io_error(detail::concat(dir.string(), ": no .npy, .npz or .safetensors dump in this directory"));
+    if (out.empty()) throw command_error(detail::concat(dir.string(), ": no .npy, .npz or .safetensors dump in this directory"));
     return out;
 }
 
@@ -73,7 +73,7 @@ inline std::vector<dump_group> groups_from_inputs(const std::vector<std::string>
     for (const auto& in : inputs) {
         const fs::path p(in);
         std::error_code ec;
-        if (!fs::exists(p, ec)) throw io_error(detail::concat(in, ": no such file or directory"));
+        if (!fs::exists(p, ec)) throw command_error(detail::concat(in, ": no such file or directory"));
         if (fs::is_directory(p, ec)) {
             fs::path named = p;
             while (!named.has_filename() && named.has_parent_path() && named != named.root_path()) named = named.parent_path();
@@ -107,32 +107,32 @@ inline std::vector<dump_group> groups_from_manifest(const fs::path& manifest, co
     };
     auto resolve = [&](const nlohmann::json& f, const std::string& what) {
         if (!f.is_string() || f.get<std::string>().empty())
-            throw format_error(detail::concat(where, ": ", what, " is ", f.dump(), ", expected a file path"));
+            throw command_error(detail::concat(where, ": ", what, " is ", f.dump(), ", expected a file path"));
         const fs::path p(f.get<std::string>());
         return p.is_absolute() ? p : base / p;
     };
     if (j.is_object()) {
         for (const auto& [name, files] : j.items()) {
             if (!files.is_array())
-                throw format_error(detail::concat(where, ": group '", name, "' maps to ", files.type_name(), ", expected an array of files"));
+                throw command_error(detail::concat(where, ": group '", name, "' maps to ", files.type_name(), ", expected an array of files"));
             auto& g = group_named(name);
             for (std::size_t i = 0; i < files.size(); ++i) g.files.push_back(resolve(files[i], detail::concat("entry ", i, " of group '", name, "'")));
         }
     } else if (j.is_array()) {
         for (std::size_t i = 0; i < j.size(); ++i) {
             const auto& e = j[i];
-            if (!e.is_object()) throw format_error(detail::concat(where, ": entry ", i, " is ", e.type_name(), ", expected an object"));
+            if (!e.is_object()) throw command_error(detail::concat(where, ": entry ", i, " is ", e.type_name(), ", expected an object"));
             const char* path_key = e.contains("path") ? "path" : "npy";
-            if (!e.contains(path_key)) throw format_error(detail::concat(where, ": entry ", i, " has no \"path\""));
+            if (!e.contains(path_key)) throw command_error(detail::concat(where, ": entry ", i, " has no \"path\""));
             if (!e.contains(group_key) || !e[group_key].is_string())
-                throw format_error(detail::concat(where, ": entry ", i, " has no string \"", group_key, "\""));
+                throw command_error(detail::concat(where, ": entry ", i, " has no string \"", group_key, "\""));
             group_named(e[group_key].get<std::string>()).files.push_back(resolve(e[path_key], detail::concat("entry ", i)));
         }
     } else {
-        throw format_error(detail::concat(where, ": expected a JSON object {group: [files]} or an array of {path, group}"));
+        throw command_error(detail::concat(where, ": expected a JSON object {group: [files]} or an array of {path, group}"));
     }
     for (const auto& g : groups)
-        if (g.files.empty()) throw format_error(detail::concat(where, ": group '", g.name, "' lists no file"));
+        if (g.files.empty()) throw command_error(detail::concat(where, ": group '", g.name, "' lists no file"));
     return groups;
 }
 
@@ -141,7 +141,7 @@ inline void check_distinct_names(const std::vector<dump_group>& groups) {
     for (std::size_t i = 0; i < groups.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
             if (groups[i].name == groups[j].name)
-                throw argument_error(detail::concat("two groups are named '", groups[i].name,
+                throw command_error(detail::concat("two groups are named '", groups[i].name,
                                                     "' (directories with the same name, or a directory named 'all' beside files); "
                                                     "use --manifest to name them"));
 }

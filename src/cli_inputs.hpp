@@ -17,20 +17,21 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_args.hpp"
+#include "cli_errors.hpp"
 
 namespace attnscope::cli {
 
 namespace fs = std::filesystem;
 
-/// Reads a whole (small) text file; io_error naming the file when it cannot be read.
+/// Reads a whole (small) text file; command_error naming the file when it cannot be read.
 /// A side input must be a regular file: a FIFO or a device (/dev/zero) could be read forever.
 inline void require_regular_file(const fs::path& path, const char* what) {
     std::error_code ec;
     const auto st = fs::status(path, ec);
-    if (!fs::exists(st)) throw io_error(detail::concat(path.string(), ": ", what, " file does not exist"));
-    if (fs::is_directory(st)) throw io_error(detail::concat(path.string(), ": ", what, " file is a directory"));
+    if (!fs::exists(st)) throw command_error(detail::concat(path.string(), ": ", what, " file does not exist"));
+    if (fs::is_directory(st)) throw command_error(detail::concat(path.string(), ": ", what, " file is a directory"));
     if (!fs::is_regular_file(st))
-        throw io_error(detail::concat(path.string(), ": ", what, " file is not a regular file (a pipe or a device); save it to a file first"));
+        throw command_error(detail::concat(path.string(), ": ", what, " file is not a regular file (a pipe or a device); save it to a file first"));
 }
 
 inline std::string read_text_file(const fs::path& path, const char* what, std::size_t limit = 256u << 20) {
@@ -38,22 +39,22 @@ inline std::string read_text_file(const fs::path& path, const char* what, std::s
     require_regular_file(path, what);
     const auto size = fs::file_size(path, ec);
     if (!ec && size > limit)
-        throw format_error(detail::concat(path.string(), ": ", what, " file is ", size, " bytes, more than the ", limit, " accepted"));
+        throw command_error(detail::concat(path.string(), ": ", what, " file is ", size, " bytes, more than the ", limit, " accepted"));
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error(detail::concat(path.string(), ": cannot open the ", what, " file"));
+    if (!in) throw command_error(detail::concat(path.string(), ": cannot open the ", what, " file"));
     std::ostringstream ss;
     ss << in.rdbuf();
-    if (in.bad()) throw io_error(detail::concat(path.string(), ": reading the ", what, " file failed"));
+    if (in.bad()) throw command_error(detail::concat(path.string(), ": reading the ", what, " file failed"));
     return ss.str();
 }
 
-/// Parses a JSON file; format_error naming the file and nlohmann's one-line reason otherwise.
+/// Parses a JSON file; command_error naming the file and nlohmann's one-line reason otherwise.
 inline nlohmann::json read_json_file(const fs::path& path, const char* what) {
     const std::string text = read_text_file(path, what);
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        throw format_error(detail::concat(path.string(), ": malformed JSON in the ", what, " file: ", e.what()));
+        throw command_error(detail::concat(path.string(), ": malformed JSON in the ", what, " file: ", e.what()));
     }
 }
 
@@ -84,7 +85,7 @@ inline std::vector<index_t> read_lengths(std::string_view option, const std::str
             return u < 0x20 && u != '\n' && u != '\r' && u != '\t';
         }) || (!head.empty() && static_cast<unsigned char>(head[0]) == 0x93);
         if (binary)
-            throw format_error(detail::concat(path.string(), ": --", option, " expects integers as text or JSON; this file is binary",
+            throw command_error(detail::concat(path.string(), ": --", option, " expects integers as text or JSON; this file is binary",
                                               head.rfind("\x93NUMPY", 0) == 0 ? " (an npy file; a [batch, key] 0/1 mask goes to --attention-mask)" : ""));
     }
     if (path.extension() == ".json") {
@@ -92,16 +93,16 @@ inline std::vector<index_t> read_lengths(std::string_view option, const std::str
         const nlohmann::json* list = &j;
         if (j.is_object()) {
             if (!j.contains(json_key))
-                throw format_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers or an object with a \"",
+                throw command_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers or an object with a \"",
                                                   json_key, "\" array; the object has no \"", json_key, "\""));
             list = &j[json_key];
         }
         if (!list->is_array())
-            throw format_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers"));
+            throw command_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers"));
         for (std::size_t i = 0; i < list->size(); ++i) {
             const auto& x = (*list)[i];
             if (!x.is_number_integer() || x.get<std::int64_t>() < 0)
-                throw format_error(detail::concat(path.string(), ": --", option, " entry ", i, " is ", x.dump(),
+                throw command_error(detail::concat(path.string(), ": --", option, " entry ", i, " is ", x.dump(),
                                                   ", expected a non-negative integer"));
             out.push_back(x.get<std::int64_t>());
         }
@@ -113,7 +114,7 @@ inline std::vector<index_t> read_lengths(std::string_view option, const std::str
             try {
                 out.push_back(parse_int(option, item, 0));
             } catch (const usage_error&) {
-                throw format_error(detail::concat(path.string(), ": --", option, " expects integers, found '", item, "'"));
+                throw command_error(detail::concat(path.string(), ": --", option, " expects integers, found '", item, "'"));
             }
             item.clear();
         };
@@ -123,7 +124,7 @@ inline std::vector<index_t> read_lengths(std::string_view option, const std::str
         }
         flush();
     }
-    if (out.empty()) throw format_error(detail::concat(text, ": --", option, " lists no lengths"));
+    if (out.empty()) throw command_error(detail::concat(text, ": --", option, " lists no lengths"));
     return out;
 }
 
@@ -135,18 +136,18 @@ inline std::vector<std::vector<std::string>> read_tokens(const fs::path& path) {
     const nlohmann::json* list = &j;
     if (j.is_object()) {
         if (!j.contains("tokens"))
-            throw format_error(detail::concat(path.string(), ": the tokens file is an object without a \"tokens\" entry"));
+            throw command_error(detail::concat(path.string(), ": the tokens file is an object without a \"tokens\" entry"));
         list = &j["tokens"];
     }
     auto strings = [&](const nlohmann::json& a, std::size_t example) {
         if (!a.is_array())
-            throw format_error(detail::concat(path.string(), ": expected an array of token strings",
+            throw command_error(detail::concat(path.string(), ": expected an array of token strings",
                                               example ? detail::concat(" for example ", example) : std::string()));
         std::vector<std::string> out;
         out.reserve(a.size());
         for (std::size_t i = 0; i < a.size(); ++i) {
             if (!a[i].is_string())
-                throw format_error(detail::concat(path.string(), ": token ", i, " is ", a[i].dump(), ", expected a string"));
+                throw command_error(detail::concat(path.string(), ": token ", i, " is ", a[i].dump(), ", expected a string"));
             out.push_back(a[i].get<std::string>());
         }
         return out;
@@ -170,12 +171,15 @@ inline std::vector<std::vector<std::int64_t>> read_token_ids(const fs::path& pat
     const nlohmann::json& list = j["token_ids"];
     auto ints = [&](const nlohmann::json& a, std::size_t example) {
         if (!a.is_array())
-            throw format_error(detail::concat(path.string(), ": \"token_ids\" must be an array of integers",
+            throw command_error(detail::concat(path.string(), ": \"token_ids\" must be an array of integers",
                                               example ? detail::concat(" for example ", example) : std::string()));
         std::vector<std::int64_t> ids;
         for (std::size_t i = 0; i < a.size(); ++i) {
-            if (!a[i].is_number_integer())
-                throw format_error(detail::concat(path.string(), ": token id ", i, " is ", a[i].dump(), ", expected an integer"));
+            // (negative ids are refused: the detectors give positions without an id negative ones)
+            if (!a[i].is_number_integer() || (a[i].is_number_unsigned() ? a[i].get<std::uint64_t>() > std::uint64_t{INT64_MAX}
+                                                                         : a[i].get<std::int64_t>() < 0))
+                throw command_error(detail::concat(path.string(), ": token id ", i, " is ", a[i].dump(),
+                                                   ", expected an integer in [0, 2^63)"));
             ids.push_back(a[i].get<std::int64_t>());
         }
         return ids;

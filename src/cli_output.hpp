@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cli_errors.hpp"
+
 namespace attnscope::cli {
 
 namespace fs = std::filesystem;
@@ -32,19 +34,19 @@ namespace fs = std::filesystem;
 class staging_dir {
 public:
     staging_dir(fs::path target, bool replace) : target_(std::move(target)), replace_(replace) {
-        if (target_.empty()) throw argument_error("output directory: empty path");
+        if (target_.empty()) throw command_error("output directory: empty path");
         while (target_.has_filename() == false && target_.has_parent_path() && target_ != target_.root_path())
             target_ = target_.parent_path(); // "out/" -> "out"
         if (target_.filename() == "." || target_.filename() == ".." || target_ == target_.root_path())
-            throw argument_error(detail::concat("output directory '", target_.string(), "': name a new directory, not '",
+            throw command_error(detail::concat("output directory '", target_.string(), "': name a new directory, not '",
                                                 target_.filename().string(), "'"));
         std::error_code ec;
         const auto st = fs::symlink_status(target_, ec);
         if (fs::exists(st)) {
             if (!fs::is_directory(st))
-                throw io_error(detail::concat("output directory '", target_.string(), "' exists and is not a directory"));
+                throw command_error(detail::concat("output directory '", target_.string(), "' exists and is not a directory"));
             if (!replace_)
-                throw io_error(detail::concat("output directory '", target_.string(),
+                throw command_error(detail::concat("output directory '", target_.string(),
                                               "' already exists (use --force to replace it)"));
         }
         const fs::path parent = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
@@ -54,7 +56,7 @@ public:
             const int e = errno;
             remove_created_parents();
             errno = e;
-            throw io_error(detail::concat("output directory '", target_.string(), "': cannot create a staging directory in '",
+            throw command_error(detail::concat("output directory '", target_.string(), "': cannot create a staging directory in '",
                                           parent.string(), "': ", std::strerror(errno)));
         }
         path_ = tmpl;
@@ -69,7 +71,7 @@ public:
 
     /// Moves the staging directory into place (atomically replacing an existing target if allowed).
     void commit() {
-        if (path_.empty()) throw io_error("output directory: commit after discard");
+        if (path_.empty()) throw command_error("output directory: commit after discard");
         ::chmod(path_.c_str(), 0755); // mkdtemp creates 0700; a report is meant to be shared
         if (::rename(path_.c_str(), target_.c_str()) == 0) {
             path_.clear();
@@ -78,12 +80,12 @@ public:
         }
         const int e = errno;
         if ((e != EEXIST && e != ENOTEMPTY) || !replace_)
-            throw io_error(detail::concat("output directory '", target_.string(), "': cannot move the report into place: ",
+            throw command_error(detail::concat("output directory '", target_.string(), "': cannot move the report into place: ",
                                           e == EEXIST || e == ENOTEMPTY ? "it appeared meanwhile (use --force to replace it)"
                                                                         : std::strerror(e)));
         // Swap the complete new report with the old directory in one step, then delete the old one.
         if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0)
-            throw io_error(detail::concat("output directory '", target_.string(), "': cannot replace it: ", std::strerror(errno)));
+            throw command_error(detail::concat("output directory '", target_.string(), "': cannot replace it: ", std::strerror(errno)));
         // path_ now holds the old contents; the destructor removes them.
         committed_ = true;
         discard();
@@ -105,6 +107,24 @@ public:
 
     bool committed() const noexcept { return committed_; }
 
+    /// Runs f(), which writes into path(): a library error about a file in there (error::where())
+    /// becomes the command's line naming the file in the output directory, "output directory
+    /// 'OUT': NAME: PROBLEM" (the staging name means nothing to the user); others pass unchanged.
+    template <class F>
+    decltype(auto) writing(F&& f) const {
+        try {
+            return f();
+        } catch (const command_error&) {
+            throw;
+        } catch (const error& e) {
+            const auto& w = e.where();
+            const std::string dir = path_.string() + "/";
+            if (!w || path_.empty() || w->file.rfind(dir, 0) != 0) throw;
+            throw command_error(detail::concat("output directory '", target_.string(), "': ", w->file.substr(dir.size()), ": ",
+                                               w->field.empty() ? "" : w->field + ": ", w->problem));
+        }
+    }
+
 private:
     // Missing parent directories are created (like mkdir -p) and removed again if nothing is committed.
     void create_parents(const fs::path& parent) {
@@ -117,13 +137,13 @@ private:
         for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
             if (!fs::create_directory(*it, ec) && ec) {
                 remove_created_parents();
-                throw io_error(detail::concat("output directory '", target_.string(), "': cannot create '", it->string(),
+                throw command_error(detail::concat("output directory '", target_.string(), "': cannot create '", it->string(),
                                               "': ", ec.message()));
             }
             created_parents_.push_back(*it);
         }
         if (!fs::is_directory(parent, ec))
-            throw io_error(detail::concat("output directory '", target_.string(), "': '", parent.string(), "' is not a directory"));
+            throw command_error(detail::concat("output directory '", target_.string(), "': '", parent.string(), "' is not a directory"));
     }
     void remove_created_parents() noexcept {
         std::error_code ec;

@@ -200,13 +200,15 @@ void visit_dump(const std::filesystem::path& path, const analysis_options& o, co
     naming(path, [&] {
         if (io::is_qk_file(path)) {
             if (!o.input.tensor.empty() || o.input.bf16)
-                throw argument_error("options --tensor and --bf16 apply to attention dumps; this file holds queries and keys");
+                throw command_error(detail::concat(path.string(), ": holds queries and keys, not attention weights; --tensor and --bf16 "
+                                                   "apply to attention dumps"));
             const auto qk = io::load_qk_file(path);
             qk.visit(o.input.score_options(), [&](auto src) { f(with_validity(src, o.validity, lengths)); });
             return;
         }
         if (o.input.scale || o.input.softcap != 0)
-            throw argument_error("options --scale and --softcap apply to queries/keys dumps; this file holds attention weights");
+            throw command_error(detail::concat(path.string(), ": holds attention weights, not queries and keys; --scale and --softcap "
+                                               "apply to queries/keys dumps"));
         const auto src = io::load_attention_file(path, o.input.load_options());
         src.visit([&](auto view) { f(with_validity(view, o.validity, lengths)); });
     });

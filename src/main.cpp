@@ -101,10 +101,8 @@ int main(int argc, char** argv) {
         return run(args, signals);
     } catch (const cli::quiet_failure&) {
         // an MPI rank other than 0: rank 0 printed the job's error line
-    } catch (const std::bad_alloc&) {
-        std::fputs("attnscope: error: out of memory\n", stderr);
     } catch (const std::exception& e) {
-        fmt::print(stderr, "attnscope: error: {}\n", cli::one_line(e.what()));
+        fmt::print(stderr, "attnscope: error: {}\n", cli::one_line(cli::message_of(e)));
     }
     return 1;
 }

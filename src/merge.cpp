@@ -82,13 +82,13 @@ int run_merge(const std::vector<std::string>& args, const sigset_t&) {
     }
     for (std::size_t g = 1; g < groups.size(); ++g)
         if (groups[g].slots != groups[0].slots || groups[g].definition != groups[0].definition)
-            throw argument_error(detail::concat(sources[g].front(), ": group '", groups[g].name,
-                                                "' was made with other metrics or options than group '", groups[0].name, "' (",
-                                                sources[0].front(), ")"));
+            throw command_error(detail::concat(sources[g].front(), ": group '", groups[g].name,
+                                               "' was made with other metrics or options than group '", groups[0].name, "' (",
+                                               sources[0].front(), "): ", definition_difference(groups[g], groups[0])));
 
     staging_dir out(*target, a.has("force"));
     file_list files{out.path(), {}};
-    write_group_outputs(files, groups, sources, "merge", groups.front().definition, "accumulators", a.positionals.size());
+    out.writing([&] { write_group_outputs(files, groups, sources, "merge", groups.front().definition, "accumulators", a.positionals.size()); });
     out.commit();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fmt::print("attnscope merge: {} accumulators, {} groups -> {}/ ({} files, {:.2f} s)\n", a.positionals.size(), groups.size(),

@@ -203,20 +203,24 @@ side_inputs read_side_inputs(const report_options& o) {
     return in;
 }
 
-/// Token labels name the keys of each example (of every example when one list is given).
+/// Token labels and token ids name the keys of each example (of every example when one list is
+/// given): K of them, or the example's valid keys.
 void check_tokens(const side_inputs& in, const fs::path& input, index_t B, index_t K) {
-    if (in.tokens.size() > 1 && static_cast<index_t>(in.tokens.size()) != B)
-        throw located_error(detail::concat(in.tokens_path.string(), ": ", in.tokens.size(), " token lists for ", B, " examples in ",
-                                           input.string()));
-    for (std::size_t b = 0; b < in.tokens.size(); ++b) {
-        const auto n = static_cast<index_t>(in.tokens[b].size());
-        const index_t valid = in.lengths.keys.empty() ? K : in.lengths.keys[in.tokens.size() > 1 ? b : 0];
-        if (n != K && n != valid)
-            throw located_error(detail::concat(in.tokens_path.string(), ": ", n, " tokens",
-                                               in.tokens.size() > 1 ? detail::concat(" for example ", b) : "", ", but ",
-                                               input.string(), " has ", K, " keys",
-                                               valid != K ? detail::concat(" (", valid, " valid)") : ""));
-    }
+    auto check = [&](const auto& lists, const char* what, const char* list) {
+        if (lists.size() > 1 && static_cast<index_t>(lists.size()) != B)
+            throw command_error(detail::concat(in.tokens_path.string(), ": ", lists.size(), " ", list, " lists for ", B, " examples in ",
+                                               input.string()));
+        for (std::size_t b = 0; b < lists.size(); ++b) {
+            const auto n = static_cast<index_t>(lists[b].size());
+            const index_t valid = in.lengths.keys.empty() ? K : in.lengths.keys[lists.size() > 1 ? b : 0];
+            if (n != K && n != valid)
+                throw command_error(detail::concat(in.tokens_path.string(), ": ", n, " ", what,
+                                                   lists.size() > 1 ? detail::concat(" for example ", b) : "", ", but ", input.string(),
+                                                   " has ", K, " keys", valid != K ? detail::concat(" (", valid, " valid)") : ""));
+        }
+    };
+    check(in.tokens, "tokens", "token");
+    check(in.token_ids, "token ids", "token id");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,10 +568,10 @@ int run_report(const std::vector<std::string>& args, const sigset_t& signals) {
     }
     report_options o = parse_report(a);
     std::error_code ec;
-    if (!fs::exists(o.input, ec)) throw io_error(detail::concat(o.input.string(), ": no such file"));
-    if (fs::is_directory(o.input, ec)) throw io_error(detail::concat(o.input.string(), ": is a directory, not an attention file"));
+    if (!fs::exists(o.input, ec)) throw command_error(detail::concat(o.input.string(), ": no such file"));
+    if (fs::is_directory(o.input, ec)) throw command_error(detail::concat(o.input.string(), ": is a directory, not an attention file"));
     if (!fs::is_regular_file(o.input, ec))
-        throw io_error(detail::concat(o.input.string(), ": is not a regular file (a pipe or a device); save the dump to a file first"));
+        throw command_error(detail::concat(o.input.string(), ": is not a regular file (a pipe or a device); save the dump to a file first"));
     side_inputs in = read_side_inputs(o);
     o.analysis.metric.sink_offsets = in.lengths.first_tokens();
 
@@ -580,7 +584,8 @@ int run_report(const std::vector<std::string>& args, const sigset_t& signals) {
         progress, o.analysis.progress, signals,
         [&] {
             progress.set_stage("loading", 1);
-            visit_dump(o.input, o.analysis, in.lengths, [&](const auto& v) { write_report(v, o, in, progress, res); });
+            visit_dump(o.input, o.analysis, in.lengths,
+                       [&](const auto& v) { out.writing([&] { write_report(v, o, in, progress, res); }); });
         },
         [&] { out.discard(); });
     out.commit();

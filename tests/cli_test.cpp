@@ -48,9 +48,10 @@ std::string quote(const std::string& s) {
     return q + "'";
 }
 
-/// Runs the tool with arguments, capturing stdout and stderr (no TTY: no progress bar).
-run_result run_cli(const std::vector<std::string>& args, const fs::path& scratch) {
-    std::string cmd = quote(ATTNSCOPE_CLI);
+/// Runs the tool with arguments, capturing stdout and stderr (no TTY: no progress bar); `shell`
+/// goes before the command (e.g. "ulimit -f 1;").
+run_result run_cli(const std::vector<std::string>& args, const fs::path& scratch, const std::string& shell = {}) {
+    std::string cmd = shell + quote(ATTNSCOPE_CLI);
     for (const auto& a : args) cmd += " " + quote(a);
     const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
     cmd += " >" + quote(out.string()) + " 2>" + quote(err.string()) + " </dev/null";
@@ -772,4 +773,256 @@ TEST_CASE("--attention-mask: a left-padded batch measures what the right-padded 
     }
     const auto s = nlohmann::json::parse(attnscope_test::read_text(scratch / "left" / "summary.json"));
     CHECK(s["validity"]["attention_mask"]["shape"] == nlohmann::json({2, 48}));
+}
+
+TEST_CASE("every message of output directories, side files, queries/keys dumps, aggregate and merge, word for word", "[cli][messages]") {
+    const auto scratch = attnscope_test::scratch_dir("cli_messages2");
+    const std::string in = sample.string();
+    auto at = [&](const std::string& name) { return (scratch / name).string(); };
+    auto text = [&](const std::string& name, const std::string& body) {
+        attnscope_test::write_text(scratch / name, body);
+        return at(name);
+    };
+    fs::create_directories(scratch / "exists");
+    text("file.txt", "x\n");
+    { // queries/keys dumps: well-formed, and broken in each way the loader names
+        const std::vector<float> q(2 * 4 * 8, 0.25f), k16(2 * 4 * 16, 0.5f), q1(4 * 8, 0.25f);
+        const std::vector<as::index_t> s4{1, 2, 4, 8}, s16{1, 2, 4, 16}, s1{1, 1, 4, 8}, s0{1, 2, 0, 8};
+        auto npz = [&](const char* name, std::vector<std::pair<std::string, std::pair<const float*, std::vector<as::index_t>>>> members) {
+            as::io::npz_writer w(scratch / name);
+            for (const auto& [n, m] : members) w.add(n, m.first, std::span<const as::index_t>(m.second));
+            w.commit();
+        };
+        npz("qk.npz", {{"queries.0", {q.data(), s4}}, {"keys.0", {q.data(), s4}}});
+        npz("qk_dim.npz", {{"queries.0", {q.data(), s4}}, {"keys.0", {k16.data(), s16}}});
+        npz("qk_gap.npz", {{"queries.0", {q.data(), s4}}, {"queries.2", {q.data(), s4}}, {"keys.0", {q.data(), s4}}, {"keys.2", {q.data(), s4}}});
+        npz("qk_layers.npz", {{"queries.0", {q.data(), s4}}, {"queries.1", {q.data(), s4}}, {"keys.0", {q.data(), s4}}});
+        npz("qk_mixed.npz", {{"queries.0", {q.data(), s4}}, {"keys", {q.data(), s4}}});
+        npz("qk_empty.npz", {{"queries.0", {q.data(), s0}}, {"keys.0", {q.data(), s0}}});
+        npz("qk_shape.npz", {{"queries.0", {q.data(), s4}}, {"queries.1", {q1.data(), s1}}, {"keys.0", {q.data(), s4}}, {"keys.1", {q.data(), s4}}});
+    }
+    std::string ids_short = "{\"tokens\": [";
+    for (int i = 0; i < 48; ++i) ids_short += std::string(i ? "," : "") + "\"t\"";
+    ids_short += "], \"token_ids\": [1, 2, 3]}";
+    const std::string qk = at("qk.npz"), batch = (data_dir / "sample_batch.npy").string();
+    struct message_case {
+        std::vector<std::string> args; // after "report"
+        std::string line;              // the whole stderr line after "attnscope: error: "
+        std::string out = {};          // -o (default: a fresh directory)
+    };
+    const std::vector<message_case> report_cases{
+        // output directories
+        {{in}, "output directory '" + at("file.txt") + "' exists and is not a directory", at("file.txt")},
+        {{in}, "output directory '" + at("exists") + "' already exists (use --force to replace it)", at("exists")},
+        {{in}, "output directory '.': name a new directory, not '.'", "."},
+        {{in}, "output directory '" + at("file.txt/sub") + "': '" + at("file.txt") + "' is not a directory", at("file.txt/sub")},
+        {{in}, "output directory '/proc/attnscope_out': cannot create a staging directory in '/proc': No such file or directory",
+         "/proc/attnscope_out"},
+        {{in}, "output directory '/proc/attnscope_a/b': cannot create '/proc/attnscope_a': No such file or directory", "/proc/attnscope_a/b"},
+        // queries/keys dumps, and options for the other kind of dump
+        {{at("qk_dim.npz")}, "npz file '" + at("qk_dim.npz") + "': tensors: queries have head dimension 8, keys 16"},
+        {{at("qk_gap.npz")}, "npz file '" + at("qk_gap.npz") + "': tensors: per-layer tensors 'queries.<l>' must number the layers 0, 1, 2, "
+                                                              "... without gaps; found 'queries.2' where layer 1 was expected"},
+        {{at("qk_layers.npz")}, "npz file '" + at("qk_layers.npz") + "': tensors: 2 layers of queries but 1 of keys"},
+        {{at("qk_mixed.npz")}, "npz file '" + at("qk_mixed.npz") + "': tensors: queries and keys must both be one tensor or both per layer, "
+                                                                  "got 'queries.0' and 'keys'"},
+        {{at("qk_empty.npz")}, "npz file '" + at("qk_empty.npz") + "': tensors: tensor 'queries.0' of shape [1, 2, 0, 8] is empty"},
+        {{at("qk_shape.npz")}, "npz file '" + at("qk_shape.npz") + "': tensors: tensor 'queries.1' has shape [1, 1, 4, 8], 'queries.0' has "
+                                                                  "[1, 2, 4, 8]"},
+        {{qk, "--tensor", "attn"}, qk + ": holds queries and keys, not attention weights; --tensor and --bf16 apply to attention dumps"},
+        {{qk, "--bf16"}, qk + ": holds queries and keys, not attention weights; --tensor and --bf16 apply to attention dumps"},
+        {{in, "--scale", "0.5"}, in + ": holds attention weights, not queries and keys; --scale and --softcap apply to queries/keys dumps"},
+        {{in, "--softcap", "30"}, in + ": holds attention weights, not queries and keys; --scale and --softcap apply to queries/keys dumps"},
+        {{qk, "--softcap", "-3"}, "option --softcap: -3 is outside [0, 1e+300]"},
+        // the command line
+        {{in, "--causal=yes"}, "option --causal takes no value, got '--causal=yes' (see 'attnscope report --help')"},
+        {{in, "-cx"}, "option -c takes no value, got '-cx' (see 'attnscope report --help')"},
+        {{in, "--metrics", "entropy,,sparsity"}, "option --metrics: empty item in list 'entropy,,sparsity'"},
+        {{in, "--metrics", "learned_sink_mass"}, "option --metrics: learned_sink_mass needs --learned-sinks"},
+        {{in, "--threads", "99999999999999999999"}, "option --threads: expected an integer, got '99999999999999999999'"},
+        {{qk, "--scale", "nan"}, "option --scale: expected a number, got 'nan'"},
+        // lengths files
+        {{in, "--key-lengths", text("len_obj.json", "{\"x\": [1]}")},
+         at("len_obj.json") + ": --key-lengths expects a JSON array of integers or an object with a \"key_lengths\" array; the object has "
+                              "no \"key_lengths\""},
+        {{in, "--key-lengths", text("len_notarr.json", "{\"key_lengths\": 3}")}, at("len_notarr.json") + ": --key-lengths expects a JSON array of integers"},
+        {{in, "--key-lengths", text("len_neg.json", "[48, -2]")}, at("len_neg.json") + ": --key-lengths entry 1 is -2, expected a non-negative integer"},
+        {{in, "--query-lengths", text("len_str.json", "[\"a\"]")}, at("len_str.json") + ": --query-lengths entry 0 is \"a\", expected a non-negative integer"},
+        {{in, "--key-lengths", text("len_empty.txt", "\n")}, at("len_empty.txt") + ": --key-lengths lists no lengths"},
+        {{in, "--key-lengths", text("len_bad.json", "[48,")},
+         at("len_bad.json") + ": malformed JSON in the lengths file: [json.exception.parse_error.101] parse error at line 1, column 5: syntax "
+                              "error while parsing value - unexpected end of input; expected '[', '{', or a literal"},
+        {{in, "--key-lengths", scratch.string()}, scratch.string() + ": lengths file is a directory"},
+        {{in, "--query-lengths", "40,40"}, "option --query-lengths: 2 lengths for the 1 examples of the input"},
+        {{in, "--query-lengths", "49"}, "option --query-lengths: length 49 of example 0 exceeds the 48 query rows of the input"},
+        // tokens files: strings, token ids, one list per example
+        {{in, "--tokens", text("tok_int.json", "[\"a\", 3]")}, at("tok_int.json") + ": token 1 is 3, expected a string"},
+        {{in, "--tokens", text("tok_num.json", "{\"tokens\": 5}")}, at("tok_num.json") + ": expected an array of token strings"},
+        {{in, "--tokens", text("tok_ex.json", "[[\"a\"], 7]")}, at("tok_ex.json") + ": expected an array of token strings for example 1"},
+        {{in, "--tokens", text("tok_lists.json", "[[\"a\"], [\"b\"], [\"c\"]]")}, at("tok_lists.json") + ": 3 token lists for 1 examples in " + in},
+        {{in, "--tokens", text("ids_str.json", "{\"tokens\": [\"a\"], \"token_ids\": \"x\"}")},
+         at("ids_str.json") + ": \"token_ids\" must be an array of integers"},
+        {{in, "--tokens", text("ids_float.json", "{\"tokens\": [\"a\"], \"token_ids\": [1, 2.5]}")},
+         at("ids_float.json") + ": token id 1 is 2.5, expected an integer in [0, 2^63)"},
+        {{in, "--tokens", text("ids_neg.json", "{\"tokens\": [\"a\"], \"token_ids\": [1, -1]}")},
+         at("ids_neg.json") + ": token id 1 is -1, expected an integer in [0, 2^63)"},
+        {{in, "--tokens", text("ids_ex.json", "{\"tokens\": [\"a\"], \"token_ids\": [[1], 3]}")},
+         at("ids_ex.json") + ": \"token_ids\" must be an array of integers for example 1"},
+        {{in, "--tokens", text("ids_short.json", ids_short)}, at("ids_short.json") + ": 3 token ids, but " + in + " has 48 keys"},
+        {{in, "--tokens", text("tok_short.json", "[\"a\", \"b\"]")}, at("tok_short.json") + ": 2 tokens, but " + in + " has 48 keys"},
+        {{batch, "--key-lengths", "48,32", "--tokens", text("tok_batch.json", "[[\"a\", \"b\"], [\"c\"]]")},
+         at("tok_batch.json") + ": 2 tokens for example 0, but " + batch + " has 48 keys"},
+    };
+    for (std::size_t i = 0; i < report_cases.size(); ++i) {
+        const auto& c = report_cases[i];
+        std::vector<std::string> args{"report"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const std::string dir = c.out.empty() ? at("out_" + std::to_string(i)) : c.out;
+        args.insert(args.end(), {"-o", dir, "--causal", "--no-progress"});
+        const auto r = run_cli(args, scratch);
+        INFO("report case " << i << ": " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err == "attnscope: error: " + c.line + "\n");
+        if (c.out.empty()) CHECK_FALSE(fs::exists(dir));
+        CHECK_FALSE(has_staging_leftovers(scratch));
+    }
+    CHECK(fs::is_empty(scratch / "exists"));
+    CHECK(attnscope_test::read_text(scratch / "file.txt") == "x\n");
+
+    { // a write that fails half-way (a file size limit): the file named in the output directory, nothing left behind
+        const auto r = run_cli({"report", in, "-o", at("limited"), "--causal", "--no-progress"}, scratch, "trap '' XFSZ; ulimit -f 1; ");
+        INFO(r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err == "attnscope: error: output directory '" + at("limited") + "': entropy.npy: writing failed: File too large\n");
+        CHECK_FALSE(fs::exists(scratch / "limited"));
+        CHECK_FALSE(has_staging_leftovers(scratch));
+    }
+
+    // aggregate: manifests and groups
+    fs::create_directories(scratch / "empty");
+    for (const char* d : {"d1/x", "d2/x", "g1/alpha", "g2/alpha"}) fs::create_directories(scratch / d);
+    fs::copy_file(sample, scratch / "d1/x/a.npy");
+    fs::copy_file(sample, scratch / "d2/x/a.npy");
+    fs::copy_file(sample, scratch / "g1/alpha/a.npy");
+    {
+        auto t = load_sample(); // two layers of the sample: a group of other layer x head shape
+        t.values.resize(2 * 4 * 48 * 48);
+        t.shape[0] = 2;
+        as::io::write_npy(scratch / "g2/alpha/b.npy", t.values.data(), t.shape);
+        fs::create_directories(scratch / "mixed");
+        fs::copy_file(sample, scratch / "mixed/a.npy");
+        as::io::write_npy(scratch / "mixed/b.npy", t.values.data(), t.shape);
+    }
+    const std::vector<message_case> aggregate_cases{
+        {{"--manifest", text("m1.json", "{\"g\": \"a.npy\"}")}, at("m1.json") + ": group 'g' maps to string, expected an array of files"},
+        {{"--manifest", text("m2.json", "{\"g\": []}")}, at("m2.json") + ": group 'g' lists no file"},
+        {{"--manifest", text("m3.json", "[1]")}, at("m3.json") + ": entry 0 is number, expected an object"},
+        {{"--manifest", text("m4.json", "[{\"group\": \"g\"}]")}, at("m4.json") + ": entry 0 has no \"path\""},
+        {{"--manifest", text("m5.json", "[{\"path\": \"a.npy\"}]")}, at("m5.json") + ": entry 0 has no string \"group\""},
+        {{"--manifest", text("m6.json", "\"x\"")}, at("m6.json") + ": expected a JSON object {group: [files]} or an array of {path, group}"},
+        {{"--manifest", text("m7.json", "{\"g\": [3]}")}, at("m7.json") + ": entry 0 of group 'g' is 3, expected a file path"},
+        {{"--manifest", text("m8.json", "{\".hid\": [\"a.npy\"]}")},
+         at("m8.json") + ": group name '.hid' cannot name a directory (non-empty, no '/', not starting with '.')"},
+        {{"--manifest", text("m9.json", "{\"g\": [\"nope.npy\"]}")}, at("nope.npy") + ": cannot open for reading: No such file or directory"},
+        {{"--manifest", at("missing.json")}, at("missing.json") + ": manifest file does not exist"},
+        {{"--manifest", text("m10.json", "{\"all\": [\"x.npy\"]}"), in},
+         "two groups are named 'all' (directories with the same name, or a directory named 'all' beside files); use --manifest to name them"},
+        {{at("d1/x"), at("d2/x")},
+         "two groups are named 'x' (directories with the same name, or a directory named 'all' beside files); use --manifest to name them"},
+        {{at("empty")}, at("empty") + ": no .npy, .npz or .safetensors dump in this directory"},
+        {{at("mixed")}, at("mixed/b.npy") + ": 2 layers x 4 heads, but group 'mixed' has 4 x 4 (from " + at("mixed/a.npy") +
+                            "); layers and heads must agree within a group"},
+        {{at("g1/alpha"), "--no-such"}, "unknown option '--no-such' (see 'attnscope aggregate --help')"},
+    };
+    for (std::size_t i = 0; i < aggregate_cases.size(); ++i) {
+        const auto& c = aggregate_cases[i];
+        std::vector<std::string> args{"aggregate"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const std::string dir = at("agg_" + std::to_string(i));
+        args.insert(args.end(), {"-o", dir, "--causal", "--no-progress"});
+        const auto r = run_cli(args, scratch);
+        INFO("aggregate case " << i << ": " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err == "attnscope: error: " + c.line + "\n");
+        CHECK_FALSE(fs::exists(dir));
+    }
+
+    // merge: accumulators of other shapes or options, and broken accumulator files
+    auto aggregate = [&](const std::string& dir, const std::string& out, std::vector<std::string> extra) {
+        std::vector<std::string> args{"aggregate", at(dir), "-o", at(out), "--no-progress"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto r = run_cli(args, scratch);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+    };
+    aggregate("g1/alpha", "acc1", {"--causal"});
+    aggregate("g1/alpha", "acc2", {"-m", "entropy"});
+    aggregate("g2/alpha", "acc3", {"--causal"});
+    fs::create_directories(scratch / "g4/beta");
+    fs::copy_file(sample, scratch / "g4/beta/a.npy");
+    aggregate("g4/beta", "acc4", {"-m", "entropy"});
+    const std::string acc1 = at("acc1/alpha/alpha.accum"), acc2 = at("acc2/alpha/alpha.accum"), acc3 = at("acc3/alpha/alpha.accum"),
+                      acc4 = at("acc4/beta/beta.accum");
+    const std::string good = attnscope_test::read_text(acc1);
+    auto u32 = [&](std::size_t at_) {
+        std::uint32_t v = 0;
+        for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(good[at_ + static_cast<std::size_t>(i)])) << (8 * i);
+        return v;
+    };
+    const std::size_t hlen = u32(12), first = 16 + hlen + 4 + 8; // the first metric's accumulator bytes
+    std::string version = good;
+    version[8] = 7;
+    std::string header = good;
+    header[16 + hlen - 1] = ' '; // the header JSON loses its closing brace
+    std::string inner = good;
+    inner[first] = 'X'; // the first metric's accumulator loses its magic
+    auto replaced = [&](const std::string& from, const std::string& to) { // within the header, same length
+        std::string b = good;
+        const auto i = b.find(from);
+        REQUIRE(i < 16 + hlen);
+        return b.replace(i, from.size(), to);
+    };
+    const std::vector<std::pair<std::string, std::string>> broken{
+        {"trunc.accum", good.substr(0, good.size() - 7)}, {"trail.accum", good + "xyz"}, {"version.accum", version},
+        {"header.accum", header}, {"inner.accum", inner}, {"short.accum", good.substr(0, 10)},
+        {"metric.accum", replaced("\"entropy\"", "\"entropX\"")}, {"nogroup.accum", replaced("\"group\":", "\"grouq\":")}};
+    for (const auto& [name, bytes] : broken) text(name, bytes);
+    const std::size_t last_len = 792; // 2 axes of 4 ticks, 16 cells: the last metric's accumulator
+    const std::vector<message_case> merge_cases{
+        {{acc1, acc2}, acc2 + ": made with other metrics or options than group 'alpha' (from " + at("g1/alpha/a.npy") +
+                           "): metrics [entropy] here, [entropy, normalized_entropy, sparsity, max_weight, sink_mass, attention_distance, "
+                           "previous_token, self] there; validity.causal false here, true there"},
+        {{acc1, acc3}, acc3 + ": 2 layers x 4 heads, but group 'alpha' has 4 x 4 (from " + at("g1/alpha/a.npy") +
+                           "); layers and heads must agree within a group"},
+        {{acc1, acc4}, acc4 + ": group 'beta' was made with other metrics or options than group 'alpha' (" + acc1 +
+                           "): metrics [entropy] here, [entropy, normalized_entropy, sparsity, max_weight, sink_mass, attention_distance, "
+                           "previous_token, self] there; validity.causal false here, true there"},
+        {{at("trunc.accum")}, at("trunc.accum") + ": truncated group accumulator: accumulator of " + std::to_string(last_len) + " bytes at byte " +
+                                  std::to_string(good.size() - last_len) + ", " + std::to_string(last_len - 7) + " remain"},
+        {{at("trail.accum")}, at("trail.accum") + ": 3 bytes after the last accumulator"},
+        {{at("version.accum")}, at("version.accum") + ": group accumulator format version 7, expected 1"},
+        {{at("header.accum")}, at("header.accum") + ": malformed header JSON: [json.exception.parse_error.101] parse error at line 1, column " +
+                                   std::to_string(hlen + 1) + ": syntax error while parsing object - unexpected end of input; expected '}'"},
+        {{at("inner.accum")}, at("inner.accum") + ": accumulator of metric entropy: magic: bad magic, expected \"ATSACCUM\" (at byte " +
+                                  std::to_string(first) + ")"},
+        {{at("short.accum")}, at("short.accum") + ": truncated group accumulator: version at byte 8"},
+        {{at("missing.accum")}, at("missing.accum") + ": accumulator file does not exist"},
+        {{at("metric.accum")}, at("metric.accum") + ": unknown metric 'entropX'"},
+        {{at("nogroup.accum")}, at("nogroup.accum") + ": header lacks a field or has a wrong type: [json.exception.out_of_range.403] key "
+                                    "'group' not found"},
+        {{acc1}, "merge: missing -o OUT, the output directory (see 'attnscope merge --help')", "-"},
+        {{acc1, "-o"}, "option -o needs a value OUT (see 'attnscope merge --help')"},
+    };
+    for (std::size_t i = 0; i < merge_cases.size(); ++i) {
+        const auto& c = merge_cases[i];
+        std::vector<std::string> args{"merge"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const std::string dir = at("merged_" + std::to_string(i));
+        if (c.args.back() != "-o" && c.out != "-") args.insert(args.end(), {"-o", dir});
+        const auto r = run_cli(args, scratch);
+        INFO("merge case " << i << ": " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err == "attnscope: error: " + c.line + "\n");
+        CHECK_FALSE(fs::exists(dir));
+    }
 }

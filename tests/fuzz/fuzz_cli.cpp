@@ -5,13 +5,15 @@
 // The input is a text of arguments, one per line. "@name" stands for one of the small files below;
 // when the first argument is an option, @batch is the INPUT. Every run gets "-o DIR --force
 // --no-progress"; thread counts are left to the default (2 cores). A clean exit or an attnscope
-// error is fine; a crash, a sanitizer report, a leak or a hang is a finding.
+// error is fine; a crash, a sanitizer report, a leak, a hang or an error the command could not word
+// from its data (cli::is_internal) is a finding.
 #include <attnscope/io/npy.hpp>
 #include <attnscope/io/safetensors.hpp>
 
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_errors.hpp"
 #include "cli_progress.hpp"
 #include "commands.hpp"
 
@@ -122,7 +125,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     run.insert(run.end(), {"-o", fx.out, "--force", "--no-progress", "--threads", "1"});
     try {
         (void)attnscope::cli::run_report(run, fx.signals);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+        // every error is worded from its data or by the command's own checks; a library error the
+        // command could only pass through (internal_message) is a finding
+        const std::string line = attnscope::cli::message_of(e);
+        if (attnscope::cli::is_internal(line)) {
+            std::fprintf(stderr, "error without data: %s\n", line.c_str());
+            std::abort();
+        }
     }
     return 0;
 }
