@@ -26,7 +26,9 @@ default; 1 = the calling thread; results are identical for any count).
 
 Results are LabeledArray (a numpy float64 array with ``axes``, ``ticks``, ``quantity``, ``unit``).
 Errors are attnscope.Error subclasses that are also the builtin that fits (ValueError, TypeError,
-OSError, OverflowError), carrying the library's message.
+OSError, OverflowError), carrying the library's message unchanged, and its data: ``e.where`` (a
+file's file, offset, field, problem, remedy) and ``e.detail`` (a bad row's row, rule, key, value,
+tolerance, valid_keys, subject), each a dict or None.
 
     import attnscope, numpy as np
     p = np.load("examples/data/sample.npy")          # [layer, head, query, key]

@@ -10,6 +10,10 @@ from ._core import (Anchors as Anchors, ArgumentError as ArgumentError, Attentio
                     each_from_end as each_from_end, from_end as from_end, last as last)
 from ._result import LabeledArray as LabeledArray
 
+# Errors (see _core.pyi): str(e) is the C++ library's message unchanged; e.where (a file's
+# {file, offset, field, problem, remedy}) and e.detail (a bad value's {row, rule, key, value,
+# tolerance, valid_keys, subject}) hold the same as data, or None when the error has none.
+
 __version__: str
 ROW_METRICS: tuple
 

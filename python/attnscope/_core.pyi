@@ -1,5 +1,5 @@
 # Type stubs of the extension module attnscope._core (pybind11); the attnscope package wraps it.
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 
@@ -8,7 +8,26 @@ _Result = Tuple[np.ndarray, List[str], List[List[str]], str, str]
 __version__: str
 HAS_QK: bool
 
-class Error(Exception): ...
+class _Where(TypedDict):
+    file: str               # the file (or buffer) as the loader names it
+    offset: Optional[int]   # byte offset of the offending field, when the format tells it
+    field: str              # the field or structure, e.g. "descr", "data_offsets of tensor 'b'"
+    problem: str            # what is wrong
+    remedy: str             # the C++ option that would fix it, or ""
+
+class _Detail(TypedDict):
+    row: Tuple[int, int, int, int]  # [batch, layer, head, query] of the offending row (0 on absent axes)
+    rule: str               # "finite", "non-negative", "sum", "sink sum" or "positive sum"
+    key: int                # the offending key (flat index for weights), -1 for a rule of the row
+    value: float            # the offending weight, or the row sum
+    tolerance: float        # the sum tolerance in force
+    valid_keys: int         # keys that count in the row
+    subject: str            # "row", "weights", "mask" or "values"
+
+class Error(Exception):
+    """str(e) is the library's message; where and detail hold the same as data (or None)."""
+    where: Optional[_Where]
+    detail: Optional[_Detail]
 class ShapeError(Error, ValueError): ...
 class StrideError(Error, ValueError): ...
 class DTypeError(Error, TypeError): ...

@@ -3,7 +3,6 @@
 
 #include <exception>
 #include <string>
-#include <string_view>
 
 namespace attnscope::python {
 
@@ -15,25 +14,54 @@ PyObject* new_error(py::module_& m, const char* name, PyObject* base, PyObject* 
     PyObject* e = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, nullptr);
     Py_DECREF(bases);
     if (e == nullptr) throw py::error_already_set();
+    // every attnscope exception has the data attributes; None unless the library gave them
+    if (PyObject_SetAttrString(e, "where", Py_None) != 0 || PyObject_SetAttrString(e, "detail", Py_None) != 0)
+        throw py::error_already_set();
     m.add_object(name, py::reinterpret_borrow<py::object>(e));
     return e;
 }
 
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-    for (std::size_t i = s.find(from); i != std::string::npos; i = s.find(from, i + to.size())) s.replace(i, from.size(), to);
+/// error::where() as a dict: file, offset (None when unknown), field, problem, remedy.
+py::object where_of(const attnscope::error& e) {
+    const auto& w = e.where();
+    if (!w) return py::none();
+    py::dict d;
+    d["file"] = w->file;
+    d["offset"] = w->offset ? py::object(py::int_(*w->offset)) : py::object(py::none());
+    d["field"] = w->field;
+    d["problem"] = w->problem;
+    d["remedy"] = w->remedy;
+    return d;
 }
 
-/// The library's message with its C++ option names spelled as the Python keywords.
-std::string pythonic(const char* what) {
-    std::string s = what;
-    replace_all(s, "row_options.on_bad_row = bad_row::skip", "on_bad_row=\"skip\"");
-    replace_all(s, "set allow_sink for learned sinks", "row_learned_sink_mass or sink_outcome=True for learned sinks");
-    replace_all(s, "bad_row::renormalize", "on_bad_row=\"renormalize\"");
-    replace_all(s, "row_options.tolerance", "tolerance=");
-    return s;
+/// value_error::detail() as a dict: row (batch, layer, head, query), rule, key, value, tolerance,
+/// valid_keys, subject.
+py::object detail_of(const attnscope::error& e) {
+    const auto* v = dynamic_cast<const value_error*>(&e);
+    if (v == nullptr || !v->detail()) return py::none();
+    const bad_value& b = *v->detail();
+    py::dict d;
+    d["row"] = py::make_tuple(b.row[0], b.row[1], b.row[2], b.row[3]);
+    d["rule"] = b.rule;
+    d["key"] = b.key;
+    d["value"] = b.value;
+    d["tolerance"] = b.tolerance;
+    d["valid_keys"] = b.valid_keys;
+    d["subject"] = b.subject;
+    return d;
 }
 
-void set(PyObject* type, const std::exception& e) { PyErr_SetString(type, pythonic(e.what()).c_str()); }
+/// Raises `type` with the library's message unchanged and its data as attributes (.where, .detail).
+void set(PyObject* type, const attnscope::error& e) {
+    try {
+        py::object exc = py::reinterpret_borrow<py::object>(type)(py::str(e.what()));
+        exc.attr("where") = where_of(e);
+        exc.attr("detail") = detail_of(e);
+        PyErr_SetObject(type, exc.ptr());
+    } catch (py::error_already_set& failed) {
+        failed.restore(); // building the exception failed (out of memory): raise that instead
+    }
+}
 
 } // namespace
 

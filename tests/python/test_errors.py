@@ -107,3 +107,49 @@ def test_file_errors_are_oserrors(tmp_path):
     bad = tmp_path / "bad.npy"
     bad.write_bytes(b"\x93NUMPY\x01\x00garbage")
     raises(attnscope.FormatError, "bad.npy", attnscope.load, bad)
+
+
+def test_errors_carry_the_library_message_and_its_data():
+    """str(e) is the C++ message unchanged; e.detail / e.where hold the same as data."""
+    p = dense_probs((2, 4, 4))
+    q = p.copy()
+    q[1, 2, 3] = np.nan
+    e = raises(attnscope.AttentionValueError, "", attnscope.row_entropy, q, causal=False)
+    assert e.where is None
+    assert e.detail["row"] == (0, 0, 1, 2) and e.detail["rule"] == "finite" and e.detail["key"] == 3
+    assert np.isnan(e.detail["value"]) and e.detail["subject"] == "row" and e.detail["valid_keys"] == 4
+    assert str(e) == ("row_entropy: attention row [batch 0, layer 0, head 1, query 2] (local index) is not a probability row: key 3 holds nan "
+                      "(rule: weights must be finite); row_options.on_bad_row = bad_row::skip sets such rows to NaN")
+    e = raises(attnscope.AttentionValueError, "", attnscope.row_entropy, p * 2, causal=False)
+    assert e.detail["rule"] == "sum" and e.detail["key"] == -1 and e.detail["row"] == (0, 0, 0, 0)
+    assert e.detail["value"] == pytest.approx(2.0) and 0 < e.detail["tolerance"] < 0.01
+    # the message is the library's, never rewritten (a rewrite once printed "tolerance=;")
+    assert "row_options.tolerance;" in str(e) and "tolerance=" not in str(e)
+    # weighted_mean's weights are not rows: the subject says so, key is the weight's flat index
+    x = attnscope.row_entropy(causal_probs((2, 3, 3)))
+    w = np.ones(x.shape)
+    w[1, 2] = -1.0
+    e = raises(attnscope.AttentionValueError, "weighted_mean: weight -1 at flat index 5", attnscope.weighted_mean, x, w)
+    assert e.detail["subject"] == "weights" and e.detail["rule"] == "non-negative" and e.detail["key"] == 5
+    assert e.detail["value"] == -1.0
+    # an error without data has both attributes, None
+    e = raises(attnscope.ArgumentError, r"^row_topk_mass: k must be >= 1, got 0$", attnscope.row_topk_mass, causal_probs((3, 3)), 0)
+    assert e.where is None and e.detail is None
+
+
+def test_file_errors_carry_where(tmp_path):
+    bad = tmp_path / "i8.npy"
+    np.save(bad, np.zeros((2, 2), dtype=np.int64))
+    e = raises(attnscope.DTypeError, "", attnscope.load, bad)
+    assert isinstance(e, TypeError) and e.where == {"file": f"npy file '{bad}'", "offset": 20, "field": "descr",
+                       "problem": "unsupported npy dtype '<i8'; supported: '<f2', '<f4', '<f8' and their big-endian '>' "
+                                  "forms, and '<u2' holding bfloat16 bits", "remedy": ""}
+    assert str(e) == f"npy file '{bad}': descr: {e.where['problem']} (at byte 20)" and e.detail is None
+    e = raises(attnscope.FileError, "", attnscope.load, tmp_path / "missing.npy")
+    assert e.where["file"] == str(tmp_path / "missing.npy") and e.where["offset"] is None
+    assert e.where["problem"].startswith("cannot open for reading")
+    u2 = tmp_path / "u2.npy"
+    np.save(u2, np.zeros((2, 2), dtype=np.uint16))
+    e = raises(attnscope.Error, "", attnscope.load, u2)
+    assert e.where["field"] == "descr" and e.where["remedy"] == "npy_options::u2_as_bfloat16"
+    assert str(e).endswith("; set npy_options::u2_as_bfloat16")
