@@ -9,6 +9,7 @@
 #include <attnscope/attnscope.hpp>
 #include <attnscope/interop/ggml_capture.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -48,6 +49,7 @@ struct sim {
     bool flash = false;
     bool old_names = false;   // kq_soft_max_ext-<l>, unnamed flash nodes
     std::int64_t mask_pad = 1; // rows of the mask padded to this (older builds: 32 or 64)
+    std::int64_t nan_cell = -1; // >= 0: the mask holds NaN at this cell of row 1 (a corrupted graph)
     float scale = 0.35f;
     std::vector<std::vector<std::int32_t>> cell_pos, cell_seq; // [stream][cell], -1 = empty
     std::vector<std::vector<as::half>> kbuf;                   // per layer
@@ -140,7 +142,7 @@ struct sim {
         for (std::int64_t s = 0; s < ns; ++s)
             for (std::int64_t r = 0; r < mrows; ++r)
                 for (std::int64_t c = 0; c < n_kv; ++c) {
-                    const float v = visible(s, r, c) ? 0.0f : -INFINITY;
+                    const float v = r == 1 && c == nan_cell ? NAN : visible(s, r, c) ? 0.0f : -INFINITY;
                     auto* p = static_cast<std::byte*>(mask->data) + ((s * mrows + r) * n_kv + c) * static_cast<std::int64_t>(me);
                     if (f16mask) {
                         const auto h = as::half::from_float(v);
@@ -333,6 +335,26 @@ TEST_CASE("ggml_capture: one sequence, a prompt in three micro-batches, flash at
                 for (double x : mass.values) CHECK(x == Approx(0.0).margin(1e-5));
             }
         }
+}
+
+TEST_CASE("ggml_capture: a NaN in the mask is a value_error with the cell and row as data", "[ggml][capture][errors]") {
+    sim m;
+    m.nan_cell = 7;
+    m.init();
+    as::ggml_capture cap;
+    std::vector<token> t;
+    std::vector<std::int64_t> c;
+    for (std::int32_t i = 0; i < 4; ++i) {
+        t.push_back({i, 0});
+        c.push_back(i);
+    }
+    m.ubatch(cap, 0, {t}, {c});
+    const auto d = attnscope_test::bad_value_of([&] { (void)cap.attention(); });
+    CHECK(d.subject == "mask");
+    CHECK(d.rule == "finite");
+    CHECK(d.key == 7);
+    CHECK(d.row == std::array<std::int64_t, 4>{0, 0, 0, 1});
+    CHECK(std::isnan(d.value));
 }
 
 TEST_CASE("ggml_capture: two sequences in one unified stream, wrapped cells, per-sequence views", "[ggml][capture]") {
