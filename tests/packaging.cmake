@@ -4,7 +4,8 @@
 #                                under the build dir
 #   packaging_find_package       find_package(attnscope 0.1 CONFIG) from that prefix (version file,
 #                                find_dependency of Eigen3, xtensor, nlohmann_json, ZLIB, Threads,
-#                                xsimd, MPI) and the component targets attnscope::core, ::io, ::mpi
+#                                xsimd, MPI) and the component targets attnscope::core, ::io, ::mpi,
+#                                ::compiled (installed by packaging_install with its library built)
 #   packaging_add_subdirectory   add_subdirectory of the source tree (options default to OFF)
 #   packaging_fetchcontent       FetchContent_Declare(SOURCE_DIR ...) + FetchContent_MakeAvailable
 # Labelled `packaging` and `no_sanitize`: they build separate projects without the sanitizer flags.
@@ -30,8 +31,8 @@ set_tests_properties(packaging_install PROPERTIES FIXTURES_SETUP attnscope_insta
 add_test(NAME packaging_find_package
   COMMAND ${CMAKE_COMMAND} ${_attnscope_packaging_common} -DSTEP=consumer
           -DCONSUMER_DIR=${ATTNSCOPE_PACKAGING_DIR}/find_package -DWORK_DIR=${ATTNSCOPE_PACKAGING_WORK}/find_package
-          "-DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${ATTNSCOPE_PACKAGING_PREFIX}|-DEXPECTED_PREFIX=${ATTNSCOPE_PACKAGING_PREFIX}"
-          "-DEXPECT=attnscope [0-9.]+ via find_package \\+ Eigen: rows=6 keys=12 mass=4.000 version_ok=1.*core: rows=6 entropy=1.0986.*io: npy round trip ok"
+          "-DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${ATTNSCOPE_PACKAGING_PREFIX}|-DEXPECTED_PREFIX=${ATTNSCOPE_PACKAGING_PREFIX}|-DEXPECT_COMPILED=ON"
+          "-DEXPECT=attnscope [0-9.]+ via find_package \\+ Eigen: rows=6 keys=12 mass=4.000 version_ok=1.*compiled: entropy=1.0397 uniform=1.0986.*core: rows=6 entropy=1.0986.*io: npy round trip ok"
           -P ${ATTNSCOPE_PACKAGING_DIR}/run.cmake)
 set_tests_properties(packaging_find_package PROPERTIES FIXTURES_REQUIRED attnscope_installed)
 

@@ -1,7 +1,8 @@
 # tests/packaging/run.cmake - one packaging check, run by ctest as `cmake -D... -P run.cmake`.
 #
 #   STEP=install   configure SOURCE_DIR alone (tests, examples, tools off), `cmake --install` it into
-#                  PREFIX and check the installed headers and package files.
+#                  PREFIX unbuilt (header-only), then with ATTNSCOPE_COMPILED=ON and only
+#                  attnscope_compiled built; check the installed headers, library and package files.
 #   STEP=consumer  configure, build and run the consumer project CONSUMER_DIR in WORK_DIR, passing
 #                  CONSUMER_ARGS; its output must match EXPECT.
 # Common: GENERATOR, CXX_COMPILER, BUILD_TYPE (the parent build's, so consumers build like it).
@@ -52,6 +53,14 @@ if(STEP STREQUAL "install")
       message(FATAL_ERROR "packaging: ${PREFIX}/include/${header} was not installed")
     endif()
   endforeach()
+  # then the compiled component: configured ON, only its library built, installed over the headers
+  run("configuring attnscope::compiled" ${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}" -DATTNSCOPE_COMPILED=ON)
+  run("building attnscope::compiled" ${CMAKE_COMMAND} --build "${WORK_DIR}" --target attnscope_compiled --config ${BUILD_TYPE})
+  run("installing attnscope with attnscope::compiled" ${CMAKE_COMMAND} --install "${WORK_DIR}" --prefix "${PREFIX}" --config ${BUILD_TYPE})
+  file(GLOB_RECURSE archives "${PREFIX}/*/libattnscope.a")
+  if(NOT archives)
+    message(FATAL_ERROR "packaging: libattnscope.a (attnscope::compiled) was not installed under ${PREFIX}")
+  endif()
   file(GLOB_RECURSE configs "${PREFIX}/*/attnscopeConfig.cmake")
   file(GLOB_RECURSE versions "${PREFIX}/*/attnscopeConfigVersion.cmake")
   file(GLOB_RECURSE targets "${PREFIX}/*/attnscopeTargets.cmake")

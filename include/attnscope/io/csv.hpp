@@ -26,6 +26,7 @@
 #include "../result.hpp"
 #include "atomic_file.hpp"
 #include "detail/messages.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope::io {
 
@@ -116,7 +117,9 @@ void for_each_cell(const xt::xarray<double>& v, F&& f) {
 /// starts with its tick label (or index). 1-D: two columns, the axis name and the quantity ("value"
 /// when the quantity is empty). Other ranks or inconsistent ticks throw shape_error.
 ///   std::string text = as::io::format_csv(grid);     // "layer,H0,H1\nL0,0.5,0.25\n..."
-inline std::string format_csv(const labeled_array& a, const csv_options& opt = {}) {
+ATTNSCOPE_FUNC std::string format_csv(const labeled_array& a, const csv_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC std::string format_csv(const labeled_array& a, const csv_options& opt) {
     detail::check_csv_options(opt);
     a.check();
     const std::size_t rank = a.rank();
@@ -155,19 +158,25 @@ inline std::string format_csv(const labeled_array& a, const csv_options& opt = {
     }
     return out;
 }
+#endif
 
 /// Writes format_csv(a) atomically: on any error no file is created and an existing one is kept.
 ///   as::io::write_csv("entropy_lh.csv", grid);
-inline void write_csv(const std::filesystem::path& path, const labeled_array& a, const csv_options& opt = {}) {
+ATTNSCOPE_FUNC void write_csv(const std::filesystem::path& path, const labeled_array& a, const csv_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_csv(const std::filesystem::path& path, const labeled_array& a, const csv_options& opt) {
     const std::string text = format_csv(a, opt);
     write_file_atomic(path, text);
 }
+#endif
 
 /// The long ("tidy") CSV text of a result of any rank: one column per axis, holding the tick label
 /// (or the index when the axis has none), then the value column named after the quantity ("value"
 /// when empty); one row per cell in row-major order. Unnamed axes are called "dim<i>".
 ///   std::string text = as::io::format_csv_long(ent);  // "layer,head,query,entropy\nL0,H0,0,1.25\n..."
-inline std::string format_csv_long(const labeled_array& a, const csv_options& opt = {}) {
+ATTNSCOPE_FUNC std::string format_csv_long(const labeled_array& a, const csv_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC std::string format_csv_long(const labeled_array& a, const csv_options& opt) {
     detail::check_csv_options(opt);
     a.check();
     const char d = opt.delimiter;
@@ -188,12 +197,16 @@ inline std::string format_csv_long(const labeled_array& a, const csv_options& op
     });
     return out;
 }
+#endif
 
 /// Writes format_csv_long(a) atomically.
 ///   as::io::write_csv_long("entropy_lhq.csv", ent);
-inline void write_csv_long(const std::filesystem::path& path, const labeled_array& a, const csv_options& opt = {}) {
+ATTNSCOPE_FUNC void write_csv_long(const std::filesystem::path& path, const labeled_array& a, const csv_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_csv_long(const std::filesystem::path& path, const labeled_array& a, const csv_options& opt) {
     const std::string text = format_csv_long(a, opt);
     write_file_atomic(path, text);
 }
+#endif
 
 } // namespace attnscope::io

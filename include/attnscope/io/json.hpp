@@ -25,6 +25,7 @@
 #include "csv.hpp"
 #include "detail/messages.hpp"
 #include "value_summary.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope::io {
 
@@ -51,7 +52,9 @@ inline std::string dump_json(const nlohmann::json& j) {
 /// axes do not fit the shape.
 ///   nlohmann::json j = as::io::to_json(grid);
 ///   double hi = j["value_range"]["max"];
-inline nlohmann::json to_json(const labeled_array& a, json_values values = json_values::omit) {
+ATTNSCOPE_FUNC nlohmann::json to_json(const labeled_array& a, json_values values = json_values::omit);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC nlohmann::json to_json(const labeled_array& a, json_values values) {
     a.check();
     const value_summary s = summarize_values(a.values);
     nlohmann::json j;
@@ -76,11 +79,14 @@ inline nlohmann::json to_json(const labeled_array& a, json_values values = json_
     }
     return j;
 }
+#endif
 
 /// The sidecar text write_json_sidecar writes. `provenance` must be a JSON object (or null):
 /// free-form keys such as the source file, the tool, the validity options used.
 ///   std::string text = as::io::format_json_sidecar(grid, {{"source", "attn.npy"}});
-inline std::string format_json_sidecar(const labeled_array& a, const nlohmann::json& provenance = nlohmann::json::object()) {
+ATTNSCOPE_FUNC std::string format_json_sidecar(const labeled_array& a, const nlohmann::json& provenance = nlohmann::json::object());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC std::string format_json_sidecar(const labeled_array& a, const nlohmann::json& provenance) {
     if (!provenance.is_object() && !provenance.is_null())
         throw argument_error(detail::concat("write_json_sidecar: provenance must be a JSON object, got a JSON ",
                                             provenance.type_name()));
@@ -92,14 +98,19 @@ inline std::string format_json_sidecar(const labeled_array& a, const nlohmann::j
     j["provenance"] = provenance.is_null() ? nlohmann::json::object() : provenance;
     return detail::dump_json(j);
 }
+#endif
 
 /// Writes the JSON sidecar of a result atomically (see the layout at the top of this header).
 ///   as::io::write_json_sidecar("entropy_lh.json", grid,
 ///                              {{"source", "attn.npy"}, {"tool", "attnscope entropy"}, {"causal", true}});
-inline void write_json_sidecar(const std::filesystem::path& path, const labeled_array& a,
-                               const nlohmann::json& provenance = nlohmann::json::object()) {
+ATTNSCOPE_FUNC void write_json_sidecar(const std::filesystem::path& path, const labeled_array& a,
+                                       const nlohmann::json& provenance = nlohmann::json::object());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_json_sidecar(const std::filesystem::path& path, const labeled_array& a,
+                                       const nlohmann::json& provenance) {
     const std::string text = format_json_sidecar(a, provenance);
     write_file_atomic(path, text);
 }
+#endif
 
 } // namespace attnscope::io

@@ -17,6 +17,7 @@
 #include "npy.hpp"
 #include "npz.hpp"
 #include "safetensors.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope::io {
 
@@ -45,7 +46,9 @@ inline file_format sniff_format(std::span<const std::byte> b, std::string_view s
 /// memory map where dtype, byte order and alignment allow.
 ///   auto src = as::io::load_attention_file(argv[1]);
 ///   src.visit([](auto v) { std::cout << as::detail::format_list(v.shape()) << '\n'; });
-inline attention_source load_attention_file(const std::filesystem::path& path, const attention_options& opt = {}) {
+ATTNSCOPE_FUNC attention_source load_attention_file(const std::filesystem::path& path, const attention_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC attention_source load_attention_file(const std::filesystem::path& path, const attention_options& opt) {
     const auto file = detail::file_contents::open(path);
     const bool map = opt.memory_map && file->mapped();
     const std::shared_ptr<const void> keep = map ? std::shared_ptr<const void>(file) : nullptr;
@@ -77,5 +80,6 @@ inline attention_source load_attention_file(const std::filesystem::path& path, c
     st.memory_map = opt.memory_map;
     return detail::assemble_attention(detail::safetensors_from_bytes(file->bytes(), source, st, keep, map), opt, source);
 }
+#endif
 
 } // namespace attnscope::io

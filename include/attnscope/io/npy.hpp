@@ -31,6 +31,7 @@
 #include "atomic_file.hpp"
 #include "detail/bytes.hpp"
 #include "detail/npy_header.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope::io {
 
@@ -110,29 +111,42 @@ inline std::string npy_bytes(const xt::xarray<double>& a) {
 /// format_error / dtype_error / overflow_error name the file and what is wrong.
 ///   auto a = as::io::load_npy("probs.npy");
 ///   auto v = a.view<float>().with(as::causal());
-inline array load_npy(const std::filesystem::path& path, const npy_options& opt = {}) {
+ATTNSCOPE_FUNC array load_npy(const std::filesystem::path& path, const npy_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC array load_npy(const std::filesystem::path& path, const npy_options& opt) {
     const auto file = detail::file_contents::open(path);
     const std::string source = detail::concat("npy file '", path.string(), "'");
     const bool map = opt.memory_map && file->mapped();
     return detail::npy_from_bytes(file->bytes(), source, opt, map ? file : nullptr, map);
 }
+#endif
 
 /// Parses an .npy file held in memory; the array owns a copy of the data.
 ///   auto a = as::io::load_npy_bytes(std::as_bytes(std::span(buf)));
-inline array load_npy_bytes(std::span<const std::byte> bytes, const npy_options& opt = {},
-                            std::string_view source = "npy buffer") {
+ATTNSCOPE_FUNC array load_npy_bytes(std::span<const std::byte> bytes, const npy_options& opt = {},
+                                    std::string_view source = "npy buffer");
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC array load_npy_bytes(std::span<const std::byte> bytes, const npy_options& opt,
+                                    std::string_view source) {
     return detail::npy_from_bytes(bytes, source, opt, nullptr, false);
 }
+#endif
 
 /// Writes an xt::xarray<double> as '<f8' (xtensor's xt::dump_npy), atomically.
 ///   as::io::write_npy("grid.npy", xt::xarray<double>{{1, 2}, {3, 4}});
-inline void write_npy(const std::filesystem::path& path, const xt::xarray<double>& values) {
+ATTNSCOPE_FUNC void write_npy(const std::filesystem::path& path, const xt::xarray<double>& values);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_npy(const std::filesystem::path& path, const xt::xarray<double>& values) {
     write_file_atomic(path, detail::npy_bytes(values));
 }
+#endif
 
 /// Writes the values of a labeled_array as '<f8'; axis names, ticks and unit belong in the JSON sidecar.
 ///   as::io::write_npy("entropy.npy", as::row_entropy(v));
-inline void write_npy(const std::filesystem::path& path, const labeled_array& a) { write_npy(path, a.values); }
+ATTNSCOPE_FUNC void write_npy(const std::filesystem::path& path, const labeled_array& a);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_npy(const std::filesystem::path& path, const labeled_array& a) { write_npy(path, a.values); }
+#endif
 
 /// Writes row-major typed data of `shape` atomically: float as '<f4', double as '<f8', half as
 /// '<f2', bfloat16 as '<u2' bit patterns (read back with npy_options::u2_as_bfloat16).

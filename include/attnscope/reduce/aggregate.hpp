@@ -40,6 +40,7 @@
 #include "../axis.hpp"
 #include "../error.hpp"
 #include "../result.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope {
 
@@ -434,41 +435,64 @@ labeled_array reduce(const labeled_array& x, const axis_selection& fold, R r) {
 
 /// Mean over the selected axes (all by default), NaN skipped.
 ///   auto grid = as::mean(as::row_entropy(v), {as::axis::query});     // [layer, head]
-inline labeled_array mean(const labeled_array& x, const axis_selection& fold = axis_selection::all()) {
+ATTNSCOPE_FUNC labeled_array mean(const labeled_array& x, const axis_selection& fold = axis_selection::all());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array mean(const labeled_array& x, const axis_selection& fold) {
     return reduce(x, fold, mean_reducer{});
 }
+#endif
 /// Sum over the selected axes (all by default), NaN skipped; NaN where no value was summed.
 ///   auto mass = as::sum(per_key, {as::axis::key});
-inline labeled_array sum(const labeled_array& x, const axis_selection& fold = axis_selection::all()) {
+ATTNSCOPE_FUNC labeled_array sum(const labeled_array& x, const axis_selection& fold = axis_selection::all());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array sum(const labeled_array& x, const axis_selection& fold) {
     return reduce(x, fold, sum_reducer{});
 }
+#endif
 /// Minimum over the selected axes (all by default), NaN skipped.
 ///   auto lo = as::min(ent, {as::axis::query});
-inline labeled_array min(const labeled_array& x, const axis_selection& fold = axis_selection::all()) {
+ATTNSCOPE_FUNC labeled_array min(const labeled_array& x, const axis_selection& fold = axis_selection::all());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array min(const labeled_array& x, const axis_selection& fold) {
     return reduce(x, fold, min_reducer{});
 }
+#endif
 /// Maximum over the selected axes (all by default), NaN skipped.
 ///   auto hi = as::max(ent, {as::axis::query});
-inline labeled_array max(const labeled_array& x, const axis_selection& fold = axis_selection::all()) {
+ATTNSCOPE_FUNC labeled_array max(const labeled_array& x, const axis_selection& fold = axis_selection::all());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array max(const labeled_array& x, const axis_selection& fold) {
     return reduce(x, fold, max_reducer{});
 }
+#endif
 /// Number of non-NaN cells over the selected axes (all by default).
 ///   auto rows = as::count(ent, {as::axis::query});     // rows that counted, per layer and head
-inline labeled_array count(const labeled_array& x, const axis_selection& fold = axis_selection::all()) {
+ATTNSCOPE_FUNC labeled_array count(const labeled_array& x, const axis_selection& fold = axis_selection::all());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array count(const labeled_array& x, const axis_selection& fold) {
     return reduce(x, fold, count_reducer{});
 }
+#endif
 /// Variance over the selected axes: population (divide by n, default) or sample (n - 1); unit^2.
 ///   auto var = as::variance(ent, {as::axis::query}, as::variance_kind::sample);
-inline labeled_array variance(const labeled_array& x, const axis_selection& fold = axis_selection::all(),
-                              variance_kind kind = variance_kind::population) {
+ATTNSCOPE_FUNC labeled_array variance(const labeled_array& x, const axis_selection& fold = axis_selection::all(),
+                                      variance_kind kind = variance_kind::population);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array variance(const labeled_array& x, const axis_selection& fold,
+                                      variance_kind kind) {
     return reduce(x, fold, variance_reducer{kind});
 }
+#endif
 /// Standard deviation over the selected axes (population by default); keeps the unit.
 ///   auto sd = as::std_dev(ent, {as::axis::query});
-inline labeled_array std_dev(const labeled_array& x, const axis_selection& fold = axis_selection::all(),
-                             variance_kind kind = variance_kind::population) {
+ATTNSCOPE_FUNC labeled_array std_dev(const labeled_array& x, const axis_selection& fold = axis_selection::all(),
+                                     variance_kind kind = variance_kind::population);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array std_dev(const labeled_array& x, const axis_selection& fold,
+                                     variance_kind kind) {
     return reduce(x, fold, std_dev_reducer{kind});
 }
+#endif
 
 /// Mean weighted per cell: sum w x / sum w over cells whose value is not NaN and whose weight is
 /// > 0. `weights` has the shape of `x` (e.g. the counts behind a mean), so a mean of partial means
@@ -476,8 +500,11 @@ inline labeled_array std_dev(const labeled_array& x, const axis_selection& fold 
 /// value_error naming the cell.
 ///   auto m = as::weighted_mean(as::mean(ent, {as::axis::query}), as::count(ent, {as::axis::query}),
 ///                              {as::axis::head});   // == as::mean(ent, {as::axis::query, as::axis::head})
-inline labeled_array weighted_mean(const labeled_array& x, const labeled_array& weights,
-                                   const axis_selection& fold = axis_selection::all()) {
+ATTNSCOPE_FUNC labeled_array weighted_mean(const labeled_array& x, const labeled_array& weights,
+                                           const axis_selection& fold = axis_selection::all());
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array weighted_mean(const labeled_array& x, const labeled_array& weights,
+                                           const axis_selection& fold) {
     x.check();
     const auto shape = detail::shape_of(x.values);
     const auto wshape = detail::shape_of(weights.values);
@@ -509,11 +536,15 @@ inline labeled_array weighted_mean(const labeled_array& x, const labeled_array& 
     r.unit = x.unit;
     return r;
 }
+#endif
 
 /// The layer x head grid of a result: its mean over every axis but "layer" and "head" (seed 001).
 ///   auto grid = as::layer_head_mean(as::row_entropy(v));   // [layer, head]
-inline labeled_array layer_head_mean(const labeled_array& x) {
+ATTNSCOPE_FUNC labeled_array layer_head_mean(const labeled_array& x);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC labeled_array layer_head_mean(const labeled_array& x) {
     return mean(x, keep({axis::layer, axis::head}));
 }
+#endif
 
 } // namespace attnscope

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "../detail/linkage.hpp"
 #include "row_metric.hpp"
 
 namespace attnscope {
@@ -285,6 +286,7 @@ template <row_source V>
 labeled_array row_max_weight(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_max_weight", v, max_weight_metric{}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_max_weight, const row_options&)
 
 /// Local key index of the largest weight of every row (see argmax_metric), as doubles (NaN: no value).
 ///   auto a = as::row_argmax(v);
@@ -292,6 +294,7 @@ template <row_source V>
 labeled_array row_argmax(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_argmax", v, argmax_metric{}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_argmax, const row_options&)
 
 /// Fraction of each row's valid keys with weight below a threshold (see sparsity_metric).
 ///   auto sp = as::row_sparsity(v, 0.5, as::threshold_kind::relative_to_uniform);
@@ -301,6 +304,7 @@ labeled_array row_sparsity(const V& v, double threshold, threshold_kind kind = t
     detail::check_threshold(threshold, "row_sparsity");
     return detail::compute_one("row_sparsity", v, sparsity_metric{threshold, kind}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_sparsity, double, threshold_kind, const row_options&)
 
 /// Mass of the k largest weights of every row (see topk_mass_metric).
 ///   auto m5 = as::row_topk_mass(v, 5);
@@ -309,6 +313,7 @@ labeled_array row_topk_mass(const V& v, index_t k, const row_options& opt = {}) 
     detail::check_topk(k, "row_topk_mass");
     return detail::compute_one("row_topk_mass", v, topk_mass_metric{k}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_topk_mass, index_t, const row_options&)
 
 /// Smallest number of keys covering a mass p of every row (see keys_for_mass_metric).
 ///   auto k90 = as::row_keys_for_mass(v, 0.9);
@@ -317,6 +322,7 @@ labeled_array row_keys_for_mass(const V& v, double p, const row_options& opt = {
     detail::check_mass(p, "row_keys_for_mass");
     return detail::compute_one("row_keys_for_mass", v, keys_for_mass_metric{p}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_keys_for_mass, double, const row_options&)
 
 /// Gini coefficient of every row (see gini_metric).
 ///   auto g = as::row_gini(v);
@@ -324,6 +330,7 @@ template <row_source V>
 labeled_array row_gini(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_gini", v, gini_metric{}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_gini, const row_options&)
 
 /// Hoyer sparseness of every row (see hoyer_metric).
 ///   auto hs = as::row_hoyer(v);
@@ -331,5 +338,6 @@ template <row_source V>
 labeled_array row_hoyer(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_hoyer", v, hoyer_metric{}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_hoyer, const row_options&)
 
 } // namespace attnscope

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "../detail/linkage.hpp"
 #include "row_metric.hpp"
 
 namespace attnscope {
@@ -107,5 +108,6 @@ labeled_array row_entropy(const V& v, entropy_options options = {}, row_options 
     if (options.sink_outcome) opt.allow_sink = true;
     return detail::compute_one("row_entropy", v, entropy_metric{options}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_entropy, entropy_options, row_options)
 
 } // namespace attnscope

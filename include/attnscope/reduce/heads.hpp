@@ -44,6 +44,7 @@
 #include "../view.hpp"
 #include "row_source.hpp"
 #include "aggregate.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope {
 
@@ -66,8 +67,11 @@ enum class rank_order { descending, ascending };
 /// values rank last, ties keep layer-major order.
 ///   auto top = as::rank_heads(as::layer_head_mean(as::row_entropy(v)), 8, as::rank_order::ascending);
 ///   for (auto& h : top) std::cout << h.label << ' ' << h.value << '\n';
-inline std::vector<head_score> rank_heads(const labeled_array& grid, std::size_t n = std::numeric_limits<std::size_t>::max(),
-                                          rank_order order = rank_order::descending) {
+ATTNSCOPE_FUNC std::vector<head_score> rank_heads(const labeled_array& grid, std::size_t n = std::numeric_limits<std::size_t>::max(),
+                                                  rank_order order = rank_order::descending);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC std::vector<head_score> rank_heads(const labeled_array& grid, std::size_t n,
+                                                  rank_order order) {
     grid.check();
     if (grid.rank() != 2) {
         std::vector<std::string> names;
@@ -99,6 +103,7 @@ inline std::vector<head_score> rank_heads(const labeled_array& grid, std::size_t
     if (all.size() > n) all.resize(n);
     return all;
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // detectors

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/linkage.hpp"
 #include "row_metric.hpp"
 
 namespace attnscope {
@@ -164,6 +165,7 @@ labeled_array row_key_mass(const V& v, const key_set& keys, const row_options& o
     detail::check_key_set(v, keys, "row_key_mass");
     return detail::compute_one("row_key_mass", v, key_mass_metric{keys}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_key_mass, const key_set&, const row_options&)
 
 /// Mean attention distance of every row in tokens (see attention_distance_metric).
 ///   auto d = as::row_attention_distance(v.with(as::causal()));
@@ -171,6 +173,7 @@ template <row_source V>
 labeled_array row_attention_distance(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_attention_distance", v, attention_distance_metric{}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_attention_distance, const row_options&)
 
 /// Weight every row puts at position pos(q) - d (see offset_score_metric; NaN where no valid key sits there).
 ///   auto prev = as::row_offset_score(v, 1);
@@ -178,6 +181,7 @@ template <row_source V>
 labeled_array row_offset_score(const V& v, index_t d, const row_options& opt = {}) {
     return detail::compute_one("row_offset_score", v, offset_score_metric{d}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_offset_score, index_t, const row_options&)
 
 /// Weight every row puts on its own position (offset 0).
 ///   auto self = as::row_self_score(v);
@@ -185,6 +189,7 @@ template <row_source V>
 labeled_array row_self_score(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_self_score", v, offset_score_metric{0}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_self_score, const row_options&)
 
 /// Weight every row puts on the previous token (offset 1; NaN for a query with no previous valid key).
 ///   auto prev = as::row_previous_token_score(v);
@@ -192,5 +197,6 @@ template <row_source V>
 labeled_array row_previous_token_score(const V& v, const row_options& opt = {}) {
     return detail::compute_one("row_previous_token_score", v, offset_score_metric{1}, opt);
 }
+ATTNSCOPE_ROW_METRIC_INSTANCES(row_previous_token_score, const row_options&)
 
 } // namespace attnscope
