@@ -1,7 +1,7 @@
 // tests/compiled/modes_dump.cpp - one program built twice, header-only and against
 // attnscope::compiled (tests/compiled.cmake): it runs every compiled entry point - the 13 row
 // metrics over attention_view<T> for the four element types, the labeled-array reductions,
-// rank_heads, loading and writing npy, CSV and JSON - on a fixed input and writes the results into
+// rank_heads, loading and writing npy, CSV, JSON and SVG - on a fixed input and writes the results into
 // OUT_DIR. The two builds must write identical files, and the compiled build must link (a metric
 // declared extern in reduce/ but not instantiated in compiled/ fails here).
 #include <attnscope/attnscope.hpp>
@@ -9,6 +9,7 @@
 #include <attnscope/io/json.hpp>
 #include <attnscope/io/load.hpp>
 #include <attnscope/io/npy.hpp>
+#include <attnscope/io/svg.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -89,6 +90,7 @@ int main(int argc, char** argv) try {
     as::io::write_csv(dir / "grid.csv", grid);
     as::io::write_csv_long(dir / "entropy_long.csv", ent);
     as::io::write_json_sidecar(dir / "grid.json", grid);
+    as::io::write_svg_heatmap(dir / "grid.svg", grid, {.title = "mean entropy (nats)"});
     const auto back = as::io::load_npy(dir / "probs.npy");
     as::io::write_npy(dir / "reductions.npy",
                       as::mean(ent).values + as::sum(ent).values + as::min(ent).values + as::max(ent).values +

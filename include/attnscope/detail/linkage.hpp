@@ -3,9 +3,9 @@
 // attnscope is header-only by default: every function is defined in its header. A program that
 // links the optional compiled component (CMake target attnscope::compiled, which defines
 // ATTNSCOPE_COMPILED) sees only the declarations of the heavy entry points - file loading and
-// writing, the layer x head reductions, and the row metrics over attention_view<T> for the four
-// element types - and links their code, compiled once in src/compiled/, instead of generating it
-// in every translation unit. Results are the same either way (fmt offers the same two modes).
+// writing (npy, CSV, JSON, SVG heatmaps and figures), the layer x head reductions, and the row
+// metrics over attention_view<T> for the four element types - and links their code, compiled once
+// in compiled/, instead of generating it in every translation unit. Results are the same either way (fmt offers the same two modes).
 //
 // In a header, an entry point is declared with ATTNSCOPE_FUNC and its definition is guarded by
 // ATTNSCOPE_DEFINE_ENTRY_POINTS (true header-only, and in compiled/entry_points.cpp, the one unit

@@ -30,6 +30,7 @@
 #include "svg_draw.hpp"
 #include "svg_layout.hpp"
 #include "svg_text.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope::io {
 
@@ -267,7 +268,9 @@ inline void draw_inset(svg_doc& d, const inset& in, double px, double py, double
 /// for any panel or inset (naming it, e.g. "figure.panels[3].insets[0]"), and argument_error for
 /// an empty figure, wrong numbers of row/column titles or placements outside [0, 1].
 ///   std::string svg = as::io::render_svg_figure(fig);
-inline std::string render_svg_figure(const figure& f) {
+ATTNSCOPE_FUNC std::string render_svg_figure(const figure& f);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC std::string render_svg_figure(const figure& f) {
     using namespace detail;
     check_figure(f);
     const heatmap_style& st = f.style;
@@ -384,12 +387,16 @@ inline std::string render_svg_figure(const figure& f) {
     d.out += "</svg>\n";
     return d.out;
 }
+#endif
 
 /// Writes render_svg_figure(f) atomically.
 ///   as::io::write_svg_figure("tasks.svg", fig);
-inline void write_svg_figure(const std::filesystem::path& path, const figure& f) {
+ATTNSCOPE_FUNC void write_svg_figure(const std::filesystem::path& path, const figure& f);
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_svg_figure(const std::filesystem::path& path, const figure& f) {
     const std::string svg = render_svg_figure(f);
     write_file_atomic(path, svg);
 }
+#endif
 
 } // namespace attnscope::io

@@ -25,6 +25,7 @@
 #include "heatmap_style.hpp"
 #include "svg_draw.hpp"
 #include "svg_layout.hpp"
+#include "../detail/linkage.hpp"
 
 namespace attnscope::io {
 
@@ -33,7 +34,9 @@ namespace attnscope::io {
 /// is empty or whose ticks do not fit, argument_error for bad options or highlights, value_error
 /// when the colour range cannot come from the data (no finite value).
 ///   std::string svg = as::io::render_svg_heatmap(grid, {.title = "mean entropy"});
-inline std::string render_svg_heatmap(const labeled_array& m, const heatmap_options& opt = {}) {
+ATTNSCOPE_FUNC std::string render_svg_heatmap(const labeled_array& m, const heatmap_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC std::string render_svg_heatmap(const labeled_array& m, const heatmap_options& opt) {
     using namespace detail;
     check_matrix(m, "write_svg_heatmap");
     check_style(opt.style);
@@ -72,13 +75,17 @@ inline std::string render_svg_heatmap(const labeled_array& m, const heatmap_opti
     d.out += "</svg>\n";
     return d.out;
 }
+#endif
 
 /// Writes render_svg_heatmap(m, opt) atomically: on any error no file is created and an existing
 /// file is kept.
 ///   as::io::write_svg_heatmap("entropy_lh.svg", grid, {.title = "mean entropy (nats)"});
-inline void write_svg_heatmap(const std::filesystem::path& path, const labeled_array& m, const heatmap_options& opt = {}) {
+ATTNSCOPE_FUNC void write_svg_heatmap(const std::filesystem::path& path, const labeled_array& m, const heatmap_options& opt = {});
+#if ATTNSCOPE_DEFINE_ENTRY_POINTS
+ATTNSCOPE_FUNC void write_svg_heatmap(const std::filesystem::path& path, const labeled_array& m, const heatmap_options& opt) {
     const std::string svg = render_svg_heatmap(m, opt);
     write_file_atomic(path, svg);
 }
+#endif
 
 } // namespace attnscope::io
