@@ -22,7 +22,7 @@ examples=(seed000_entropy_maps seed001_task_grids seed002_token_slices seed003_s
 echo "== configure and build (Release, $flags) in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="$flags" \
   -DATTNSCOPE_BUILD_TOOLS=ON -DATTNSCOPE_BUILD_EXAMPLES=ON -DATTNSCOPE_BUILD_TESTS=OFF \
-  -DATTNSCOPE_BUILD_BENCHMARKS=OFF -DATTNSCOPE_MPI=ON >/dev/null
+  -DATTNSCOPE_BUILD_BENCHMARKS=OFF -DATTNSCOPE_MPI=ON -DATTNSCOPE_COMPILED=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target attnscope_cli "${examples[@]}" seed003_long_context
 
 cli="$build/src/attnscope"
