@@ -433,8 +433,9 @@ TEST_CASE("a metric asks for fused sums through as::fused_sums and reads them fr
             s += row[k];
             peak = std::max(peak, static_cast<double>(row[k]));
         }
-        for (as::index_t k = 0; k < n; ++k) sumsq += (row[k] / s - 1.0 / n) * (row[k] / s - 1.0 / n);
-        const double want = static_cast<double>(n) * sumsq + peak / s;
+        const double nd = static_cast<double>(n);
+        for (as::index_t k = 0; k < n; ++k) sumsq += (row[k] / s - 1.0 / nd) * (row[k] / s - 1.0 / nd);
+        const double want = nd * sumsq + peak / s;
         INFO("query " << q);
         CHECK(dense.values(q) == Approx(want).epsilon(1e-6));
         CHECK(masked.values(q) == Approx(want).epsilon(1e-6));

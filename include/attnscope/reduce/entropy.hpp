@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -80,6 +81,12 @@ struct entropy_metric {
         } else {
             h = detail::log_near_one(s.sum) - plogp * s.inv_sum;
         }
+        // h <= ln n, up to rounding: below the bound floor(log2 n) ln 2 (slightly lowered, so that
+        // it stays below std::log(n) whatever its rounding) the clamp cannot bind, and nats and bits
+        // need no log n (causal rows change n every row: a libm call each)
+        if (options.unit != entropy_unit::normalized && h >= 0.0 &&
+            h <= static_cast<double>(std::bit_width(static_cast<std::uint64_t>(outcomes)) - 1) * 0.69314718055994)
+            return options.unit == entropy_unit::bits ? h / std::numbers::ln2 : h;
         // rows of one view mostly share n: remember the last log (per thread, so metrics stay const)
         thread_local index_t cached_n = -1;
         thread_local double cached_log_n = 0.0;
