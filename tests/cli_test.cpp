@@ -804,6 +804,11 @@ TEST_CASE("every message of output directories, side files, queries/keys dumps, 
     std::string ids_short = "{\"tokens\": [";
     for (int i = 0; i < 48; ++i) ids_short += std::string(i ? "," : "") + "\"t\"";
     ids_short += "], \"token_ids\": [1, 2, 3]}";
+    std::string left_mask = "[[";
+    for (int k = 0; k < 48; ++k) left_mask += std::string(k ? "," : "") + "1";
+    left_mask += "], [";
+    for (int k = 0; k < 48; ++k) left_mask += std::string(k ? "," : "") + (k < 16 ? "0" : "1");
+    left_mask += "]]";
     const std::string qk = at("qk.npz"), batch = (data_dir / "sample_batch.npy").string();
     struct message_case {
         std::vector<std::string> args; // after "report"
@@ -840,6 +845,11 @@ TEST_CASE("every message of output directories, side files, queries/keys dumps, 
         {{in, "--metrics", "entropy,,sparsity"}, "option --metrics: empty item in list 'entropy,,sparsity'"},
         {{in, "--metrics", "learned_sink_mass"}, "option --metrics: learned_sink_mass needs --learned-sinks"},
         {{in, "--threads", "99999999999999999999"}, "option --threads: expected an integer, got '99999999999999999999'"},
+        {{in, "--gallery-limit", "-1"}, "option --gallery-limit: -1 is outside [0, 4096]"},
+        {{in, "--window", "0"}, "option --window: 0 is outside [1, 9223372036854775807]"},
+        {{in, "--past", "-1"}, "option --past: -1 is outside [0, 9223372036854775807]"},
+        {{batch, "--attention-mask", text("left_mask.json", left_mask), "--sink-keys", "0,40"},
+         "option --sink-keys: key 40 is outside the 32 keys of the input (16 of 48 are left padding)"},
         {{qk, "--scale", "nan"}, "option --scale: expected a number, got 'nan'"},
         // lengths files
         {{in, "--key-lengths", text("len_obj.json", "{\"x\": [1]}")},
@@ -985,6 +995,7 @@ TEST_CASE("every message of output directories, side files, queries/keys dumps, 
     const std::vector<std::pair<std::string, std::string>> broken{
         {"trunc.accum", good.substr(0, good.size() - 7)}, {"trail.accum", good + "xyz"}, {"version.accum", version},
         {"header.accum", header}, {"inner.accum", inner}, {"short.accum", good.substr(0, 10)},
+        {"count.accum", good.substr(0, 16 + hlen) + '\x03' + good.substr(16 + hlen + 1)},
         {"metric.accum", replaced("\"entropy\"", "\"entropX\"")}, {"nogroup.accum", replaced("\"group\":", "\"grouq\":")}};
     for (const auto& [name, bytes] : broken) text(name, bytes);
     const std::size_t last_len = 792; // 2 axes of 4 ticks, 16 cells: the last metric's accumulator
@@ -1008,6 +1019,7 @@ TEST_CASE("every message of output directories, side files, queries/keys dumps, 
         {{at("short.accum")}, at("short.accum") + ": truncated group accumulator: version at byte 8"},
         {{at("missing.accum")}, at("missing.accum") + ": accumulator file does not exist"},
         {{at("metric.accum")}, at("metric.accum") + ": unknown metric 'entropX'"},
+        {{at("count.accum")}, at("count.accum") + ": 3 accumulators for 8 metrics"},
         {{at("nogroup.accum")}, at("nogroup.accum") + ": header lacks a field or has a wrong type: [json.exception.out_of_range.403] key "
                                     "'group' not found"},
         {{acc1}, "merge: missing -o OUT, the output directory (see 'attnscope merge --help')", "-"},

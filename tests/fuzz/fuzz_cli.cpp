@@ -128,9 +128,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const std::exception& e) {
         // every error is worded from its data or by the command's own checks; a library error the
         // command could only pass through (internal_message) is a finding
-        const std::string line = attnscope::cli::message_of(e);
-        if (attnscope::cli::is_internal(line)) {
-            std::fprintf(stderr, "error without data: %s\n", line.c_str());
+        if (attnscope::cli::is_internal(e)) {
+            std::fprintf(stderr, "error without data: %s\n", attnscope::cli::message_of(e).c_str());
             std::abort();
         }
     }
