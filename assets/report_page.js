@@ -72,7 +72,7 @@
   }
 
   // ------------------------------------------------------------------------------------------
-  // Colours: the same maps and interpolation as attnscope/io/colormap.hpp.
+  // Colors: the same maps and interpolation as attnscope/io/colormap.hpp.
 
   function hexToRgb(h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; }
   var maps = {};
@@ -81,7 +81,7 @@
     maps[k] = { anchors: m.anchors.map(hexToRgb), nan: m.nan, name: m.name };
   });
 
-  function colourAt(map, t) {
+  function colorAt(map, t) {
     if (t === null || isNaN(t)) return map.nan;
     t = Math.min(1, Math.max(0, t));
     var n = map.anchors.length - 1, x = t * n, i = Math.min(Math.floor(x), n - 1), f = x - i;
@@ -102,8 +102,8 @@
     return t;
   }
 
-  function textColourOn(map, t) {
-    var c = colourAt(map, t);
+  function textColorOn(map, t) {
+    var c = colorAt(map, t);
     var m = /rgb\((\d+),(\d+),(\d+)\)/.exec(c);
     if (!m) return '#000';
     var lum = 0.299 * m[1] + 0.587 * m[2] + 0.114 * m[3];
@@ -232,7 +232,7 @@
                                             'data-layer': l, 'data-head': k }));
         }
       }
-    // Colour bar with the range ends.
+    // Color bar with the range ends.
     var gid = 'grad' + index;
     var defs = svgEl('defs');
     var grad = svgEl('linearGradient', { id: gid, x1: 0, y1: 0, x2: 1, y2: 0 });
@@ -279,12 +279,12 @@
       for (var i = 0; i < rects.length; ++i) {
         var v = vals[i];
         var pos = scalePosition(v, range[0], range[1], 'linear');
-        rects[i].setAttribute('fill', colourAt(map, pos));
+        rects[i].setAttribute('fill', colorAt(map, pos));
         rects[i].setAttribute('data-value', v === null ? 'NaN' : String(v));
         rects[i].classList.toggle('selected', Math.floor(i / H) === state.layer && i % H === state.head);
         if (texts.length) {
           texts[i].textContent = fmtShort(v);
-          texts[i].setAttribute('fill', textColourOn(map, pos));
+          texts[i].setAttribute('fill', textColorOn(map, pos));
         }
       }
     };
@@ -342,7 +342,7 @@
     var bw = 0;
     for (var j = 0; j < C; j += step) bw = Math.max(bw, ctx.measureText(label(p.cols[j])).width);
     var scaleLabel = state.scale === 'linear' ? 'weight' : state.scale === 'power' ? 'weight (sqrt scale)' : 'weight (log scale)';
-    var right = Math.max(90, 18 + Math.ceil(ctx.measureText(scaleLabel).width));  // the colour bar's ticks and label
+    var right = Math.max(90, 18 + Math.ceil(ctx.measureText(scaleLabel).width));  // the color bar's ticks and label
     var x0 = Math.ceil(lw) + 26, y0 = 8, W = x0 + C * cs + right, Hh = y0 + R * cs + Math.ceil(bw) + 30;
     var dpr = window.devicePixelRatio || 1;
     canvas.width = Math.round(W * dpr); canvas.height = Math.round(Hh * dpr);
@@ -356,7 +356,7 @@
     var map = maps.pattern;
     for (var r = 0; r < R; ++r)
       for (var c = 0; c < C; ++c) {
-        ctx.fillStyle = colourAt(map, scalePosition(v[r * C + c], lo, hi, state.scale));
+        ctx.fillStyle = colorAt(map, scalePosition(v[r * C + c], lo, hi, state.scale));
         ctx.fillRect(x0 + c * cs, y0 + r * cs, cs + 0.5, cs + 0.5);
       }
     ctx.strokeStyle = '#333'; ctx.lineWidth = 0.8;
@@ -382,11 +382,11 @@
     ctx.rotate(-Math.PI / 2);
     ctx.fillText('query', 0, 0);
     ctx.restore();
-    // Colour bar.
+    // Color bar.
     var bx = x0 + C * cs + 14, bh = Math.min(R * cs, 240);
     for (var s = 0; s < bh; ++s) {
       var t = 1 - s / bh;
-      ctx.fillStyle = colourAt(map, t);
+      ctx.fillStyle = colorAt(map, t);
       ctx.fillRect(bx, y0 + s, 12, 1.5);
     }
     ctx.strokeRect(bx, y0, 12, bh);

@@ -9,7 +9,7 @@
 //   torch             q @ k.T, masked softmax, entropy in torch on the CPU, the same thread count
 //                     (benchmarks/python_qk.py through --python)
 // Then, unless --quick, the peak RSS of `attnscope report` (path from --cli) on one layer of 8
-// heads, T = 32768, d = 128 queries and keys (34 GB of attention if it were materialised).
+// heads, T = 32768, d = 128 queries and keys (34 GB of attention if it were materialized).
 // Prints a table, then one JSON object as its last line (keys in benchmarks/README.md).
 //   attnscope_bench_qk [--quick] [--python /usr/bin/python3] [--cli build/bench/src/attnscope] [--T 4096] [--d 128]
 #include <attnscope/attnscope.hpp>

@@ -466,7 +466,7 @@ int main(int argc, char** argv) {
             std::cerr << "  f64: " << fmt(elems / t.best_cpu / 1e9) << " Gelem/s\n";
         }
 
-        // the same tensor stored [L, H, K, Q] (keys strided by Q, neighbouring queries adjacent)
+        // the same tensor stored [L, H, K, Q] (keys strided by Q, neighboring queries adjacent)
         std::cerr << "[L, H, K, Q] layout (row_entropy, 1 thread)\n";
         {
             std::vector<float> tr(static_cast<std::size_t>(n));

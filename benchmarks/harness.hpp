@@ -82,7 +82,7 @@ std::vector<timing> measure_interleaved(int repeats, const std::vector<F>& cases
     return out;
 }
 
-/// Keeps a value alive so the computation producing it is not optimised away.
+/// Keeps a value alive so the computation producing it is not optimized away.
 template <class T>
 inline void keep(const T& value) {
     asm volatile("" : : "g"(&value) : "memory");

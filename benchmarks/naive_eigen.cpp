@@ -1,6 +1,6 @@
 // benchmarks/naive_eigen.cpp - the entropy a user would write with Eigen's array expressions:
 // H = -(P * log P).rowwise().sum() over a row-major [rows, K] float map (float accumulation,
-// no renormalisation, 0 log 0 = NaN).
+// no renormalization, 0 log 0 = NaN).
 #include <Eigen/Core>
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // benchmarks/naive_xtensor.cpp - the entropy a user would write with xtensor:
 // H = -xt::sum(p * xt::log(p), {1}) over an adapted row-major [rows, K] float buffer (float
-// accumulation, no renormalisation). Built with XTENSOR_USE_XSIMD (benchmarks/CMakeLists.txt), the
+// accumulation, no renormalization). Built with XTENSOR_USE_XSIMD (benchmarks/CMakeLists.txt), the
 // fastest configuration xtensor offers.
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>

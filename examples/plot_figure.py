@@ -5,7 +5,7 @@ attnscope's C++ writers produce two kinds of JSON description, and this script d
 
 - "attnscope.figure" (attnscope/io/figure.hpp): a figure's SVG comes with a manifest that names
   each panel's matrix file (.npy, or .csv) and describes its titles, axes, tick labels, units,
-  colormap, colour range and scale (linear, power, log), highlighted regions and insets. This
+  colormap, color range and scale (linear, power, log), highlighted regions and insets. This
   script draws the same figure, e.g. to get a PNG or PDF for a paper.
 - "attnscope.labeled_array" (attnscope/io/json.hpp): the sidecar of a result (.npy/.csv of the
   same stem next to it), e.g. the layer x head grids of `attnscope report` (head_entropy.json) or
@@ -129,8 +129,8 @@ def array_manifest(sidecar, path):
     if len(shape) == 4:
         columns = shape[1]
     return {"format": SUPPORTED_FORMAT, "format_version": 1, "title": label if lead > 1 else "",
-            "grid": {"rows": -(-lead // columns), "columns": columns}, "colour_scale": "shared",
-            "colormap": {"name": "viridis", "anchors": VIRIDIS, "nan_colour": "#ffffff"},
+            "grid": {"rows": -(-lead // columns), "columns": columns}, "color_scale": "shared",
+            "colormap": {"name": "viridis", "anchors": VIRIDIS, "nan_color": "#ffffff"},
             "style": {"ticks": "outer" if lead > 1 else "all", "max_cells": 256}, "value_range": vr, "panels": panels}
 
 
@@ -288,17 +288,17 @@ def draw_box(ax, cells, lw, font):
 
     r0, r1 = cells["rows"]
     c0, c1 = cells["columns"]
-    colour = cells.get("colour", "#000000")
-    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, edgecolor=colour, linewidth=lw))
+    color = cells.get("color", "#000000")
+    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, edgecolor=color, linewidth=lw))
     if cells.get("label"):
         import matplotlib.patheffects as pe
 
-        ax.text(c0 - 0.5, r0 - 0.5, " " + cells["label"], color=colour, fontsize=font, fontweight="bold", va="top",
+        ax.text(c0 - 0.5, r0 - 0.5, " " + cells["label"], color=color, fontsize=font, fontweight="bold", va="top",
                 ha="left", path_effects=[pe.withStroke(linewidth=3, foreground="white")])
 
 
 def make_norm(style, vmin, vmax, log_floor=None):
-    """The colour normalisation of the manifest's scale: linear, power (gamma) or log (floor)."""
+    """The color normalization of the manifest's scale: linear, power (gamma) or log (floor)."""
     from matplotlib.colors import LogNorm, Normalize, PowerNorm
 
     kind = style.get("scale", "linear")
@@ -345,16 +345,16 @@ def render(manifest, base_dir, output, dpi):
     cm = _require(manifest, "colormap", "manifest", dict)
     anchors = _require(cm, "anchors", "manifest.colormap", list)
     if len(anchors) < 2:
-        raise ManifestError("manifest.colormap.anchors: expected at least 2 colours")
+        raise ManifestError("manifest.colormap.anchors: expected at least 2 colors")
     cmap = LinearSegmentedColormap.from_list(cm.get("name", "attnscope"), anchors, N=256)
-    cmap.set_bad(cm.get("nan_colour", "#ffffff"))
+    cmap.set_bad(cm.get("nan_color", "#ffffff"))
 
     panels = manifest["panels"]
     grid = manifest.get("grid", {})
     ncols = int(grid.get("columns", max(1, math.ceil(math.sqrt(len(panels))))))
     nrows = int(grid.get("rows", -(-len(panels) // ncols)))
     ticks_policy = style.get("ticks", "all")
-    shared = manifest.get("colour_scale", "shared") == "shared"
+    shared = manifest.get("color_scale", "shared") == "shared"
     show_bar = bool(style.get("show_colorbar", True))
 
     matrices = []
@@ -409,11 +409,11 @@ def render(manifest, base_dir, output, dpi):
             if marker:
                 r0, r1 = marker["rows"]
                 c0, c1 = marker["columns"]
-                colour = marker.get("colour", "#2ca02c")
-                ax.indicate_inset((c0 - 0.5, r0 - 0.5, c1 - c0, r1 - r0), inset_ax=inax, edgecolor=colour, alpha=1.0,
+                color = marker.get("color", "#2ca02c")
+                ax.indicate_inset((c0 - 0.5, r0 - 0.5, c1 - c0, r1 - r0), inset_ax=inax, edgecolor=color, alpha=1.0,
                                   linewidth=1.2)
                 for spine in inax.spines.values():
-                    spine.set_edgecolor(colour)
+                    spine.set_edgecolor(color)
                     spine.set_linewidth(1.2)
         if show_bar and not shared:
             _colorbar(fig, mesh, [ax], p, m, insets, norm, font)

@@ -3,9 +3,9 @@
 //
 // What a panel shows (our choice): the [query, key] attention map averaged over every layer and
 // head (as::mean_weights over {layer, head}; causal, so the upper triangle is empty), ticked with
-// the prompt's tokens, on one colour scale shared by all panels and clipped at 0.5 (the first
+// the prompt's tokens, on one color scale shared by all panels and clipped at 0.5 (the first
 // rows, with one or two keys, reach 1). The panel title carries the mean row entropy in nats and
-// normalised by log(n) (0: every row on one key, 1: uniform): the numbers the seed's observation
+// normalized by log(n) (0: every row on one key, 1: uniform): the numbers the seed's observation
 // ("more dispersed as the context grows") is about. The same means are also written as
 // models x context-lengths tables.
 //   seed000_entropy_maps [DATA_DIR [OUT_DIR]]
@@ -33,12 +33,12 @@ int main(int argc, char** argv) try {
         if (std::find(models.begin(), models.end(), p.model) == models.end()) models.push_back(p.model);
         if (std::find(contexts.begin(), contexts.end(), p.name) == contexts.end()) contexts.push_back(p.name);
     }
-    // models x contexts tables of the mean row entropy, in nats and normalised
+    // models x contexts tables of the mean row entropy, in nats and normalized
     const std::vector<std::size_t> shape{models.size(), contexts.size()};
     as::labeled_array nats{xt::xarray<double>::from_shape(shape), {{"model", models}, {"context", contexts}}, "mean row entropy", "nats"};
-    as::labeled_array normalised = nats;
-    normalised.quantity = "mean normalised row entropy";
-    normalised.unit = "";
+    as::labeled_array normalized = nats;
+    normalized.quantity = "mean normalized row entropy";
+    normalized.unit = "";
 
     as::io::figure fig;
     fig.title = "Attention maps (mean over layers and heads) and their entropy";
@@ -59,12 +59,12 @@ int main(int argc, char** argv) try {
             map.axes[1].ticks = p.tokens;
             const auto [h, hn] = as::compute_rows(v, as::entropy_metric{}, as::entropy_metric{{.unit = as::entropy_unit::normalized}});
             nats.values(m, c) = as::mean(h).values();
-            normalised.values(m, c) = as::mean(hn).values();
+            normalized.values(m, c) = as::mean(hn).values();
 
             as::io::panel panel;
             panel.data = std::move(map);
             char title[96];
-            std::snprintf(title, sizeof title, "H = %.2f nats, H/log n = %.2f", nats.values(m, c), normalised.values(m, c));
+            std::snprintf(title, sizeof title, "H = %.2f nats, H/log n = %.2f", nats.values(m, c), normalized.values(m, c));
             panel.title = title;
             fig.panels.push_back(std::move(panel));
         }
@@ -72,19 +72,19 @@ int main(int argc, char** argv) try {
     // The figure (SVG + manifest + one .npy/.csv per panel) and the entropy tables.
     as::io::write_figure_bundle(paths.out, "entropy_maps", fig,
                                 [](const auto& path, const auto& m) { as::io::write_npy(path, m); });
-    for (const auto* t : {&nats, &normalised}) {
-        const std::string stem = t == &nats ? "entropy_table_nats" : "entropy_table_normalised";
+    for (const auto* t : {&nats, &normalized}) {
+        const std::string stem = t == &nats ? "entropy_table_nats" : "entropy_table_normalized";
         as::io::write_npy(paths.out / (stem + ".npy"), *t);
         as::io::write_csv(paths.out / (stem + ".csv"), *t);
         as::io::write_json_sidecar(paths.out / (stem + ".json"), *t, {{"source", "examples/data (index.json, figure 000)"}});
     }
 
-    std::printf("mean row entropy, nats (normalised):\n%-14s", "");
+    std::printf("mean row entropy, nats (normalized):\n%-14s", "");
     for (const auto& c : contexts) std::printf("%16s", c.c_str());
     std::printf("\n");
     for (std::size_t m = 0; m < models.size(); ++m) {
         std::printf("%-14s", models[m].c_str());
-        for (std::size_t c = 0; c < contexts.size(); ++c) std::printf("%9.3f (%.2f)", nats.values(m, c), normalised.values(m, c));
+        for (std::size_t c = 0; c < contexts.size(); ++c) std::printf("%9.3f (%.2f)", nats.values(m, c), normalized.values(m, c));
         std::printf("\n");
     }
     example::print_written(paths.out);

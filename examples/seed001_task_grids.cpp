@@ -7,7 +7,7 @@
 // the same from the shell, on the task manifest examples/data/seed001_tasks.json:
 //   attnscope aggregate --manifest examples/data/seed001_tasks.json -o out/seed001 --causal -m entropy,sink_mass
 // (scripts/demo.sh runs it; ctest example_seed001_matches_aggregate checks that both agree).
-// Two figures, each one panel per task on a shared colour scale:
+// Two figures, each one panel per task on a shared color scale:
 //   task_entropy      mean row entropy in nats (how diffuse each head is on that task);
 //   task_bos_mass     mean attention weight on the first token <s> (the seed's "attention weight
 //                     on a target": here the BOS sink, which the heads of this model use a lot).

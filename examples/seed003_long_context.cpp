@@ -100,7 +100,7 @@ int main(int argc, char** argv) try {
     as::io::figure fig;
     fig.title = "Entropy and dummy-token mass, 16k tokens";
     fig.columns = 2;
-    fig.scale = as::io::colour_scale::per_panel; // nats and fractions: one colour range each
+    fig.scale = as::io::color_scale::per_panel; // nats and fractions: one color range each
     fig.column_titles = {"row entropy (nats)", "attention mass on the dummy tokens"};
     fig.style.size = 560;
     fig.style.max_cells = 512; // queries block-averaged for display; the npy files hold every row

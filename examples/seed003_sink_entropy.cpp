@@ -58,7 +58,7 @@ int main(int argc, char** argv) try {
     fig.title = "Entropy and sink mass at dummy tokens";
     fig.columns = 2;
     fig.column_titles = {"row entropy (nats)", "attention mass on the dummy tokens"};
-    fig.scale = as::io::colour_scale::per_panel;
+    fig.scale = as::io::color_scale::per_panel;
     fig.style.ticks = as::io::axis_ticks::all;
     fig.style.size = 460;
     for (const auto& p : prompts) {
@@ -79,7 +79,7 @@ int main(int argc, char** argv) try {
         as::io::panel right;
         right.data = dm;
         right.title = p.model;
-        right.highlights.push_back({.row0 = 0, .row1 = rows, .col0 = first, .col1 = last + 1, .colour = "#d62728", .label = "dummies"});
+        right.highlights.push_back({.row0 = 0, .row1 = rows, .col0 = first, .col1 = last + 1, .color = "#d62728", .label = "dummies"});
         fig.panels.push_back(std::move(left));
         fig.panels.push_back(std::move(right));
         fig.row_titles.push_back(p.model);

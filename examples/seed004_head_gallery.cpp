@@ -2,7 +2,7 @@
 // dense model and a sparsified run of it, heads ranked, with sparsity ratios.
 //
 // The dense model is aidreams260K on a 32-token text; the sparsified run is the same model with
-// every attention row cut to its top 4 weights (renormalised, and the forward pass continued with
+// every attention row cut to its top 4 weights (renormalized, and the forward pass continued with
 // them: examples/data/aidreams260K/ctx32_top4). stories260K adds a second dense model. Heads are
 // ranked by mean row entropy, sharpest first (as::rank_heads); each panel is one head's
 // [query, key] map titled with its sparsity: the mean fraction of a row's valid keys whose weight

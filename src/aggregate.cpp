@@ -55,7 +55,7 @@ constexpr std::string_view aggregate_description =
     "  G/head_M_std.csv/.npy/.json/.svg    sample standard deviation over prompts (ddof = 1)\n"
     "  G/head_M_count.csv/.npy             prompts with a value per (layer, head)\n"
     "  G/G.accum                           the accumulators, for 'attnscope merge'\n"
-    "and groups_M.svg/.json (a panel per group, one colour scale), summary.json, and report.html: one\n"
+    "and groups_M.svg/.json (a panel per group, one color scale), summary.json, and report.html: one\n"
     "self-contained page (open it in a browser) with every metric's grid per group (std and prompt count\n"
     "on hover), the summary and links to every file. The directory appears complete or not at all.\n"
     "\n"

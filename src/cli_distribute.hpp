@@ -28,7 +28,7 @@
 
 namespace attnscope::cli {
 
-/// The processes of this run: one (no MPI), or the ranks of MPI_COMM_WORLD. Initialises MPI when
+/// The processes of this run: one (no MPI), or the ranks of MPI_COMM_WORLD. Initializes MPI when
 /// launched by mpirun (and finalises it on destruction).
 class process_world {
 public:

@@ -41,7 +41,7 @@ inline std::string bad_row_problem(const bad_value& d) {
         return detail::concat("key ", d.key, " holds ", number(d.value),
                               d.rule == "finite" ? " (weights must be finite)" : " (weights must be >= 0)");
     if (d.rule == "finite") return detail::concat("its weights sum to ", number(d.value));
-    if (d.rule == "positive sum") return detail::concat("its ", d.valid_keys, " valid keys sum to 0, nothing to renormalise");
+    if (d.rule == "positive sum") return detail::concat("its ", d.valid_keys, " valid keys sum to 0, nothing to renormalize");
     if (d.rule == "sink sum")
         return detail::concat("its ", d.valid_keys, " valid keys sum to ", number(d.value), ", outside (0, ", number(1.0 + d.tolerance),
                               "] (--learned-sinks, --tolerance ", number(d.tolerance), ")");
@@ -98,7 +98,7 @@ inline std::string location_message(const std::string& file, const file_location
 /// The command's words for a value that broke a rule (value_error::detail()).
 inline std::string value_message(const bad_value& d) {
     if (d.subject == "row") return detail_errors::bad_row_message(d);
-    if (d.subject == "values") return "the values hold no finite number to set the colour range from";
+    if (d.subject == "values") return "the values hold no finite number to set the color range from";
     return detail::concat(d.subject, " entry ", d.key, " holds ", detail_errors::number(d.value),
                           d.rule == "finite" ? " (it must be finite)" : " (it must be >= 0)");
 }

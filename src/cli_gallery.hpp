@@ -44,7 +44,7 @@ struct gallery_labels {
     const std::vector<std::string>* tokens = nullptr; ///< the example's token strings, or nullptr
     index_t key_length = -1;                           ///< the example's valid keys (right padding); -1: all
     index_t past = 0;
-    io::value_scale scale = io::value_scale::linear; ///< the panels' colour scale
+    io::value_scale scale = io::value_scale::linear; ///< the panels' color scale
 };
 
 /// How many examples the gallery draws when --gallery-examples is not given (the first ones).

@@ -1,4 +1,4 @@
-// src/cli_grids.hpp - writing a layer x head grid: labelled CSV, float64 npy, JSON sidecar and an
+// src/cli_grids.hpp - writing a layer x head grid: labeled CSV, float64 npy, JSON sidecar and an
 // SVG heatmap (when it holds any finite value).
 #pragma once
 

@@ -1,6 +1,6 @@
 // src/cli_group_outputs.hpp - writing the statistics of groups: per group and metric the mean and
 // sample standard deviation over prompts as layer x head grids, the per-cell prompt count, the
-// group's .accum; one multi-panel figure per metric (a panel per group, one colour scale); and
+// group's .accum; one multi-panel figure per metric (a panel per group, one color scale); and
 // summary.json and report.html. Shared by `aggregate` and `merge`.
 #pragma once
 
@@ -58,7 +58,7 @@ inline nlohmann::json write_group(file_list& files, const group_stats& g, const 
     return {{"files", g.files}, {"prompts", g.prompts}, {"accumulator", g.name + "/" + g.name + ".accum"}, {"metrics", metrics}};
 }
 
-/// One figure per metric: a panel per group with its mean grid, one colour scale for all.
+/// One figure per metric: a panel per group with its mean grid, one color scale for all.
 inline void write_group_figures(file_list& files, const std::vector<group_stats>& groups) {
     if (groups.empty()) return;
     for (std::size_t k = 0; k < groups.front().slots.size(); ++k) {
@@ -66,7 +66,7 @@ inline void write_group_figures(file_list& files, const std::vector<group_stats>
         io::figure fig;
         fig.title = std::string(info.title) + " over prompts, per group";
         fig.columns = std::min<std::size_t>(groups.size(), 4);
-        fig.scale = io::colour_scale::shared;
+        fig.scale = io::color_scale::shared;
         bool drawable = false;
         for (const auto& g : groups) {
             io::panel p;

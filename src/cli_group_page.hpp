@@ -81,7 +81,7 @@ inline void write_group_page(const std::filesystem::path& path, const file_list&
         page.notes.push_back(detail::concat("The groups differ in layers x heads (", shapes, "): the grids span ", L, " x ", H,
                                             " and the cells a group does not have are empty (NaN)."));
     page.notes.push_back("Each cell: the mean over the group's prompts of each prompt's mean over its valid rows; hover for the "
-                         "sample standard deviation (ddof = 1) and the number of prompts. Colours share one range across groups. "
+                         "sample standard deviation (ddof = 1) and the number of prompts. Colors share one range across groups. "
                          "An aggregate keeps no attention patterns: 'attnscope report' on one dump shows them.");
     for (std::size_t k = 0; k < groups.front().slots.size(); ++k) {
         const auto& info = metric_table[groups.front().slots[k]];

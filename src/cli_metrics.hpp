@@ -62,7 +62,7 @@ inline constexpr std::array<metric_info, 9> metric_table{{
      [](const metric_settings& s) -> any_metric {
          return entropy_metric{{.unit = s.bits ? entropy_unit::bits : entropy_unit::nats}};
      }},
-    {"normalized_entropy", "mean normalised entropy", "entropy / log(number of valid keys), in [0, 1]",
+    {"normalized_entropy", "mean normalized entropy", "entropy / log(number of valid keys), in [0, 1]",
      [](const metric_settings&) -> any_metric { return entropy_metric{{.unit = entropy_unit::normalized}}; }},
     {"sparsity", "mean sparsity", "fraction of valid keys whose weight is below the sparsity threshold",
      [](const metric_settings& s) -> any_metric {

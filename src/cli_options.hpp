@@ -1,4 +1,4 @@
-// src/cli_options.hpp - the options the analysing commands share (reading a dump, which keys count,
+// src/cli_options.hpp - the options the analyzing commands share (reading a dump, which keys count,
 // bad rows, metrics, running): declaring them on a parser and reading them back.
 //
 //   arg_parser p("attnscope report", "INPUT -o DIR [options]");
@@ -56,7 +56,7 @@ struct bad_row_options {
     }
 };
 
-/// Everything an analysing command reads beyond its inputs and outputs.
+/// Everything an analyzing command reads beyond its inputs and outputs.
 struct analysis_options {
     input_options input;
     validity_options validity;
@@ -186,7 +186,7 @@ inline analysis_options parse_analysis_options(const parsed_args& a) {
     if (auto v = a.get("on-bad-row")) {
         if (*v == "error") o.rows.on_bad_row = bad_row::error;
         else if (*v == "skip") o.rows.on_bad_row = bad_row::skip;
-        else if (*v == "renormalize" || *v == "renormalise") o.rows.on_bad_row = bad_row::renormalize;
+        else if (*v == "renormalize" || *v == "renormalize") o.rows.on_bad_row = bad_row::renormalize;
         else throw usage_error(detail::concat("option --on-bad-row: expected error, skip or renormalize, got '", *v, "'"));
     }
     if (auto v = a.get("sink-keys")) {

@@ -1,7 +1,7 @@
 // src/cli_rows.hpp - the per-row metrics of one dump: the file read as a row source, the command's
 // validity rules applied, every metric computed in one pass over the rows.
 //
-// This is the per-file step of every analysing command (report on one file, aggregate on many):
+// This is the per-file step of every analyzing command (report on one file, aggregate on many):
 //   for_dump_rows(path, opts, lengths, on_progress, [&](const auto& view, const row_values& r) { ... });
 // A new input kind (another way to get rows from a file) is one more branch in for_dump_rows.
 #pragma once
@@ -49,7 +49,7 @@ struct example_lengths {
     }
 };
 
-/// Reads --key-lengths, --query-lengths and --attention-mask (what every analysing command shares;
+/// Reads --key-lengths, --query-lengths and --attention-mask (what every analyzing command shares;
 /// side files must be regular files).
 inline example_lengths read_example_lengths(const analysis_options& o) {
     example_lengths l;

@@ -1,7 +1,7 @@
 // src/cli_warnings.hpp - warnings about masking the weights show and the options do not say.
 //
 // A causal dump measured without --causal, or a padded batch without --key-lengths or
-// --attention-mask, gives numbers that look plausible and are wrong (normalised entropy divides by
+// --attention-mask, gives numbers that look plausible and are wrong (normalized entropy divides by
 // the log of a key count that includes masked keys; sparsity counts them). The command reads the
 // evidence (attnscope/inspect.hpp) and names the option to add, on stderr and in summary.json.
 #pragma once

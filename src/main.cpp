@@ -37,7 +37,7 @@ constexpr std::array<cli::command, 3> commands{{
 }};
 
 constexpr std::string_view main_help =
-    "attnscope - analyse transformer attention weights from the command line.\n"
+    "attnscope - analyze transformer attention weights from the command line.\n"
     "\n"
     "usage: attnscope report INPUT -o DIR [options]   per-row entropy, layer x head grids of entropy,\n"
     "                                                 sparsity, max weight, sink mass and attention\n"

@@ -79,7 +79,7 @@ constexpr std::string_view report_description =
     "                             its key axis; NaN for padded, empty or skipped rows; JSON sidecar\n"
     "  head_<metric>.csv/.npy/.json/.svg\n"
     "                             per-(layer, head) grid of each metric, the mean over batch and query\n"
-    "                             rows: labelled CSV (rows L0.., columns H0..), float64 npy, JSON\n"
+    "                             rows: labeled CSV (rows L0.., columns H0..), float64 npy, JSON\n"
     "                             sidecar (axes, unit, range) and a layer x head heatmap\n"
     "  head_duplicate_token.*, head_induction.*\n"
     "                             head-role grids that need the prompt's tokens (--tokens: its\n"
@@ -132,7 +132,7 @@ arg_parser report_parser() {
                 "the examples the gallery draws, one figure each: '0,3', or all; default: the first 16 (the others are listed "
                 "as left out)")
         .option("pattern-scale", 0, "SCALE",
-                "colour scale of the attention patterns (gallery and report.html): linear, power (square root: small "
+                "color scale of the attention patterns (gallery and report.html): linear, power (square root: small "
                 "weights stay visible) or log",
                 "power");
     add_input_options(p);
@@ -432,7 +432,7 @@ void write_page(const V& v, const report_options& o, const side_inputs& in, cons
                   {"shape", fmt::format("[{}] ({}), {}", fmt::join(r.shape, ", "), fmt::join(r.axes, ", "), numpy_dtype(r.dtype))},
                   {"tokens", in.tokens_path.empty() ? "none (positions label the axes)" : in.tokens_path.string()},
                   {"validity", validity_text(summary["validity"])},
-                  {"rows", fmt::format("{} counted, {} computed, {} empty, {} skipped, {} renormalised", r.report.rows, r.report.computed,
+                  {"rows", fmt::format("{} counted, {} computed, {} empty, {} skipped, {} renormalized", r.report.rows, r.report.computed,
                                        r.report.empty, r.report.skipped, r.report.renormalized)}};
     page.notes = res.notes;
     page.summary = summary;
@@ -506,7 +506,7 @@ void print_account(const report_options& o, const report_result& res, const fs::
     const auto& r = res.values;
     fmt::print("attnscope report: {} [{}] {} -> {}/ ({} files, {:.2f} s)\n", o.input.string(), fmt::join(r.shape, ", "),
                numpy_dtype(r.dtype), target.string(), res.files.names.size(), seconds);
-    fmt::print("  rows: {} counted, {} computed, {} empty, {} skipped, {} renormalised\n", r.report.rows, r.report.computed,
+    fmt::print("  rows: {} counted, {} computed, {} empty, {} skipped, {} renormalized\n", r.report.rows, r.report.computed,
                r.report.empty, r.report.skipped, r.report.renormalized);
     // Every file, grouped: single files by name, grids and the gallery by count (the counts add up).
     std::vector<std::string> single;

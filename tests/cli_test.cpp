@@ -117,7 +117,7 @@ TEST_CASE("attnscope report on the bundled sample writes a complete report", "[c
     REQUIRE(got.size() == expected.values.size());
     for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Approx(expected.values.data()[i]).epsilon(1e-12));
 
-    // Grids: labelled CSV, [layer, head] npy, sidecar, and the mean of the per-row values.
+    // Grids: labeled CSV, [layer, head] npy, sidecar, and the mean of the per-row values.
     for (const char* m : {"entropy", "normalized_entropy", "sparsity", "max_weight", "sink_mass", "attention_distance"}) {
         INFO(m);
         const std::string stem = std::string("head_") + m;
@@ -199,7 +199,7 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
             const auto m = nlohmann::json::parse(attnscope_test::read_text(dir / (stem + ".json")));
             CHECK(m["title"].get<std::string>().find("(example " + std::to_string(b) + ")") != std::string::npos);
             REQUIRE(m["panels"].size() == 3);
-            // example 1 is padded to 48 of which 32 count: its panels are 32 x 32, labelled with its own tokens
+            // example 1 is padded to 48 of which 32 count: its panels are 32 x 32, labeled with its own tokens
             const std::size_t n = b == 0 ? 48 : 32;
             CHECK(m["panels"][0]["shape"] == nlohmann::json({n, n}));
             const auto& tokens = info["tokens"][b];
@@ -241,7 +241,7 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
         const auto b = as::io::load_npy(scratch / "bits" / "entropy.npy");
         CHECK(b.at({2, 1, 30}) == Approx(n.at({2, 1, 30}) / std::log(2.0)).epsilon(1e-12));
     }
-    SECTION("--window (with renormalised rows: the sample was not made with a window) keeps rows within log(window)") {
+    SECTION("--window (with renormalized rows: the sample was not made with a window) keeps rows within log(window)") {
         const fs::path dir = scratch / "window";
         const auto r = run_cli({"report", sample.string(), "-o", dir.string(), "--causal", "--window", "4", "-m", "entropy",
                                 "--on-bad-row", "renormalize"},
@@ -494,7 +494,7 @@ TEST_CASE("attnscope report: head roles, per-example grids, a ranked gallery, re
     CHECK(fs::exists(dir / "patterns" / "patterns_p3.npy")); // no example axis: no example in the names
     CHECK_FALSE(fs::exists(dir / "patterns" / "patterns_p4.npy"));
     CHECK(r.out.find("pattern gallery: 4 of 16 heads") != std::string::npos);
-    // Patterns on a square-root colour scale by default (small weights stay visible).
+    // Patterns on a square-root color scale by default (small weights stay visible).
     const auto manifest = nlohmann::json::parse(attnscope_test::read_text(dir / "patterns" / "patterns.json"));
     CHECK(manifest.at("style").at("scale") == "power");
     CHECK(manifest.at("style").at("gamma") == 0.5);
@@ -650,7 +650,7 @@ TEST_CASE("every message of the command names its own options, word for word", "
                                                         "renormalize or skip"},
         {{at("zero.npy"), "--causal", "--on-bad-row", "renormalize"},
          at("zero.npy") + ": row [batch 0, layer 0, head 1, query 40] is not a probability row: its 41 valid keys sum to 0, nothing to "
-                          "renormalise; --on-bad-row skip sets such rows to NaN, and --key-lengths or --attention-mask leave padded rows out"},
+                          "renormalize; --on-bad-row skip sets such rows to NaN, and --key-lengths or --attention-mask leave padded rows out"},
         {{at("zero.npy"), "--causal", "--learned-sinks"},
          at("zero.npy") + ": row [batch 0, layer 0, head 1, query 40] is not a probability row: its 41 valid keys sum to 0, outside (0, "
                           "1.001] (--learned-sinks, --tolerance 0.001); --on-bad-row skip or renormalize"},

@@ -157,7 +157,7 @@ def mode_plot(out_dir, script):
 
 
 def check_long_axis(script):
-    """A [16, 16384] panel with a long title and colour-bar label: no tick labels overlap and no
+    """A [16, 16384] panel with a long title and color-bar label: no tick labels overlap and no
     text leaves the figure (the 16k-token figure of seed 003 crowded its ticks and clipped both)."""
     import importlib.util
 
@@ -173,9 +173,9 @@ def check_long_axis(script):
     with tempfile.TemporaryDirectory() as tmp:
         np.save(os.path.join(tmp, "p0.npy"), np.random.default_rng(3).random((16, 16384)))
         heads = [f"L{l}H{h}" for l in range(4) for h in range(4)]
-        manifest = {"format": "attnscope.figure", "format_version": 1, "colour_scale": "shared",
+        manifest = {"format": "attnscope.figure", "format_version": 1, "color_scale": "shared",
                     "title": "Entropy and dummy-token mass over 16k tokens, from queries and keys, a long title",
-                    "colormap": {"anchors": ["#440154", "#21908c", "#fde725"], "nan_colour": "#ffffff"},
+                    "colormap": {"anchors": ["#440154", "#21908c", "#fde725"], "nan_color": "#ffffff"},
                     "grid": {"columns": 2, "rows": 1}, "style": {"max_cells": 512},
                     "panels": [{"title": t, "files": {"npy": "p0.npy"}, "shape": [16, 16384],
                                 "value_range": {"min": 0.0, "max": 1.0},

@@ -32,7 +32,7 @@ TEST_CASE("built-in maps have their documented endpoints", "[colormap]") {
     CHECK(as::io::colormap::greys()(1.0).hex() == "#000000");
 }
 
-TEST_CASE("interpolation is linear between anchors; clamping; NaN colour", "[colormap]") {
+TEST_CASE("interpolation is linear between anchors; clamping; NaN color", "[colormap]") {
     const as::io::colormap m("two", {rgb{0, 100, 200}, rgb{200, 100, 0}}, rgb{1, 2, 3});
     CHECK(m(0.25) == rgb{50, 100, 150});
     CHECK(m(0.5) == rgb{100, 100, 100});
@@ -41,9 +41,9 @@ TEST_CASE("interpolation is linear between anchors; clamping; NaN colour", "[col
     CHECK(m(std::numeric_limits<double>::infinity()) == rgb{200, 100, 0});
     CHECK(m(-std::numeric_limits<double>::infinity()) == rgb{0, 100, 200});
     CHECK(m(std::nan("")) == rgb{1, 2, 3});
-    CHECK(m.with_nan_colour(rgb{9, 9, 9})(std::nan("")) == rgb{9, 9, 9});
+    CHECK(m.with_nan_color(rgb{9, 9, 9})(std::nan("")) == rgb{9, 9, 9});
 
-    // Three anchors: the middle one is hit exactly; a point between is the mix of its neighbours.
+    // Three anchors: the middle one is hit exactly; a point between is the mix of its neighbors.
     const as::io::colormap t("three", {rgb{0, 0, 0}, rgb{255, 0, 0}, rgb{255, 255, 255}}, rgb{});
     CHECK(t(0.5) == rgb{255, 0, 0});
     CHECK(t(0.75) == rgb{255, 128, 128});

@@ -1,4 +1,4 @@
-// Tests for attnscope/io/figure.hpp: grids of panels, shared and per-panel colour scales, insets,
+// Tests for attnscope/io/figure.hpp: grids of panels, shared and per-panel color scales, insets,
 // the JSON manifest, bundles (matrix files + SVG + manifest), errors and atomic writes. The
 // figures written to io_out/figure/ are parsed by Python's XML parser and rendered by
 // examples/plot_figure.py in tests/io_svg.cmake.
@@ -106,7 +106,7 @@ as::io::figure tasks_figure() {
 
 } // namespace
 
-TEST_CASE("a grid of panels: layout, titles, one shared colour bar, outer ticks", "[figure]") {
+TEST_CASE("a grid of panels: layout, titles, one shared color bar, outer ticks", "[figure]") {
     const as::io::figure f = tasks_figure();
     const auto root = attnscope_test::parse_xml(as::io::render_svg_figure(f));
     const auto panels = groups_of_class(*root, "panel");
@@ -141,10 +141,10 @@ TEST_CASE("a grid of panels: layout, titles, one shared colour bar, outer ticks"
     write_bundle("tasks", f);
 }
 
-TEST_CASE("per-panel colour scales, row and column titles, incomplete last row", "[figure]") {
+TEST_CASE("per-panel color scales, row and column titles, incomplete last row", "[figure]") {
     as::io::figure f;
     f.title = "models x context lengths";
-    f.scale = as::io::colour_scale::per_panel;
+    f.scale = as::io::color_scale::per_panel;
     f.columns = 3;
     f.row_titles = {"model A", "model B"};
     f.column_titles = {"16 tokens", "32 tokens", "64 tokens"};
@@ -164,7 +164,7 @@ TEST_CASE("per-panel colour scales, row and column titles, incomplete last row",
         CHECK(ranges[i].second == *s.max);
     }
     write_bundle("models_context", f);
-    f.scale = as::io::colour_scale::shared;
+    f.scale = as::io::color_scale::shared;
     const auto shared = as::io::detail::figure_ranges(f);
     for (std::size_t i = 1; i < 5; ++i) CHECK(shared[i] == shared[0]);
 }
@@ -235,7 +235,7 @@ TEST_CASE("a 6x6 LxHy gallery without ticks, and a single row of 8", "[figure][g
     f.style.cmap = as::io::colormap::blues();
     f.style.ticks = as::io::axis_ticks::none;
     f.style.show_colorbar = false;
-    f.scale = as::io::colour_scale::per_panel;
+    f.scale = as::io::color_scale::per_panel;
     for (unsigned k = 0; k < 36; ++k) {
         as::labeled_array a = diagonal(24, 0.3 + 0.05 * k, k);
         for (std::size_t i = 0; i < 24; ++i)
@@ -276,11 +276,11 @@ TEST_CASE("the manifest names files, axes, ticks, units, colormap, ranges, highl
     CHECK(j["format_version"] == 1);
     CHECK(j["grid"]["rows"] == 1);
     CHECK(j["grid"]["columns"] == 2);
-    CHECK(j["colour_scale"] == "shared");
+    CHECK(j["color_scale"] == "shared");
     CHECK(j["colormap"]["name"] == "viridis");
     CHECK(j["colormap"]["anchors"].size() == 33);
     CHECK(j["colormap"]["anchors"][0] == "#440154");
-    CHECK(j["colormap"]["nan_colour"] == "#ffffff");
+    CHECK(j["colormap"]["nan_color"] == "#ffffff");
     CHECK(j["value_range"]["min"] == 0.0);
     CHECK(j["value_range"]["max"] == 0.004);
     REQUIRE(j["panels"].size() == 2);
@@ -300,7 +300,7 @@ TEST_CASE("the manifest names files, axes, ticks, units, colormap, ranges, highl
     CHECK(p1["y"]["ticks"][3] == "L3");
     CHECK(p1["highlights"][0]["rows"] == nlohmann::json::array({4, 29}));
     CHECK(p1["highlights"][0]["columns"] == nlohmann::json::array({1, 14}));
-    CHECK(p1["highlights"][0]["colour"] == "#ff0000");
+    CHECK(p1["highlights"][0]["color"] == "#ff0000");
     CHECK(p1["highlights"][0]["label"] == "band");
     REQUIRE(p1["insets"].size() == 1);
     CHECK(p1["insets"][0]["files"]["csv"] == "tasks_p1_inset0.csv");

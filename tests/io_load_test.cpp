@@ -97,7 +97,7 @@ TEST_CASE("attention_source checks rank, dtype, shape and strides of per-layer t
     CHECK_THROWS_AS(aio::attention_source().dtype(), as::argument_error);
 }
 
-TEST_CASE("load_attention_file recognises npy, npz and safetensors by content", "[io][load]") {
+TEST_CASE("load_attention_file recognizes npy, npz and safetensors by content", "[io][load]") {
     temp_dir dir;
     // the extension does not matter
     std::filesystem::copy_file(fixture("npy/attn_4d_f4.npy"), dir / "a.bin");

@@ -1,5 +1,5 @@
-// Tests for attnscope/io/svg.hpp: well-formed XML, one rect per cell with the colormap's colour,
-// escaping of hostile labels, downsampling against a naive loop, ticks, colour range, errors and
+// Tests for attnscope/io/svg.hpp: well-formed XML, one rect per cell with the colormap's color,
+// escaping of hostile labels, downsampling against a naive loop, ticks, color range, errors and
 // atomic writes. Every SVG written here is also parsed by Python's XML parser (tests/io_svg.cmake).
 #include <attnscope/io/svg.hpp>
 
@@ -101,7 +101,7 @@ as::labeled_array naive_downsample(const as::labeled_array& m, std::size_t fr, s
 
 } // namespace
 
-TEST_CASE("a heatmap is well-formed SVG with one rect per cell in the colormap's colour", "[svg]") {
+TEST_CASE("a heatmap is well-formed SVG with one rect per cell in the colormap's color", "[svg]") {
     const auto m = random_matrix(7, 11, 1);
     as::io::heatmap_options o;
     o.title = "mean entropy";
@@ -126,7 +126,7 @@ TEST_CASE("a heatmap is well-formed SVG with one rect per cell in the colormap's
     CHECK(has_text(*root, "query"));
     CHECK(has_text(*root, "key"));
     CHECK(has_text(*root, "entropy (nats)"));
-    // The colour bar is a gradient through the colormap's anchors.
+    // The color bar is a gradient through the colormap's anchors.
     const auto stops = root->all("stop");
     REQUIRE(stops.size() == cm.anchors().size());
     CHECK(stops.front()->attr("stop-color") == "#440154");
@@ -201,7 +201,7 @@ TEST_CASE("downsample: block mean and max match a naive loop, NaN skipped, ticks
     CHECK_THROWS_AS(as::io::downsample(v, 2, 2), as::shape_error);
 }
 
-TEST_CASE("long contexts are drawn as blocks: cell count, block colours and geometry", "[svg][downsample]") {
+TEST_CASE("long contexts are drawn as blocks: cell count, block colors and geometry", "[svg][downsample]") {
     as::labeled_array m = random_matrix(300, 130, 9, 0.05);
     as::io::heatmap_options o;
     o.title = "1000 tokens, block max";
@@ -230,7 +230,7 @@ TEST_CASE("long contexts are drawn as blocks: cell count, block colours and geom
     CHECK(attr_num(box, "width") == Approx(attr_num(f, "width") * 50 / 130).margin(0.02));
     CHECK(attr_num(box, "y") == Approx(attr_num(f, "y") + attr_num(f, "height") * 100 / 300).margin(0.02));
     CHECK(attr_num(box, "height") == Approx(attr_num(f, "height") * 100 / 300).margin(0.02));
-    CHECK(has_text(*root, "NaN")); // the NaN swatch of the colour bar
+    CHECK(has_text(*root, "NaN")); // the NaN swatch of the color bar
 }
 
 TEST_CASE("tick labels are thinned to at most max_ticks, all shown when there is room", "[svg][ticks]") {
@@ -262,7 +262,7 @@ TEST_CASE("tick labels are thinned to at most max_ticks, all shown when there is
     CHECK((ys[1] == 50 || ys[1] == 100));
 }
 
-TEST_CASE("colour range: explicit, one-sided, diverging symmetric, constant, clipped with extensions", "[svg][range]") {
+TEST_CASE("color range: explicit, one-sided, diverging symmetric, constant, clipped with extensions", "[svg][range]") {
     using as::io::detail::resolve_range;
     as::labeled_array m = random_matrix(4, 4, 6);
     m.values(0, 0) = -0.5;
@@ -297,7 +297,7 @@ TEST_CASE("colour range: explicit, one-sided, diverging symmetric, constant, cli
     st.vmax = 1.0;
     CHECK(resolve_range(st, {&c}, "t") == std::pair{0.0, 1.0});
 
-    // Data outside an explicit range: extension triangles on the colour bar.
+    // Data outside an explicit range: extension triangles on the color bar.
     as::io::heatmap_options o;
     o.style.vmin = 0.0;
     o.style.vmax = 1.0;
@@ -306,14 +306,14 @@ TEST_CASE("colour range: explicit, one-sided, diverging symmetric, constant, cli
     o.style.vmin = -1.0;
     o.style.vmax = 3.0;
     CHECK(attnscope_test::parse_xml(as::io::render_svg_heatmap(m, o))->all("polygon").empty());
-    // A NaN-only matrix is drawable with an explicit range: every cell has the NaN colour.
+    // A NaN-only matrix is drawable with an explicit range: every cell has the NaN color.
     as::labeled_array nan_only = random_matrix(3, 3, 1);
     nan_only.values.fill(std::nan(""));
     const auto rn = write_and_parse("nan_only", nan_only, o);
     for (const auto* cell : cells(*rn)) CHECK(cell->attr("fill") == "#ffffff");
 }
 
-TEST_CASE("colour bar ticks are round numbers inside the range", "[svg][ticks]") {
+TEST_CASE("color bar ticks are round numbers inside the range", "[svg][ticks]") {
     using as::io::detail::nice_value_ticks;
     const auto t = nice_value_ticks(0.0, 0.004);
     CHECK(t.labels.front() == "0.000");
@@ -434,7 +434,7 @@ TEST_CASE("seed-like heatmaps: layers x tokens with a boxed region (blues), caus
     CHECK(cells(*rc).size() == 200 * 200);
 }
 
-TEST_CASE("colour-bar labels say the unit once and wrap to the bar's height", "[svg][colorbar]") {
+TEST_CASE("color-bar labels say the unit once and wrap to the bar's height", "[svg][colorbar]") {
     auto m = random_matrix(4, 4, 11);
     m.axes = {{"layer", as::default_ticks(as::axis::layer, 4)}, {"head", as::default_ticks(as::axis::head, 4)}};
     m.quantity = "mean fraction of weights below 0.1/n";
@@ -459,7 +459,7 @@ TEST_CASE("colour-bar labels say the unit once and wrap to the bar's height", "[
     CHECK(joined == m.quantity + " (fraction)");
 }
 
-TEST_CASE("small grids show their values in the cells, in a colour that reads on the cell", "[svg][values]") {
+TEST_CASE("small grids show their values in the cells, in a color that reads on the cell", "[svg][values]") {
     auto m = random_matrix(3, 4, 12);
     m.values(0, 0) = 0.123456;
     m.values(2, 3) = std::nan("");
@@ -486,7 +486,7 @@ TEST_CASE("small grids show their values in the cells, in a colour that reads on
     for (const auto* g : large->all("g")) CHECK(g->attr("class") != "values");
 }
 
-TEST_CASE("power and log colour scales: cell colours and colour-bar ticks", "[svg][scale]") {
+TEST_CASE("power and log color scales: cell colors and color-bar ticks", "[svg][scale]") {
     auto m = random_matrix(2, 3, 14);
     const double vals[] = {0.0, 0.001, 0.01, 0.1, 0.5, 1.0};
     for (std::size_t i = 0; i < 6; ++i) m.values.data()[i] = vals[i];
@@ -520,7 +520,7 @@ TEST_CASE("power and log colour scales: cell colours and colour-bar ticks", "[sv
     // A log scale of non-positive data, a bad gamma or floor: errors that say so.
     auto neg = m;
     for (auto& v : neg.values) v = -v - 1;
-    CHECK_THROWS_WITH(as::io::render_svg_heatmap(neg, o), contains("a log colour scale needs positive values"));
+    CHECK_THROWS_WITH(as::io::render_svg_heatmap(neg, o), contains("a log color scale needs positive values"));
     o.style.scale = as::io::value_scale::power;
     o.style.gamma = 0;
     CHECK_THROWS_WITH(as::io::render_svg_heatmap(m, o), contains("heatmap_style.gamma"));

@@ -8,12 +8,12 @@
 #                                ::compiled (installed by packaging_install with its library built)
 #   packaging_add_subdirectory   add_subdirectory of the source tree (options default to OFF)
 #   packaging_fetchcontent       FetchContent_Declare(SOURCE_DIR ...) + FetchContent_MakeAvailable
-# Labelled `packaging` and `no_sanitize`: they build separate projects without the sanitizer flags.
+# Labeled `packaging` and `no_sanitize`: they build separate projects without the sanitizer flags.
 set(ATTNSCOPE_PACKAGING_DIR ${CMAKE_CURRENT_LIST_DIR}/packaging)
 set(ATTNSCOPE_PACKAGING_WORK ${CMAKE_CURRENT_BINARY_DIR}/packaging)
 set(ATTNSCOPE_PACKAGING_PREFIX ${ATTNSCOPE_PACKAGING_WORK}/prefix)
 # The consumers are built as Debug whatever this build's type: what they test is how attnscope is
-# found and linked, and unoptimised they compile in a fraction of the time.
+# found and linked, and unoptimized they compile in a fraction of the time.
 set(_attnscope_packaging_type Debug)
 set(_attnscope_packaging_common
   -DSOURCE_DIR=${PROJECT_SOURCE_DIR}

@@ -3,9 +3,9 @@
 Writes random queries and keys (grouped-query heads, T not a multiple of any block, float32,
 float16 and bfloat16 storage, per-layer safetensors and single-tensor npz), runs the command, and
 checks every per-row metric it writes (entropy, normalized entropy, sparsity, max weight, sink mass,
-attention distance) against softmax(q k^T / sqrt(d)) materialised in float64 from the same stored
+attention distance) against softmax(q k^T / sqrt(d)) materialized in float64 from the same stored
 values, with causal masking, key lengths (padding: padded keys and query rows excluded) and rows
-with no valid key; then the same report on the materialised attention (the stored path) and on the
+with no valid key; then the same report on the materialized attention (the stored path) and on the
 queries/keys must agree. Entropy within 1e-5 nats.
   qk_report_check.py ATTNSCOPE_BINARY WORK_DIR
 """
@@ -140,7 +140,7 @@ def main() -> int:
                 continue
             worst[f"{dtype}/{m}"] = compare(f"{dtype} {m}", got, ref[m], tol)
         if dtype == "float32":
-            # the stored path on the same weights (materialised in float32) gives the same report
+            # the stored path on the same weights (materialized in float32) gives the same report
             att = work / "attentions.safetensors"
             write_safetensors(att, {f"attentions.{l}": probs[:, l].astype(np.float32) for l in range(L)})
             out2 = work / "report_stored"

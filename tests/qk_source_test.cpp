@@ -1,4 +1,4 @@
-// tests/qk_source_test.cpp - the queries/keys source against softmax(q k^T) materialised in double
+// tests/qk_source_test.cpp - the queries/keys source against softmax(q k^T) materialized in double
 // from the same stored values, and against the stored-attention path on the same weights.
 #include <attnscope/attnscope.hpp>
 #include <attnscope/qk_source.hpp>

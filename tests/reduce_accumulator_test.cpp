@@ -386,7 +386,7 @@ TEST_CASE("streaming: feeding one layer or one query row at a time equals one pa
     const as::index_t L = 3, H = 4, Q = 7, K = 7;
     const auto buf = attnscope_test::random_tensor({L, H, Q, K}, 77);
     std::vector<double> causal_buf(buf);
-    for (as::index_t r = 0; r < L * H; ++r) // renormalise causally so rows are probability rows
+    for (as::index_t r = 0; r < L * H; ++r) // renormalize causally so rows are probability rows
         for (as::index_t q = 0; q < Q; ++q) {
             double s = 0;
             for (as::index_t k = 0; k <= q; ++k) s += causal_buf[static_cast<std::size_t>((r * Q + q) * K + k)];

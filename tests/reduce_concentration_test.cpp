@@ -196,13 +196,13 @@ TEST_CASE("sparsity counted in the validation pass: weights next to t s count ex
         check(double{}, opt, t * K, as::threshold_kind::relative_to_uniform);
         check(float{}, opt, t * K, as::threshold_kind::relative_to_uniform);
     }
-    // sums far from 1: renormalised rows and learned sinks
+    // sums far from 1: renormalized rows and learned sinks
     check(float{}, {.on_bad_row = as::bad_row::renormalize}, t, as::threshold_kind::absolute, 0.5);
     check(double{}, {.on_bad_row = as::bad_row::renormalize}, t, as::threshold_kind::absolute, 3.0);
     check(float{}, {.allow_sink = true}, t, as::threshold_kind::absolute, 0.5);
 }
 
-TEST_CASE("hoyer stays defined for tiny renormalised sums", "[concentration][edge]") {
+TEST_CASE("hoyer stays defined for tiny renormalized sums", "[concentration][edge]") {
     std::vector<double> x{1e-170, 3e-170, 0.0};
     auto v = as::make_view(x.data(), as::extents{1, 3});
     const double h = as::row_hoyer(v, {.on_bad_row = as::bad_row::renormalize}).values(0);

@@ -37,7 +37,7 @@ double naive_jsd(std::vector<double> p, std::vector<double> q) {
 
 } // namespace
 
-TEST_CASE("js_distance_of matches scipy.spatial.distance.jensenshannon on unnormalised rows", "[divergence][scipy]") {
+TEST_CASE("js_distance_of matches scipy.spatial.distance.jensenshannon on unnormalized rows", "[divergence][scipy]") {
     const auto p = xt::load_npy<double>(data_path("js_p.npy"));
     const auto q = xt::load_npy<double>(data_path("js_q.npy"));
     const auto d = xt::load_npy<double>(data_path("js_distance.npy"));
@@ -147,7 +147,7 @@ TEST_CASE("properties: bounds, symmetry, key permutation, disjoint and identical
         }
         CHECK(as::js_distance_of(pp, qq) == Approx(d).epsilon(1e-12).margin(1e-15));
         std::vector<double> scaled(p);
-        for (auto& x : scaled) x *= 3.5; // rows are renormalised
+        for (auto& x : scaled) x *= 3.5; // rows are renormalized
         CHECK(as::js_distance_of(scaled, p) <= 1e-7);
     }
     const std::vector<double> e0{1, 0, 0}, e2{0, 0, 2};

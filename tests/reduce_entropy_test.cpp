@@ -75,7 +75,7 @@ TEMPLATE_TEST_CASE("uniform rows have entropy log n, one-hot rows 0", "[entropy]
         INFO("n = " << n);
         const auto buf = attnscope_test::convert<TestType>(std::vector<double>(static_cast<std::size_t>(n), 1.0 / static_cast<double>(n)));
         auto v = as::make_view(std::span<const TestType>(buf), as::extents{1, n});
-        // storage rounding of 1/n does not matter: the row is renormalised
+        // storage rounding of 1/n does not matter: the row is renormalized
         CHECK(as::row_entropy(v).values(0) == Approx(std::log(static_cast<double>(n))).epsilon(naive::kernel_rel<TestType>(1e-12)).margin(1e-15));
         CHECK(as::row_entropy(v, {.unit = as::entropy_unit::normalized}).values(0) == Approx(n > 1 ? 1.0 : 0.0).epsilon(naive::kernel_rel<TestType>(1e-12)));
         for (as::index_t hot : {as::index_t{0}, n / 2, n - 1}) {
@@ -115,7 +115,7 @@ TEST_CASE("entropy of a strided, transposed or sliced view equals that of a cont
             for (as::index_t k = 0; k < K; ++k)
                 t[static_cast<std::size_t>((k * H + h) * Q + q)] = static_cast<float>(x[static_cast<std::size_t>((h * Q + q) * K + k)]);
     auto tv = as::make_view(t.data(), as::extents{H, Q, K}, as::strides{Q, 1, H * Q});
-    // a slice of it: heads 1..2, every other query, keys 2..8 (renormalised)
+    // a slice of it: heads 1..2, every other query, keys 2..8 (renormalized)
     auto sv = tv.slice(as::axis::head, 1, 3).slice(as::axis::query, 0, Q, 2).slice(as::axis::key, 2, 8);
     std::vector<float> copy;
     for (as::index_t h = 1; h < 3; ++h)
@@ -147,7 +147,7 @@ TEST_CASE("learned sinks: the missing mass as one more outcome", "[entropy][sink
     CHECK(h.values(0) == Approx(want));
     const auto hn = as::row_entropy(v, {.unit = as::entropy_unit::normalized, .sink_outcome = true});
     CHECK(hn.values(0) == Approx(want / std::log(4.0)));
-    // without the sink outcome, sink rows are renormalised
+    // without the sink outcome, sink rows are renormalized
     const auto hr = as::row_entropy(v, {}, {.allow_sink = true});
     CHECK(hr.values(2) == 0.0);
     CHECK(hr.values(0) == Approx(-(std::log(1.0 / 3) / 3 + 0.5 * std::log(0.5) + std::log(1.0 / 6) / 6)));

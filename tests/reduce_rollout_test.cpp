@@ -141,7 +141,7 @@ TEST_CASE("rollout rows sum to 1 on random shapes with padding (property)", "[ro
     }
 }
 
-TEST_CASE("special cases: alpha 0 is the identity, one layer with alpha 1 is the renormalised head mean", "[rollout]") {
+TEST_CASE("special cases: alpha 0 is the identity, one layer with alpha 1 is the renormalized head mean", "[rollout]") {
     const as::index_t H = 3, n = 5;
     const auto buf = attnscope_test::random_tensor({H, n, n}, 5);
     const auto v = as::make_view(buf.data(), as::extents{H, n, n}).with(as::causal());

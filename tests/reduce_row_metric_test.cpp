@@ -38,7 +38,7 @@ struct valid_key_count {
 };
 
 /// A user-defined metric asking the validation pass for fused sums through the public API: the
-/// centred second moment n * sum (q - 1/n)^2 from sums.sumsq, and max q from sums.max; it reads
+/// centered second moment n * sum (q - 1/n)^2 from sums.sumsq, and max q from sums.max; it reads
 /// the row itself when the pass did not take them (masked rows).
 struct spread_and_peak {
     static constexpr as::fused_sums dense_sums = as::fused_sum::sumsq | as::fused_sum::max;
@@ -50,7 +50,7 @@ struct spread_and_peak {
         const double n = static_cast<double>(s.count);
         double sumsq = 0.0, peak = -1.0;
         if (s.has_sums(dense_sums)) {
-            sumsq = s.sums.sumsq; // centred at 1/n, on the stored weights p = q s
+            sumsq = s.sums.sumsq; // centered at 1/n, on the stored weights p = q s
             peak = s.sums.max;
             ++fused_rows();
         } else {
@@ -556,7 +556,7 @@ TEST_CASE("bad_row::skip sets bad rows to NaN and reports them", "[row_metric][b
     CHECK(rep.first_detail->rule == "finite");
     CHECK(rep.first_detail->key == 2);
     CHECK(rep.first_detail->row == std::array<std::int64_t, 4>{0, 0, 0, 1});
-    // skipping with an infinite tolerance renormalises every finite row and skips only invalid values
+    // skipping with an infinite tolerance renormalizes every finite row and skips only invalid values
     const auto h2 = as::row_entropy(f.view(), {}, {.on_bad_row = as::bad_row::skip,
                                                    .tolerance = std::numeric_limits<double>::infinity(), .report = &rep});
     CHECK(rep.skipped == 2);

@@ -171,7 +171,7 @@ TEMPLATE_TEST_CASE("simd: every sum matches a naive double loop", "[simd]", floa
             // a sub-range, a far query with a key step, a threshold between representable values
             par.distance_offset = 3 * k + 11;
             par.distance_step = 2;
-            par.sumsq_center = 1.0 / static_cast<double>(k); // centred squares
+            par.sumsq_center = 1.0 / static_cast<double>(k); // centered squares
             par.threshold = 0.7 / static_cast<double>(k) + 1e-13;
             check_all(row.data, row.stride, k / 3, k - k / 5, par);
         }

@@ -125,7 +125,7 @@ TEST_CASE("query-key mask: a per-row key rule, composed with the others and thro
         for (as::index_t q = 0; q < Q; ++q)
             for (as::index_t k = 0; k < K; ++k) CHECK(bt.row({b, 0, 0, q}).keys.counts(k) == at(0, q, k));
 
-    // every metric reads through it: entropy equals the naive masked, renormalised entropy; the
+    // every metric reads through it: entropy equals the naive masked, renormalized entropy; the
     // row with no valid key is empty (NaN), never an error
     as::row_options opt;
     opt.on_bad_row = as::bad_row::renormalize;

@@ -116,7 +116,7 @@ def metric_value(kind: str, params: dict, w: np.ndarray, key_index: np.ndarray, 
             h = float(scipy.stats.entropy(np.append(w, r)))
             outcomes = n + 1
         else:
-            h = float(scipy.stats.entropy(w))  # scipy renormalises by the sum
+            h = float(scipy.stats.entropy(w))  # scipy renormalizes by the sum
             outcomes = n
         unit = params["unit"]
         if unit == "nats":

@@ -20,7 +20,7 @@ Models
     text is fluent in its own domain (poetic machine "dreams": "Echoes of vectors unfold,
     a gentle hum of precision, ..."). stories260K (5 layers, 8 query heads sharing 4 kv
     heads, context 512) comes without a tokenizer; tok512.bin is not its vocabulary
-    (decoding its greedy ids with it gives gibberish), so its tokens are labelled by id:
+    (decoding its greedy ids with it gives gibberish), so its tokens are labeled by id:
     ``[461]``; ids 0..258 are the same in every llama2.c sentencepiece vocabulary and keep
     their names (``<s>``, ``</s>``, ``\n`` for byte 0x0A, ``<0x1B>``).
 
@@ -30,7 +30,7 @@ Forward pass
     causal softmax(q k^T / sqrt(head_size)), query head h reading kv head
     h // (n_heads / n_kv_heads); wo and residual; RMSNorm, w2(silu(w1 x) * w3 x), residual;
     final RMSNorm and the (tied) classifier. Sparse runs: each attention row keeps its
-    top-k weights (ties to the lower key index), renormalised, and the layer output is
+    top-k weights (ties to the lower key index), renormalized, and the layer output is
     computed from those sparse weights, so later layers see a genuinely sparse model.
 
 Output files (all arrays float32, little-endian, C order, written by numpy.save)
@@ -371,7 +371,7 @@ class Transformer:
         """Run the model on ``token_ids`` (all positions at once, causal).
 
         With ``sparse_topk = k`` every attention row keeps only its k largest weights
-        (ties go to the lower key index), renormalised to sum to one, and the layer's
+        (ties go to the lower key index), renormalized to sum to one, and the layer's
         output is computed from those sparse weights: a genuinely sparse-attention run.
         """
         cfg, w = self.config, self.w
@@ -430,7 +430,7 @@ class Transformer:
 
 
 def sparsify_topk(probs: np.ndarray, k: int) -> np.ndarray:
-    """Keep the k largest weights of every causal row of probs [..., T, T], renormalised.
+    """Keep the k largest weights of every causal row of probs [..., T, T], renormalized.
 
     Only keys at or before the query compete (row q has q + 1 candidates); ties go to the
     lower key index (a stable sort on the negated weights).
@@ -451,7 +451,7 @@ AIDREAMS, STORIES = "aidreams260K", "stories260K"
 TOKENIZER_FILE = "tok512.bin"
 MODEL_FILES = {AIDREAMS: "aidreams260K.bin", STORIES: "stories260K.bin"}
 # stories260K ships without its tokenizer; tok512.bin is aidreams' (pieces like " whisper",
-# "resholds") and turns stories260K's greedy ids into gibberish, so stories260K is labelled by id.
+# "resholds") and turns stories260K's greedy ids into gibberish, so stories260K is labeled by id.
 MODEL_TOKENIZER = {AIDREAMS: TOKENIZER_FILE, STORIES: None}
 
 FIG_ENTROPY, FIG_GRID, FIG_ANSWER, FIG_SINK, FIG_GALLERY = "000", "001", "002", "003", "004"
@@ -522,7 +522,7 @@ class Builder:
         out.append(dataclasses.replace(
             dense, name=f"ctx32_top{DEFAULT_TOPK}", figures=[FIG_GALLERY], sparse_topk=DEFAULT_TOPK,
             description=f"ctx32 run as a sparse-attention model: every row keeps its top {DEFAULT_TOPK} "
-                        "weights (ties to the lower key), renormalised, and the forward pass continues "
+                        "weights (ties to the lower key), renormalized, and the forward pass continues "
                         "with them"))
         return out
 

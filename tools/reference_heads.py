@@ -38,7 +38,7 @@ Real attention
     Jensen-Shannon head matrix of repetition_1.
 
 Jensen-Shannon
-    scipy.spatial.distance.jensenshannon (natural log: each row renormalised to sum 1, m = (p+q)/2,
+    scipy.spatial.distance.jensenshannon (natural log: each row renormalized to sum 1, m = (p+q)/2,
     distance = sqrt((KL(p||m) + KL(q||m)) / 2)) on random row pairs, and on every pair of heads of
     a causal view: per query row over its valid keys 0..q, then averaged over rows and prompts.
 """
@@ -143,7 +143,7 @@ def make_inputs():
         seq[rng.integers(0, T - 1)] = rng.integers(2, 9)  # one surprise
         tokens[b] = np.concatenate([[bos], seq])
     attn = causal_softmax(rng, (B, L, H, T, T))
-    # plant recognisable heads: L0H1 previous-token, L1H2 induction, L1H0 BOS sink (mixed with noise)
+    # plant recognizable heads: L0H1 previous-token, L1H2 induction, L1H0 BOS sink (mixed with noise)
     for b in range(B):
         prev = previous_token_pattern(tokens[b])
         prev[0, 0] = 1.0
@@ -174,7 +174,7 @@ def js_inputs():
     p[4, 2] = 5.0  # one-hot against
     q[4] = 0.0
     q[4, 6] = 1.0  # disjoint one-hot -> sqrt(log 2)
-    p = p / p.sum(axis=1, keepdims=True) * rng.uniform(0.5, 2.0, size=(N, 1))  # unnormalised rows
+    p = p / p.sum(axis=1, keepdims=True) * rng.uniform(0.5, 2.0, size=(N, 1))  # unnormalized rows
     dist = np.array([jensenshannon(p[i], q[i]) for i in range(N)])
     return p, q, dist
 

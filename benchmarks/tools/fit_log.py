@@ -3,7 +3,7 @@
 
 ln(1 + f) = f - f^2/2 + f^3 q(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (the reduction by the
 bits of x / sqrt(1/2)) or, with --p75, f in [-1/4, 1/2) (AVX-512 getmant onto [3/4, 3/2)), with q
-chosen to minimise the maximum *relative* error of ln(1 + f) (Lawson's iteratively reweighted least
+chosen to minimize the maximum *relative* error of ln(1 + f) (Lawson's iteratively reweighted least
 squares towards the minimax solution). Prints, per degree of q, the error in exact arithmetic and
 when evaluated in float32 by Horner's rule as the kernel does, then the coefficients (highest
 degree last).
@@ -60,7 +60,7 @@ def float32_error(c):
 
 def table():
     """1/c_j and ln c_j of log_table: j = the top 5 fraction bits of x = 2^E M, m = M (j < 16) or
-    M / 2 (j >= 16); c_j = 1 for j = 0 and 31; for j >= 16 the float 1/c_j near the centre whose
+    M / 2 (j >= 16); c_j = 1 for j = 0 and 31; for j >= 16 the float 1/c_j near the center whose
     ln 2 - ln(1/c_j) rounds to float with the smallest error (E ln 2 + ln_c then keeps the digits
     of ln x for x just below 1, E = -1)."""
     ln2f = float(np.float32(np.log(2.0)))

@@ -53,7 +53,7 @@ inline float half_bits_to_float(std::uint16_t h) noexcept {
     if (exp == 0) {
         if (mant == 0) {
             out = sign;
-        } else { // subnormal: normalise
+        } else { // subnormal: normalize
             int e = -1;
             do {
                 ++e;

@@ -85,7 +85,7 @@ public:
 /// `subject` says what was checked: "row" (an attention row, the usual case), "weights"
 /// (weighted_mean's weights: `key` is the flat index of the weight), "mask" (ggml_capture's mask:
 /// `row` [0, 0, 0, query row], `key` the KV cell) or "values" (a figure's data without a finite
-/// value to set the colour range from: key -1, value NaN, valid_keys 0).
+/// value to set the color range from: key -1, value NaN, valid_keys 0).
 struct bad_value {
     /// [batch, layer, head, query] of the view it was read through (local indices), 0 on absent
     /// axes (and all 0 for js() on two plain distributions); head -1 for a row whose heads were
@@ -93,7 +93,7 @@ struct bad_value {
     std::array<std::int64_t, 4> row{};
     /// The rule broken: "finite" (a weight, or the sum, is NaN or infinite), "non-negative" (a
     /// weight < 0), "sum" (|s - 1| > tolerance), "sink sum" (with learned sinks: s outside
-    /// (0, 1 + tolerance]), "positive sum" (renormalising a row whose valid weights sum to 0).
+    /// (0, 1 + tolerance]), "positive sum" (renormalizing a row whose valid weights sum to 0).
     std::string rule;
     std::int64_t key = -1;     ///< local key index of the offending weight; -1 for a rule of the row (its sum)
     double value = 0;          ///< the offending weight, or the row sum
@@ -107,7 +107,7 @@ struct bad_value {
 /// detail() holds the same as data (row, rule, key, value), so a caller can word its own message.
 /// Every value_error carries it: row validation, head_detection_scores, attention_rollout, js and
 /// the divergences, reduce_weights (subject "row"), weighted_mean ("weights"), ggml_capture's mask
-/// ("mask") and the SVG writers' colour range ("values").
+/// ("mask") and the SVG writers' color range ("values").
 ///   catch (const as::value_error& e) { if (auto d = e.detail()) use(d->row, d->rule, d->key, d->value); }
 class value_error : public error {
 public:

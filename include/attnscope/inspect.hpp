@@ -2,7 +2,7 @@
 //
 // A dump from a causal model has exact zeros above the diagonal; a padded batch has key columns
 // (and often query rows) of exact zeros. Measured without saying so, they bias every metric
-// (normalised entropy divides by log of a key count that includes the masked keys; sparsity counts
+// (normalized entropy divides by log of a key count that includes the masked keys; sparsity counts
 // them as near-zero weights). inspect_masking reads every row that counts once and reports that
 // evidence, so a caller can warn and name the rule to add:
 //   const auto e = as::inspect_masking(v);

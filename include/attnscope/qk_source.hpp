@@ -19,7 +19,7 @@
 // over the keys the validity model lets row i see (causal with past, windows, lengths, masks,
 // KV-cell positions). Masked keys are excluded from the softmax, never given a finite sentinel; a
 // row with no valid key is empty (NaN in every result), never an error. Slicing the key axis
-// selects weights of the full row: they are normalised over all the keys the row sees.
+// selects weights of the full row: they are normalized over all the keys the row sees.
 //
 // How: the cursor computes one block of query rows of one head at a time: the block's queries
 // (scaled) times the keys its rows can see, one matrix product (Eigen's GEMM, float for float,
@@ -331,7 +331,7 @@ public:
     using S = element_type;
 
     explicit cursor(const qk_source& src) : s_(src) {
-        // the same geometry with the key axis whole: rows are normalised over every key they see
+        // the same geometry with the key axis whole: rows are normalized over every key they see
         full_ = src.geom_;
         const auto& ka = src.geom_.axis_info(axis::key);
         key_sliced_ = ka.map != nullptr || ka.origin != 0 || ka.step != 1 || ka.extent != ka.original_extent;

@@ -87,7 +87,7 @@ inline position_ref anchor(std::string name, index_t offset = 0) {
     return {position_ref::kind::anchor, offset, std::move(name)};
 }
 
-/// A labelled set of token positions: one position or a range [first, last] of position_refs.
+/// A labeled set of token positions: one position or a range [first, last] of position_refs.
 ///   as::token_slice::single(as::anchor("last_q"))            // label "last_q"
 ///   as::token_slice::span(as::from_end(-8), as::from_end(-1), "last 8")
 struct token_slice {
@@ -122,7 +122,7 @@ inline token_slice last(index_t n) {
 }
 
 /// One single-position slice per offset in [first, last] relative to the end: seed 002's -8 .. -1.
-///   auto tail = as::each_from_end(-8, -1);   // 8 slices labelled "-8" ... "-1"
+///   auto tail = as::each_from_end(-8, -1);   // 8 slices labeled "-8" ... "-1"
 inline std::vector<token_slice> each_from_end(index_t first, index_t last_) {
     if (first > last_ || last_ >= 0)
         throw argument_error(detail::concat("each_from_end(", first, ", ", last_, "): need first <= last < 0"));
@@ -131,7 +131,7 @@ inline std::vector<token_slice> each_from_end(index_t first, index_t last_) {
     return out;
 }
 
-/// One single-position slice per named anchor, labelled by the anchor name.
+/// One single-position slice per named anchor, labeled by the anchor name.
 inline std::vector<token_slice> each_anchor(std::span<const std::string> names) {
     std::vector<token_slice> out;
     for (const auto& n : names) out.push_back(token_slice::single(anchor(n), n));

@@ -328,18 +328,18 @@ def head_js(x: Any, a: Sequence[int], b: Sequence[int], kind: str = "distance", 
 
 
 def js_distance(p: Any, q: Any) -> float:
-    """Jensen-Shannon distance sqrt(JSD) of two distributions (normalised first), as scipy's jensenshannon."""
+    """Jensen-Shannon distance sqrt(JSD) of two distributions (normalized first), as scipy's jensenshannon."""
     return _core.js_of(p, q, "distance")
 
 
 def js_divergence(p: Any, q: Any) -> float:
-    """Jensen-Shannon divergence (nats) of two distributions (normalised first)."""
+    """Jensen-Shannon divergence (nats) of two distributions (normalized first)."""
     return _core.js_of(p, q, "divergence")
 
 
 def attention_rollout(x: Any, alpha: float = 0.5, fusion: str = "mean", per_layer: bool = False, **validity: Any) -> LabeledArray:
     """Attention rollout (Abnar & Zuidema): R = prod_l (alpha A_l + (1 - alpha) I), heads fused by
-    fusion ("mean", "max", "min"), rows renormalised over their valid keys. [batch, query, key];
+    fusion ("mean", "max", "min"), rows renormalized over their valid keys. [batch, query, key];
     per_layer=True keeps R after every layer: [batch, layer, query, key]."""
     return _wrap(_core.attention_rollout(x, alpha, fusion, per_layer, _validity(validity)))
 

@@ -78,7 +78,7 @@ void bind_results(py::module_& m) {
             }
             return s + "})";
         });
-    py::class_<token_slice>(m, "TokenSlice", "A labelled set of token positions: one position or a range [first, last].")
+    py::class_<token_slice>(m, "TokenSlice", "A labeled set of token positions: one position or a range [first, last].")
         .def_static("single", &token_slice::single, py::arg("position"), py::arg("label") = "")
         .def_static("span", &token_slice::span, py::arg("first"), py::arg("last"), py::arg("label") = "")
         .def_readonly("label", &token_slice::label)
@@ -91,7 +91,7 @@ void bind_results(py::module_& m) {
           "One single-position slice per offset in [first, last] from the end: each_from_end(-8, -1).");
     m.def(
         "each_anchor", [](const std::vector<std::string>& names) { return each_anchor(names); }, py::arg("names"),
-        "One single-position slice per named anchor, labelled by the anchor name.");
+        "One single-position slice per named anchor, labeled by the anchor name.");
     m.def(
         "select_slices",
         [](py::handle x, const std::string& axis_name, const std::vector<token_slice>& slices, const anchors& a) {

@@ -30,7 +30,7 @@ key_set parse_key_set(const py::dict& kw, const char* caller) {
 entropy_unit parse_unit(const std::string& u) {
     if (u == "nats") return entropy_unit::nats;
     if (u == "bits") return entropy_unit::bits;
-    if (u == "normalized" || u == "normalised") return entropy_unit::normalized;
+    if (u == "normalized" || u == "normalized") return entropy_unit::normalized;
     throw py::value_error("unit must be \"nats\", \"bits\" or \"normalized\", got \"" + u + "\"");
 }
 

@@ -52,7 +52,7 @@ async function open(file) {
   return { page, problems, context };
 }
 
-/// Hovers the centre of an element and returns the tooltip's text.
+/// Hovers the center of an element and returns the tooltip's text.
 async function hoverText(page, selector) {
   await page.hover(selector);
   await page.waitForSelector('#tooltip', { state: 'visible' });
@@ -68,7 +68,7 @@ async function hoverPattern(page, row, col) {
   return page.textContent('#tooltip');
 }
 
-/// A labelled layer x head CSV: { rows: ['L0', ...], cols: ['H0', ...], values: [[...]] } (empty = NaN).
+/// A labeled layer x head CSV: { rows: ['L0', ...], cols: ['H0', ...], values: [[...]] } (empty = NaN).
 function readCsvGrid(file) {
   const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
   const cols = lines[0].split(',').slice(1);
@@ -123,7 +123,7 @@ if (mode === 'synthetic') {
     await page.screenshot({ path: path.join(shots, 'synthetic_pattern_hover.png') });
     assert.match(await page.textContent('#pattern-info'), /shown: 6 x 6 .*exact values: patterns\/L0H3\.npy/);
 
-    // The colour scale selector redraws the pattern.
+    // The color scale selector redraws the pattern.
     const before = await page.$eval('#pattern', (c) => c.toDataURL());
     await page.selectOption('#sel-scale', 'log');
     assert.notEqual(await page.$eval('#pattern', (c) => c.toDataURL()), before);

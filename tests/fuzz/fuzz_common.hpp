@@ -27,7 +27,7 @@ inline void require_where(const attnscope::error& e) {
     }
 }
 
-/// Keeps the sum of everything read alive so the reads are not optimised away.
+/// Keeps the sum of everything read alive so the reads are not optimized away.
 inline volatile double sink = 0;
 
 inline void consume(const aio::array& a) {

@@ -116,7 +116,7 @@ def test_validity_rules():
     np.testing.assert_allclose(h[1, :, 4], entropy_ref(p[1, :, 4, :5]), rtol=1e-9)
     hq = attnscope.row_entropy(p, query_lengths=[8, 3], axes=ax)
     assert np.isnan(hq[1, :, 3:]).all() and not np.isnan(hq[1, :, :3]).any()
-    # key_limit: keys only (rows past it still count, renormalised over the first keys)
+    # key_limit: keys only (rows past it still count, renormalized over the first keys)
     hk = attnscope.row_entropy(p, key_limit=[8, 4], axes=ax, on_bad_row="renormalize")
     np.testing.assert_allclose(hk[1, :, 6], entropy_ref(p[1, :, 6, :4]), rtol=1e-9)
     # attention_mask (HF, left padding of example 1 by two tokens)

@@ -275,7 +275,7 @@ public:
         require_complete("attention");
         if (flash_attention())
             throw argument_error("ggml_capture::attention: this decode ran with flash attention on, which never "
-                                 "stores attention weights; analyse the queries and keys instead (queries(), keys())");
+                                 "stores attention weights; analyze the queries and keys instead (queries(), keys())");
         assemble();
         auto v = make_view(cache_.probs.data(),
                            extents{cache_.streams, cache_.n_layers, cache_.n_head, cache_.rows, cache_.n_kv});

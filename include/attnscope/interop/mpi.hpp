@@ -1,7 +1,7 @@
 // attnscope/interop/mpi.hpp - dataset statistics over MPI: reduce / allreduce of an accumulator
 // across the ranks of a communicator (link attnscope::mpi).
 //
-// Every rank accumulates its share of the data; reduce() gathers the serialised accumulators
+// Every rank accumulates its share of the data; reduce() gathers the serialized accumulators
 // (accumulator::serialize) on the root, which merges them in rank order 0, 1, ..., N-1, so the
 // result is bit-identical from run to run for a given N (and within 1e-12 relative of any other
 // order). allreduce() then broadcasts the root's bytes, so every rank holds the same bits.

@@ -1,7 +1,7 @@
-// attnscope/io/colormap.hpp - colormaps (value -> sRGB colour).
+// attnscope/io/colormap.hpp - colormaps (value -> sRGB color).
 //
-// A colormap is a list of evenly spaced sRGB anchor colours with linear interpolation between them,
-// which is also exactly what an SVG <linearGradient> draws, so colour bars match the cells.
+// A colormap is a list of evenly spaced sRGB anchor colors with linear interpolation between them,
+// which is also exactly what an SVG <linearGradient> draws, so color bars match the cells.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +18,7 @@
 
 namespace attnscope::io {
 
-/// An 8-bit sRGB colour.
+/// An 8-bit sRGB color.
 ///   as::io::rgb c = as::io::rgb::from_hex("#440154");
 ///   std::string s = c.hex();                          // "#440154"
 struct rgb {
@@ -55,27 +55,27 @@ struct rgb {
             if (ok) out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
         }
         if (!ok)
-            throw argument_error(detail::concat("colour: expected \"#rrggbb\" (six hex digits), got \"", orig, "\""));
+            throw argument_error(detail::concat("color: expected \"#rrggbb\" (six hex digits), got \"", orig, "\""));
         return rgb{out[0], out[1], out[2]};
     }
 };
 
-/// Sequential maps order values from low to high; diverging maps show distance from a centre
+/// Sequential maps order values from low to high; diverging maps show distance from a center
 /// (auto ranges of a diverging map are made symmetric about 0).
 enum class colormap_kind { sequential, diverging };
 
-/// A colormap: evenly spaced sRGB anchors, linear interpolation in sRGB, clamping, a NaN colour.
+/// A colormap: evenly spaced sRGB anchors, linear interpolation in sRGB, clamping, a NaN color.
 ///   auto cm = as::io::colormap::viridis();
 ///   as::io::rgb c = cm.map(0.7, 0.0, 1.0);            // value 0.7 on the range [0, 1]
-///   as::io::rgb n = cm(std::nan(""));                // cm.nan_colour()
+///   as::io::rgb n = cm(std::nan(""));                // cm.nan_color()
 class colormap {
 public:
     /// A custom map; throws argument_error for fewer than two anchors.
-    colormap(std::string name, std::vector<rgb> anchors, rgb nan_colour,
+    colormap(std::string name, std::vector<rgb> anchors, rgb nan_color,
              colormap_kind kind = colormap_kind::sequential)
-        : name_(std::move(name)), anchors_(std::move(anchors)), nan_(nan_colour), kind_(kind) {
+        : name_(std::move(name)), anchors_(std::move(anchors)), nan_(nan_color), kind_(kind) {
         if (anchors_.size() < 2)
-            throw argument_error(detail::concat("colormap '", name_, "': expected at least 2 anchor colours, got ",
+            throw argument_error(detail::concat("colormap '", name_, "': expected at least 2 anchor colors, got ",
                                                 anchors_.size()));
     }
 
@@ -100,7 +100,7 @@ public:
         return colormap("blues", from_table(a), rgb{208, 208, 208});
     }
 
-    /// Diverging map, blue (low) - white (centre) - red (high); NaN is mid grey.
+    /// Diverging map, blue (low) - white (center) - red (high); NaN is mid grey.
     /// Anchors: ColorBrewer "RdBu", 11 classes, reversed so that low values are blue.
     static colormap blue_white_red() {
         static constexpr std::uint32_t a[] = {0x053061, 0x2166ac, 0x4393c3, 0x92c5de, 0xd1e5f0, 0xf7f7f7,
@@ -130,7 +130,7 @@ public:
                                             detail::format_list(names())));
     }
 
-    /// The colour at position t of [0, 1]; t is clamped (infinities go to the ends), NaN gives nan_colour().
+    /// The color at position t of [0, 1]; t is clamped (infinities go to the ends), NaN gives nan_color().
     rgb operator()(double t) const noexcept {
         if (std::isnan(t)) return nan_;
         t = std::clamp(t, 0.0, 1.0);
@@ -146,7 +146,7 @@ public:
         return rgb{mix(a.r, b.r), mix(a.g, b.g), mix(a.b, b.b)};
     }
 
-    /// The colour of `value` on the range [lo, hi] (clamped); lo < hi must be finite (argument_error).
+    /// The color of `value` on the range [lo, hi] (clamped); lo < hi must be finite (argument_error).
     rgb map(double value, double lo, double hi) const {
         check_range(lo, hi);
         return (*this)(position(value, lo, hi));
@@ -163,18 +163,18 @@ public:
     /// Throws argument_error unless lo and hi are finite and lo < hi.
     static void check_range(double lo, double hi) {
         if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
-            throw argument_error(detail::concat("colour range: expected finite vmin < vmax, got vmin = ", lo,
+            throw argument_error(detail::concat("color range: expected finite vmin < vmax, got vmin = ", lo,
                                                 ", vmax = ", hi));
     }
 
     const std::string& name() const noexcept { return name_; }
     const std::vector<rgb>& anchors() const noexcept { return anchors_; }
-    rgb nan_colour() const noexcept { return nan_; }
+    rgb nan_color() const noexcept { return nan_; }
     colormap_kind kind() const noexcept { return kind_; }
 
-    /// The same map with another NaN colour.
-    ///   auto cm = as::io::colormap::viridis().with_nan_colour(as::io::rgb::from_hex("#cccccc"));
-    colormap with_nan_colour(rgb c) const {
+    /// The same map with another NaN color.
+    ///   auto cm = as::io::colormap::viridis().with_nan_color(as::io::rgb::from_hex("#cccccc"));
+    colormap with_nan_color(rgb c) const {
         colormap m = *this;
         m.nan_ = c;
         return m;

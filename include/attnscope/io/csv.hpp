@@ -1,4 +1,4 @@
-// attnscope/io/csv.hpp - CSV export of results with labelled rows and columns.
+// attnscope/io/csv.hpp - CSV export of results with labeled rows and columns.
 //
 // Own writer rather than xtensor's dump_csv: that one writes bare numbers, while results need tick
 // labels (token strings with commas, quotes and newlines) quoted as RFC 4180 says.

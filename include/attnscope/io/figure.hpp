@@ -2,12 +2,12 @@
 // their JSON manifest and matrix files; this header needs no JSON library).
 //
 // A figure is a grid of panels in row-major order: models x context lengths, one panel per task,
-// LxHy galleries. Panels share one colour scale or have one each; a panel may carry insets (a
+// LxHy galleries. Panels share one color scale or have one each; a panel may carry insets (a
 // matrix drawn in a sub-rectangle of its plot area, joined to a marked region of the parent).
 //
 // The manifest (figure_manifest.hpp) describes the same figure for other plotters
 // (examples/plot_figure.py renders it with matplotlib): panel titles, the matrix files, axis names,
-// tick labels, units, colormap anchors, colour ranges, highlights and insets.
+// tick labels, units, colormap anchors, color ranges, highlights and insets.
 #pragma once
 
 #include <algorithm>
@@ -54,7 +54,7 @@ struct placement {
 
 /// A matrix drawn inside another panel's plot area, usually a zoom on part of it (see zoom_inset).
 /// `marker` outlines the parent's cells the inset shows and is joined to the inset by two lines;
-/// a marker with row1 == 0 draws nothing. Insets use the parent's colour scale.
+/// a marker with row1 == 0 draws nothing. Insets use the parent's color scale.
 ///   panel.insets.push_back(as::io::zoom_inset(panel.data, 40, 56, 40, 56, {0.05, 0.55, 0.45, 0.95}));
 struct inset {
     labeled_array data;
@@ -64,12 +64,12 @@ struct inset {
 };
 
 /// An inset that shows rows [row0, row1) and columns [col0, col1) of `parent` at full resolution
-/// (ticks included), with a marker around that region in `colour`.
+/// (ticks included), with a marker around that region in `color`.
 ///   auto z = as::io::zoom_inset(attn, 100, 132, 0, 32);
 inline inset zoom_inset(const labeled_array& parent, std::size_t row0, std::size_t row1, std::size_t col0,
-                        std::size_t col1, placement where = {}, std::string colour = "#2ca02c", std::string title = {}) {
+                        std::size_t col1, placement where = {}, std::string color = "#2ca02c", std::string title = {}) {
     detail::check_matrix(parent, "zoom_inset");
-    const highlight h{row0, row1, col0, col1, std::move(colour), {}};
+    const highlight h{row0, row1, col0, col1, std::move(color), {}};
     detail::check_highlight(h, parent.values.shape()[0], parent.values.shape()[1], "zoom_inset");
     inset z;
     z.data.values = xt::xarray<double>::from_shape({row1 - row0, col1 - col0});
@@ -102,9 +102,9 @@ struct panel {
     std::vector<inset> insets;
 };
 
-/// One colour scale (and one colour bar) for the whole figure, or one per panel.
-///   fig.scale = as::io::colour_scale::per_panel;
-enum class colour_scale { shared, per_panel };
+/// One color scale (and one color bar) for the whole figure, or one per panel.
+///   fig.scale = as::io::color_scale::per_panel;
+enum class color_scale { shared, per_panel };
 
 /// A grid of panels, filled row by row; `columns` = 0 picks ceil(sqrt(panel count)). Row and
 /// column titles (e.g. models x context lengths) are optional; when given, one per grid row/column.
@@ -115,7 +115,7 @@ struct figure {
     std::vector<panel> panels;
     std::size_t columns = 0;
     std::vector<std::string> row_titles, column_titles;
-    colour_scale scale = colour_scale::shared;
+    color_scale scale = color_scale::shared;
     heatmap_style style;
 };
 
@@ -172,7 +172,7 @@ inline void check_figure(const figure& f) {
     }
 }
 
-/// The matrices whose values set a panel's colour range: its data and its insets'.
+/// The matrices whose values set a panel's color range: its data and its insets'.
 inline std::vector<const labeled_array*> panel_matrices(const panel& p) {
     std::vector<const labeled_array*> m{&p.data};
     for (const auto& in : p.insets) m.push_back(&in.data);
@@ -186,10 +186,10 @@ inline std::vector<const labeled_array*> figure_matrices(const figure& f) {
     return m;
 }
 
-/// Colour range of each panel (the same for all with a shared scale).
+/// Color range of each panel (the same for all with a shared scale).
 inline std::vector<std::pair<double, double>> figure_ranges(const figure& f) {
     std::vector<std::pair<double, double>> r;
-    if (f.scale == colour_scale::shared) {
+    if (f.scale == color_scale::shared) {
         const auto shared = resolve_range(f.style, figure_matrices(f), "figure");
         r.assign(f.panels.size(), shared);
     } else {
@@ -206,7 +206,7 @@ inline double default_panel_size(std::size_t cols) {
 
 inline void draw_inset(svg_doc& d, const inset& in, double px, double py, double pw, double ph, std::size_t prow,
                        std::size_t pcol, const heatmap_style& st, double lo, double hi) {
-    const std::string colour = in.marker.row1 != 0 ? rgb::from_hex(in.marker.colour).hex() : std::string("#333333");
+    const std::string color = in.marker.row1 != 0 ? rgb::from_hex(in.marker.color).hex() : std::string("#333333");
     const double bx0 = px + in.where.x0 * pw, by0 = py + in.where.y0 * ph;
     const double bx1 = px + in.where.x1 * pw, by1 = py + in.where.y1 * ph;
     if (in.marker.row1 != 0) {
@@ -225,16 +225,16 @@ inline void draw_inset(svg_doc& d, const inset& in, double px, double py, double
                 const double my = dy > 0 ? my1 : my0, by = dy > 0 ? by0 : by1;
                 l = {mx0, my, bx0, by, mx1, my, bx1, by};
             }
-            const std::string s = "stroke=\"" + colour + "\" stroke-width=\"1\"";
+            const std::string s = "stroke=\"" + color + "\" stroke-width=\"1\"";
             d.line(l[0], l[1], l[2], l[3], s);
             d.line(l[4], l[5], l[6], l[7], s);
         }
-        d.rect(mx0, my0, mx1 - mx0, my1 - my0, "none", "stroke=\"" + colour + "\" stroke-width=\"1.5\"");
+        d.rect(mx0, my0, mx1 - mx0, my1 - my0, "none", "stroke=\"" + color + "\" stroke-width=\"1.5\"");
         if (!in.marker.label.empty())
             d.text(mx0 + 2, my0 - 3, in.marker.label, st.font_size, "start", false,
-                   "font-weight=\"bold\" fill=\"" + colour + "\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\"");
+                   "font-weight=\"bold\" fill=\"" + color + "\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\"");
     }
-    d.rect(bx0, by0, bx1 - bx0, by1 - by0, "#ffffff", "stroke=\"" + colour + "\" stroke-width=\"1.2\"");
+    d.rect(bx0, by0, bx1 - bx0, by1 - by0, "#ffffff", "stroke=\"" + color + "\" stroke-width=\"1.2\"");
     const double font = std::max(6.0, st.font_size * 0.8);
     const double pad = 3;
     const double title_h = in.title.empty() ? 0 : font * 1.5;
@@ -279,7 +279,7 @@ ATTNSCOPE_FUNC std::string render_svg_figure(const figure& f) {
     const auto ranges = figure_ranges(f);
     const double font = st.font_size;
     const double size = st.size > 0 ? st.size : default_panel_size(g.cols);
-    const bool per_panel_bar = st.show_colorbar && f.scale == colour_scale::per_panel;
+    const bool per_panel_bar = st.show_colorbar && f.scale == color_scale::per_panel;
 
     // Plan every panel.
     std::vector<axes_plan> plans;
@@ -333,11 +333,11 @@ ATTNSCOPE_FUNC std::string render_svg_figure(const figure& f) {
     }
     const double grid_bottom = y - gap * 0.5;
 
-    // The shared colour bar, right of the grid, centred on the plot areas.
+    // The shared color bar, right of the grid, centered on the plot areas.
     colorbar_plan shared_bar;
     double bar_x = 0, bar_y = 0, bar_h = 0;
     double width = grid_right + 8, height = grid_bottom + 8;
-    if (st.show_colorbar && f.scale == colour_scale::shared) {
+    if (st.show_colorbar && f.scale == color_scale::shared) {
         const double span_top = row_y.front(), span_bottom = row_y.back() + row_h.back();
         bar_h = std::min(span_bottom - span_top, std::max(420.0, row_h.front()));
         bar_y = (span_top + span_bottom) / 2 - bar_h / 2;
@@ -382,7 +382,7 @@ ATTNSCOPE_FUNC std::string render_svg_figure(const figure& f) {
         if (per_panel_bar) draw_colorbar(d, bars[i], st.cmap, px + a.w + 12, py, a.h);
         d.out += "</g>\n";
     }
-    if (st.show_colorbar && f.scale == colour_scale::shared) draw_colorbar(d, shared_bar, st.cmap, bar_x, bar_y, bar_h);
+    if (st.show_colorbar && f.scale == color_scale::shared) draw_colorbar(d, shared_bar, st.cmap, bar_x, bar_y, bar_h);
     if (shift > 0) d.out += "</g>\n";
     d.out += "</svg>\n";
     return d.out;

@@ -58,7 +58,7 @@ inline nlohmann::json axis_json(const labeled_array& m, std::size_t ax, const st
 }
 
 inline nlohmann::json cells_json(const highlight& h) {
-    return {{"rows", {h.row0, h.row1}}, {"columns", {h.col0, h.col1}}, {"colour", rgb::from_hex(h.colour).hex()},
+    return {{"rows", {h.row0, h.row1}}, {"columns", {h.col0, h.col1}}, {"color", rgb::from_hex(h.color).hex()},
             {"label", h.label}};
 }
 
@@ -77,8 +77,8 @@ inline const char* to_string(axis_ticks t) { return t == axis_ticks::all ? "all"
 } // namespace detail
 
 /// The manifest of a figure as JSON (format "attnscope.figure", version 1): grid, titles,
-/// colormap (name, anchors, NaN colour), style, and per panel its position, matrix files, shape,
-/// quantity and unit, x/y axis names, labels and ticks, colour range, highlights and insets.
+/// colormap (name, anchors, NaN color), style, and per panel its position, matrix files, shape,
+/// quantity and unit, x/y axis names, labels and ticks, color range, highlights and insets.
 ///   nlohmann::json j = as::io::figure_manifest(fig, as::io::numbered_files("fig"));
 inline nlohmann::json figure_manifest(const figure& f, const matrix_names& names) {
     using namespace detail;
@@ -95,20 +95,20 @@ inline nlohmann::json figure_manifest(const figure& f, const matrix_names& names
     j["grid"] = {{"rows", g.rows}, {"columns", g.cols}};
     j["row_titles"] = f.row_titles;
     j["column_titles"] = f.column_titles;
-    j["colour_scale"] = f.scale == colour_scale::shared ? "shared" : "per_panel";
+    j["color_scale"] = f.scale == color_scale::shared ? "shared" : "per_panel";
     nlohmann::json anchors = nlohmann::json::array();
     for (const auto& a : st.cmap.anchors()) anchors.push_back(a.hex());
     j["colormap"] = {{"name", st.cmap.name()},
                      {"kind", st.cmap.kind() == colormap_kind::diverging ? "diverging" : "sequential"},
                      {"anchors", anchors},
-                     {"nan_colour", st.cmap.nan_colour().hex()}};
+                     {"nan_color", st.cmap.nan_color().hex()}};
     j["style"] = {{"max_cells", st.max_cells},     {"downsample", to_string(st.downsample)},
                   {"ticks", to_string(st.ticks)},  {"max_ticks", st.max_ticks},
                   {"max_label_chars", st.max_label_chars}, {"font_size", st.font_size},
                   {"show_colorbar", st.show_colorbar},
                   {"scale", to_string(st.scale)},
                   {"gamma", st.scale == value_scale::power ? nlohmann::json(st.gamma) : nlohmann::json(nullptr)}};
-    j["value_range"] = f.scale == colour_scale::shared
+    j["value_range"] = f.scale == color_scale::shared
                            ? nlohmann::json{{"min", ranges.front().first}, {"max", ranges.front().second}}
                            : nlohmann::json(nullptr);
     j["panels"] = nlohmann::json::array();
@@ -126,7 +126,7 @@ inline nlohmann::json figure_manifest(const figure& f, const matrix_names& names
         pj["x"] = axis_json(p.data, 1, axis_display_name(p.x_label, p.data.axes[1]));
         pj["y"] = axis_json(p.data, 0, axis_display_name(p.y_label, p.data.axes[0]));
         pj["value_range"] = {{"min", ranges[i].first}, {"max", ranges[i].second}};
-        if (st.scale == value_scale::log) // the value drawn in the lowest colour
+        if (st.scale == value_scale::log) // the value drawn in the lowest color
             pj["log_floor"] = make_scale(st, ranges[i].first, ranges[i].second, concat("figure.panels[", i, "]")).floor;
         pj["colorbar_label"] = st.colorbar_label.empty() ? default_colorbar_label(p.data) : st.colorbar_label;
         pj["highlights"] = nlohmann::json::array();

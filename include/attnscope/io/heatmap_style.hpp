@@ -1,5 +1,5 @@
 // attnscope/io/heatmap_style.hpp - how a heatmap looks: highlights, style and options, their
-// checks, the colour range taken from the data and the value -> colour-position scale (linear,
+// checks, the color range taken from the data and the value -> color-position scale (linear,
 // power, log). Shared by svg.hpp's heatmaps and figure.hpp's panels.
 #pragma once
 
@@ -23,11 +23,11 @@
 namespace attnscope::io {
 
 /// A rectangle of cells to outline: rows [row0, row1) and columns [col0, col1) of the full matrix,
-/// drawn in `colour` ("#rrggbb") with an optional label at its top-left corner.
+/// drawn in `color` ("#rrggbb") with an optional label at its top-left corner.
 ///   opts.highlights.push_back({.row0 = 4, .row1 = 29, .col0 = 1, .col1 = 14, .label = "answer"});
 struct highlight {
     std::size_t row0 = 0, row1 = 0, col0 = 0, col1 = 0;
-    std::string colour = "#000000";
+    std::string color = "#000000";
     std::string label;
 };
 
@@ -35,9 +35,9 @@ struct highlight {
 /// row of a figure, for panels that share their axes), or none (galleries of small panels).
 enum class axis_ticks { all, outer, none };
 
-/// How values map to colours between vmin and vmax: linearly, as a power t^gamma of the linear
+/// How values map to colors between vmin and vmax: linearly, as a power t^gamma of the linear
 /// position (gamma 0.5 spreads the small weights of attention patterns), or logarithmically
-/// (values at or below the floor get the lowest colour).
+/// (values at or below the floor get the lowest color).
 ///   st.scale = as::io::value_scale::power;   st.gamma = 0.5;
 enum class value_scale { linear, power, log };
 
@@ -51,7 +51,7 @@ enum class cell_values { automatic, always, never };
 ///   st.vmin = 0.5; st.vmax = 1.0;
 struct heatmap_style {
     colormap cmap = colormap::viridis();
-    std::optional<double> vmin, vmax;  ///< colour range; each side from the data when unset
+    std::optional<double> vmin, vmax;  ///< color range; each side from the data when unset
     std::string colorbar_label;        ///< default: "quantity (unit)"
     std::size_t max_cells = 256;       ///< cells drawn per side at most; larger matrices are block-reduced
     downsample_mode downsample = downsample_mode::mean;
@@ -102,7 +102,7 @@ inline void check_style(const heatmap_style& st) {
         throw argument_error(concat("heatmap_style.log_floor: expected a finite value > 0, got ", *st.log_floor));
 }
 
-/// The colour scale of a heatmap: its range and how a value maps into [0, 1] of the colormap.
+/// The color scale of a heatmap: its range and how a value maps into [0, 1] of the colormap.
 struct scale_map {
     double lo = 0, hi = 1;
     value_scale kind = value_scale::linear;
@@ -127,11 +127,11 @@ inline scale_map make_scale(const heatmap_style& st, double lo, double hi, std::
     scale_map s{lo, hi, st.scale, st.gamma, 0};
     if (st.scale == value_scale::log) {
         if (!(hi > 0))
-            throw argument_error(concat(what, ": a log colour scale needs positive values, the range is [", lo, ", ", hi, "]"));
+            throw argument_error(concat(what, ": a log color scale needs positive values, the range is [", lo, ", ", hi, "]"));
         s.floor = st.log_floor ? *st.log_floor : std::max(lo, hi / 1000);
         if (!(s.floor > 0)) s.floor = hi / 1000;
         if (!(s.floor < hi))
-            throw argument_error(concat(what, ": the log colour scale's floor ", s.floor, " is not below its top ", hi));
+            throw argument_error(concat(what, ": the log color scale's floor ", s.floor, " is not below its top ", hi));
     }
     return s;
 }
@@ -155,10 +155,10 @@ inline void check_highlight(const highlight& h, std::size_t rows, std::size_t co
         throw argument_error(concat(what, ": expected rows [row0, row1) and columns [col0, col1) inside a ", rows,
                                     " x ", cols, " matrix with row0 < row1 and col0 < col1, got rows [", h.row0, ", ",
                                     h.row1, ") and columns [", h.col0, ", ", h.col1, ")"));
-    (void)rgb::from_hex(h.colour);
+    (void)rgb::from_hex(h.color);
 }
 
-/// The colour range of a heatmap: explicit ends from the style, the others from the finite values
+/// The color range of a heatmap: explicit ends from the style, the others from the finite values
 /// of `matrices`; diverging maps get a range symmetric about 0; a constant matrix gets a small
 /// range around its value.
 inline std::pair<double, double> resolve_range(const heatmap_style& st, const std::vector<const labeled_array*>& matrices,
@@ -173,7 +173,7 @@ inline std::pair<double, double> resolve_range(const heatmap_style& st, const st
         }
     }
     if (!lo)
-        throw value_error(concat(what, ": the data has no finite value to set the colour range from; give both "
+        throw value_error(concat(what, ": the data has no finite value to set the color range from; give both "
                                        "heatmap_style.vmin and vmax"),
                           bad_value{{}, "finite", -1, std::numeric_limits<double>::quiet_NaN(), 0, 0, "values"});
     if (st.cmap.kind() == colormap_kind::diverging && !st.vmin && !st.vmax) {
@@ -189,7 +189,7 @@ inline std::pair<double, double> resolve_range(const heatmap_style& st, const st
         b = std::isfinite(b2) ? b2 : b;
     }
     if (!(a < b))
-        throw argument_error(concat(what, ": the colour range is empty: vmin = ", a, ", vmax = ", b,
+        throw argument_error(concat(what, ": the color range is empty: vmin = ", a, ", vmax = ", b,
                                     st.vmin ? " (vmin given, vmax from the data)" : " (vmax given, vmin from the data)"));
     return {a, b};
 }

@@ -3,7 +3,7 @@
 // The page opens from disk with no network (its Content-Security-Policy forbids every fetch): the
 // data is inline (JSON, float32 arrays as base64), the script and style are embedded. It shows the
 // summary, every layer x head grid (value on hover, click to choose a head), the chosen head's
-// [query, key] pattern with token labels (hover for the weight; linear, square-root or log colour
+// [query, key] pattern with token labels (hover for the weight; linear, square-root or log color
 // scale) and its per-query entropy line, example / layer / head selectors, a table of heads ranked
 // by their strongest role score, and links to every file of the report.
 //
@@ -53,7 +53,7 @@ struct page_grid_extra {
 };
 
 /// A layer x head grid of the page: pooled over examples ([layer, head]) or one per example
-/// ([example, layer, head], shown for the selected example on a colour range shared by all).
+/// ([example, layer, head], shown for the selected example on a color range shared by all).
 ///   page.grids.push_back({.name = "entropy", .values = grid, .files = {"head_entropy.csv"}});
 struct page_grid {
     std::string name;                ///< short name, shown in tooltips and the roles table ("entropy")
@@ -99,7 +99,7 @@ struct report_page {
     std::string roles_note;             ///< shown under (or instead of) the roles table
     std::vector<std::string> files;     ///< every file of the report, relative to the page
     std::array<std::size_t, 3> start{}; ///< the (example, layer, head) selected when the page opens
-    value_scale pattern_scale = value_scale::linear; ///< the patterns' colour scale when the page opens (power: square root)
+    value_scale pattern_scale = value_scale::linear; ///< the patterns' color scale when the page opens (power: square root)
 };
 
 /// Limits that keep the page small and fast for large inputs.
@@ -162,7 +162,7 @@ inline std::string script_safe_json(const nlohmann::json& j) {
 inline nlohmann::json colormap_json(const colormap& c) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& x : c.anchors()) a.push_back(x.hex());
-    return {{"name", c.name()}, {"anchors", a}, {"nan", c.nan_colour().hex()}};
+    return {{"name", c.name()}, {"anchors", a}, {"nan", c.nan_color().hex()}};
 }
 
 } // namespace detail

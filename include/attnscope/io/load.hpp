@@ -21,7 +21,7 @@
 
 namespace attnscope::io {
 
-/// The container formats load_attention_file recognises.
+/// The container formats load_attention_file recognizes.
 enum class file_format { npy, npz, safetensors };
 
 /// The name of a file format ("npy", "npz", "safetensors").
@@ -29,7 +29,7 @@ constexpr std::string_view to_string(file_format f) noexcept {
     return f == file_format::npy ? "npy" : f == file_format::npz ? "npz" : "safetensors";
 }
 
-/// Recognises a format from the first bytes of a file: the npy magic, a ZIP header, or a
+/// Recognizes a format from the first bytes of a file: the npy magic, a ZIP header, or a
 /// safetensors header length followed by '{'; format_error otherwise.
 ///   auto f = as::io::sniff_format(bytes, "attn.bin");
 inline file_format sniff_format(std::span<const std::byte> b, std::string_view source) {
@@ -40,7 +40,7 @@ inline file_format sniff_format(std::span<const std::byte> b, std::string_view s
                           detail::concat("not an npy, npz or safetensors file (it starts with \"", detail::printable(b, 12), "\")"));
 }
 
-/// Attention weights from an .npy, .npz or .safetensors file, recognised by content: an npy array of
+/// Attention weights from an .npy, .npz or .safetensors file, recognized by content: an npy array of
 /// rank 2..5; for npz and safetensors a single tensor, or one [batch, head, query, key] tensor per
 /// layer named `<prefix><layer index>` (see attention_options). The data is read in place from the
 /// memory map where dtype, byte order and alignment allow.

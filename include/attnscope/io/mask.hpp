@@ -152,7 +152,7 @@ inline loaded_mask mask_from_json(std::string_view text, std::string_view source
 
 } // namespace detail
 
-/// Loads a [batch, key] 0/1 mask from .npy (recognised by its magic) or JSON (anything else).
+/// Loads a [batch, key] 0/1 mask from .npy (recognized by its magic) or JSON (anything else).
 ///   auto m = as::io::load_attention_mask("attention_mask.npy");
 inline loaded_mask load_attention_mask(const std::filesystem::path& path) {
     const auto file = detail::file_contents::open(path, std::size_t{1} << 30);

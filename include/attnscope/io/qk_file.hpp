@@ -240,7 +240,7 @@ private:
     std::string source_;
 };
 
-/// Queries and keys from an .npz or .safetensors file, recognised by content (see the header
+/// Queries and keys from an .npz or .safetensors file, recognized by content (see the header
 /// comment); format_error naming the file when it holds none.
 ///   auto f = as::io::load_qk_file("qk.safetensors");
 ///   auto h = f.visit({}, [](auto src) { return as::row_entropy(src.with(as::causal())); });

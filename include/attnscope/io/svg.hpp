@@ -2,7 +2,7 @@
 // write_svg_heatmap. A heatmap is one planned panel (svg_layout.hpp) drawn with svg_draw.hpp; the
 // style is heatmap_style.hpp's, text handling svg_text.hpp's, downsampling downsample.hpp's.
 //
-// Vector output only: one <rect> per (downsampled) cell, text as <text>, a colour bar drawn as a
+// Vector output only: one <rect> per (downsampled) cell, text as <text>, a color bar drawn as a
 // gradient with the colormap's own anchors (so it matches the cells exactly). Every label is
 // sanitized for XML: escaped, invalid UTF-8 replaced by U+FFFD, control characters shown as \n,
 // \t, \xNN. Long tick labels are cut with an ellipsis (the full label is kept as a tooltip).
@@ -29,10 +29,10 @@
 
 namespace attnscope::io {
 
-/// The SVG text of a heatmap of a 2-D result: title, tick labels, axis names, colour bar with the
+/// The SVG text of a heatmap of a 2-D result: title, tick labels, axis names, color bar with the
 /// unit, highlights. Throws (before anything is drawn) shape_error for a matrix that is not 2-D,
 /// is empty or whose ticks do not fit, argument_error for bad options or highlights, value_error
-/// when the colour range cannot come from the data (no finite value).
+/// when the color range cannot come from the data (no finite value).
 ///   std::string svg = as::io::render_svg_heatmap(grid, {.title = "mean entropy"});
 ATTNSCOPE_FUNC std::string render_svg_heatmap(const labeled_array& m, const heatmap_options& opt = {});
 #if ATTNSCOPE_DEFINE_ENTRY_POINTS
@@ -58,11 +58,11 @@ ATTNSCOPE_FUNC std::string render_svg_heatmap(const labeled_array& m, const heat
     const double right = (st.show_colorbar ? cb.width() : 0) + 8;
     const double bottom = std::max(p.bottom, st.show_colorbar ? colorbar_below(cb) : 0.0) + 8;
     double width = left + w + right;
-    // The title is centred on the plot area; widen the canvas on whichever side it would overflow.
+    // The title is centered on the plot area; widen the canvas on whichever side it would overflow.
     const double half_title = opt.title.empty() ? 0 : text_width(opt.title, title_font) * bold_factor / 2 + 8;
-    const double centre = left + w / 2;
-    const double shift = std::max(0.0, half_title - centre);
-    width += shift + std::max(0.0, half_title - (width - centre));
+    const double center = left + w / 2;
+    const double shift = std::max(0.0, half_title - center);
+    width += shift + std::max(0.0, half_title - (width - center));
     const double height = top + h + bottom;
 
     svg_doc d;

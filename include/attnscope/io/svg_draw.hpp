@@ -1,5 +1,5 @@
 // attnscope/io/svg_draw.hpp - writing SVG: the document (escaped text, rectangles, lines, the
-// header), and drawing planned panels: cells, ticks and axis names, highlights, colour bars.
+// header), and drawing planned panels: cells, ticks and axis names, highlights, color bars.
 // Internal.
 #pragma once
 
@@ -106,7 +106,7 @@ inline void draw_cells(svg_doc& d, const labeled_array& m, double x, double y, d
     const labeled_array small = fr > 1 || fc > 1 ? downsample(m, st.max_cells, st.max_cells, st.downsample) : labeled_array{};
     const xt::xarray<double>& v = fr > 1 || fc > 1 ? small.values : m.values;
     const double px = w / static_cast<double>(C), py = h / static_cast<double>(R);
-    // Each cell reaches a little under its right and lower neighbours (drawn later, so they cover
+    // Each cell reaches a little under its right and lower neighbors (drawn later, so they cover
     // it): no hairline seams between anti-aliased edges at any zoom, and each cell keeps its place.
     const double ox = std::min(0.5, px * static_cast<double>(fc) * 0.25), oy = std::min(0.5, py * static_cast<double>(fr) * 0.25);
     const std::size_t rn = v.shape()[0], cn = v.shape()[1];
@@ -182,7 +182,7 @@ inline void draw_highlights(svg_doc& d, const std::vector<highlight>& hs, std::s
                             double y, double w, double h, double font) {
     const double px = w / static_cast<double>(cols), py = h / static_cast<double>(rows);
     for (const auto& hl : hs) {
-        const std::string c = rgb::from_hex(hl.colour).hex();
+        const std::string c = rgb::from_hex(hl.color).hex();
         const double x0 = x + static_cast<double>(hl.col0) * px, y0 = y + static_cast<double>(hl.row0) * py;
         d.rect(x0, y0, static_cast<double>(hl.col1 - hl.col0) * px, static_cast<double>(hl.row1 - hl.row0) * py, "none",
                "stroke=\"" + c + "\" stroke-width=\"2\"");
@@ -192,7 +192,7 @@ inline void draw_highlights(svg_doc& d, const std::vector<highlight>& hs, std::s
     }
 }
 
-/// Draws a vertical colour bar whose bar spans (x, y, 12, h); x is the bar's left edge.
+/// Draws a vertical color bar whose bar spans (x, y, 12, h); x is the bar's left edge.
 inline void draw_colorbar(svg_doc& d, const colorbar_plan& c, const colormap& cmap, double x, double y, double h) {
     const double bw = 12;
     const int id = d.next_id();
@@ -226,12 +226,12 @@ inline void draw_colorbar(svg_doc& d, const colorbar_plan& c, const colormap& cm
     }
     if (c.nan_swatch) {
         const double sy = y + h + (c.extend_low ? bw : 0) + 8;
-        d.rect(x, sy, bw, bw * 0.8, cmap.nan_colour().hex(), edge);
+        d.rect(x, sy, bw, bw * 0.8, cmap.nan_color().hex(), edge);
         d.text(x + bw + tick_len + tick_gap, sy + bw * 0.8 - 1, "NaN", c.font, "start");
     }
 }
 
-/// Draws a planned panel at (x, y): its cells over the colour range [lo, hi], ticks, axis names and
+/// Draws a planned panel at (x, y): its cells over the color range [lo, hi], ticks, axis names and
 /// highlights.
 inline void draw_panel(svg_doc& d, const labeled_array& m, const axes_plan& a, double x, double y, const heatmap_style& st,
                        double lo, double hi, const std::vector<highlight>& highlights) {

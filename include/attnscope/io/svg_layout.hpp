@@ -1,6 +1,6 @@
-// attnscope/io/svg_layout.hpp - the layout of heatmap panels before anything is drawn: colour-bar
+// attnscope/io/svg_layout.hpp - the layout of heatmap panels before anything is drawn: color-bar
 // ticks (1-2-2.5-5 steps, decades), tick labels thinned or rotated to fit, plot-area sizes, axis
-// margins and colour-bar geometry, measured with svg_text.hpp's width estimates. Internal.
+// margins and color-bar geometry, measured with svg_text.hpp's width estimates. Internal.
 #pragma once
 
 #include <algorithm>
@@ -20,7 +20,7 @@
 
 namespace attnscope::io::detail {
 
-/// Colour-bar tick values: multiples of a 1-2-2.5-5 step inside [lo, hi], and their labels
+/// Color-bar tick values: multiples of a 1-2-2.5-5 step inside [lo, hi], and their labels
 /// printed with the decimals the step needs.
 struct value_ticks {
     std::vector<double> values;
@@ -44,7 +44,7 @@ inline value_ticks nice_value_ticks(double lo, double hi, int max_count = 7) {
         }
     }
     // Fixed decimals when the numbers are moderate, else just enough significant digits to tell
-    // neighbouring ticks apart.
+    // neighboring ticks apart.
     const double step_exp = std::floor(std::log10(step) + 1e-9);
     const bool two_and_half = std::fabs(step / std::pow(10.0, step_exp) - 2.5) < 1e-6;
     const int decimals = std::max(0, -static_cast<int>(step_exp)) + (two_and_half ? 1 : 0);
@@ -78,7 +78,7 @@ inline value_ticks nice_value_ticks(double lo, double hi, int max_count = 7) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layout of one plot area with its ticks, axis names and colour bar.
+// Layout of one plot area with its ticks, axis names and color bar.
 
 struct tick_plan {
     std::vector<std::size_t> index;     ///< full-resolution indices that get a label
@@ -214,7 +214,7 @@ inline std::pair<double, double> plot_size(std::size_t rows, std::size_t cols, d
     return {w, h};
 }
 
-/// Colour-bar geometry and content.
+/// Color-bar geometry and content.
 struct colorbar_plan {
     double lo = 0, hi = 1;
     scale_map scale;
@@ -250,7 +250,7 @@ inline std::string default_colorbar_label(const labeled_array& m) {
     return m.unit.empty() || has_word(m.quantity, m.unit) ? m.quantity : m.quantity + " (" + m.unit + ")";
 }
 
-/// Decades (1, 10, 100 or 1, 3, 10, ... when few) between floor and hi, for a log colour bar.
+/// Decades (1, 10, 100 or 1, 3, 10, ... when few) between floor and hi, for a log color bar.
 inline value_ticks log_value_ticks(double floor, double hi) {
     value_ticks t;
     const int e0 = static_cast<int>(std::ceil(std::log10(floor) - 1e-9)), e1 = static_cast<int>(std::floor(std::log10(hi) + 1e-9));
@@ -314,7 +314,7 @@ inline colorbar_plan plan_colorbar(double lo, double hi, const std::vector<const
     return c;
 }
 
-/// Extra height a colour bar needs below its bar (extension triangle, NaN swatch).
+/// Extra height a color bar needs below its bar (extension triangle, NaN swatch).
 inline double colorbar_below(const colorbar_plan& c) {
     return (c.extend_low ? 12.0 : 0.0) + (c.nan_swatch ? 8 + 12 * 0.8 + 2 : 0.0);
 }
@@ -325,7 +325,7 @@ inline std::string axis_display_name(const std::string& given, const axis_label&
 }
 
 /// The plan of one heatmap panel: its plot area (the longer side `size`; with `room_for_labels`,
-/// room for every token label), its axes (tick labels and axis names where asked) and its colour
+/// room for every token label), its axes (tick labels and axis names where asked) and its color
 /// bar over [lo, hi] (NaN swatch and extensions from `bar_matrices`). A heatmap is planned as one
 /// such panel, a figure as a grid of them.
 struct panel_plan {

@@ -1,5 +1,5 @@
 // attnscope/io/value_summary.hpp - what a result's values are: the range of its finite cells and how
-// many are NaN or infinite (colour ranges, JSON sidecars and summaries read it).
+// many are NaN or infinite (color ranges, JSON sidecars and summaries read it).
 #pragma once
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// attnscope/reduce/accumulator.hpp - dataset-level statistics per output cell, mergeable and serialisable.
+// attnscope/reduce/accumulator.hpp - dataset-level statistics per output cell, mergeable and serializable.
 //
 // An accumulator holds, for every cell of an output shape (e.g. [layer, head]), the count n, mean,
 // M2 = sum (x - mean)^2, min and max of the non-NaN values fed to that cell. Values arrive one

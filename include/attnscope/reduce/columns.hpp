@@ -1,6 +1,6 @@
 // attnscope/reduce/columns.hpp - key-column statistics: the attention each key receives.
 //
-// Row metrics summarise each query row; a column statistic summarises each key over the rows that
+// Row metrics summarize each query row; a column statistic summarizes each key over the rows that
 // see it, which no online row statistic can give. For key j of one (batch, layer, head), over the
 // rows i that count and whose valid keys include j, with a_ij = p_ij / s_i (the row as a
 // distribution over its valid keys, validated as the row metrics validate it):

@@ -209,14 +209,14 @@ struct gini_metric {
 namespace detail {
 /// sum_k (p_k - c)^2 over a dense row (the vectorised kernel, ~1e-7 relative).
 template <class T>
-[[gnu::noinline]] double centred_squares_dense(const T* data, index_t stride, index_t begin, index_t end, double c) noexcept {
+[[gnu::noinline]] double centered_squares_dense(const T* data, index_t stride, index_t begin, index_t end, double c) noexcept {
     simd::sum_params par;
     par.sumsq_center = c;
     return simd::sums_dense<simd::want_sumsq>(data, stride, begin, end, par).sumsq;
 }
 /// sum_k (p_k / s - c)^2 over the valid keys, in double.
 template <class T>
-[[gnu::noinline]] double centred_squares_of_distribution(const attention_row<T>& row, double s, double c) {
+[[gnu::noinline]] double centered_squares_of_distribution(const attention_row<T>& row, double s, double c) {
     auto [buf, n] = gather_row(row);
     double u = 0.0;
     for (index_t i = 0; i < n; ++i) {
@@ -251,7 +251,7 @@ struct hoyer_metric {
             inv_n = 1.0 / static_cast<double>(s.count);
             scale = rn / (rn - 1.0);
         }
-        // u = n sum (q - 1/n)^2 = n ||q||_2^2 - 1, computed centred (no cancellation on nearly
+        // u = n sum (q - 1/n)^2 = n ||q||_2^2 - 1, computed centered (no cancellation on nearly
         // uniform rows, where the metric is near 0); then ||q||_1 / ||q||_2 = sqrt(n / (1 + u)) and
         //   (sqrt n - sqrt(n / (1 + u))) / (sqrt n - 1) = sqrt(n) / (sqrt(n) - 1) * u / (r (1 + r)),
         // r = sqrt(1 + u). On dense rows with U = n sum (p - s/n)^2 = u s^2 and R = r s this is
@@ -259,19 +259,19 @@ struct hoyer_metric {
         const double n = static_cast<double>(s.count);
         double big_u = 0.0, sum = 1.0;
         if (k.dense && s.sum > 1e-100 && s.sum < 1e100) {
-            // centred at 1/n by the validation pass; far from s = 1 (renormalised rows) at s/n
+            // centered at 1/n by the validation pass; far from s = 1 (renormalized rows) at s/n
             double center = inv_n, sq = 0.0;
             if (s.has_sums(dense_sums) && std::abs(s.sum - 1.0) <= 1e-2) {
                 sq = s.sums.sumsq;
             } else {
                 if (std::abs(s.sum - 1.0) > 1e-2) center = s.sum * inv_n;
-                sq = detail::centred_squares_dense(row.data, row.stride, k.begin, k.end, center);
+                sq = detail::centered_squares_dense(row.data, row.stride, k.begin, k.end, center);
             }
             const double shift = s.sum - n * center; // sum (p - c)^2 = sum (p - s/n)^2 + shift^2 / n
             big_u = n * sq - shift * shift;
             sum = s.sum;
         } else { // per-key rules, or sums whose squares would under/overflow: q = p / s in double
-            big_u = n * detail::centred_squares_of_distribution(row, s.sum, inv_n);
+            big_u = n * detail::centered_squares_of_distribution(row, s.sum, inv_n);
         }
         big_u = std::max(big_u, 0.0);
         const double r = std::sqrt(sum * sum + big_u);

@@ -1,6 +1,6 @@
 // attnscope/reduce/divergence.hpp - Jensen-Shannon divergence and distance between attention heads.
 //
-// Two rows p and q over the same valid keys are each renormalised to sum 1 (as scipy does), then,
+// Two rows p and q over the same valid keys are each renormalized to sum 1 (as scipy does), then,
 // with m = (p + q) / 2 and natural logarithms (0 log 0 = 0):
 //   JSD(p, q) = (1/2) sum_k p_k log(p_k / m_k) + (1/2) sum_k q_k log(q_k / m_k)     in [0, log 2]
 //   distance  = sqrt(JSD)     (scipy.spatial.distance.jensenshannon with its default base e)
@@ -37,7 +37,7 @@ enum class js_kind { distance, divergence };
 
 namespace detail {
 
-/// JSD of two rows already normalised to sum 1, clamped into [0, log 2] against rounding.
+/// JSD of two rows already normalized to sum 1, clamped into [0, log 2] against rounding.
 inline double js_normalized(const double* p, const double* q, std::size_t n) noexcept {
     double s = 0;
     for (std::size_t k = 0; k < n; ++k) {
@@ -53,7 +53,7 @@ inline double js_finish(double jsd, js_kind kind) noexcept { return kind == js_k
 } // namespace detail
 
 /// Jensen-Shannon divergence (nats) or distance of two non-negative weight vectors of the same
-/// length, each renormalised to sum 1; NaN when either sums to 0.
+/// length, each renormalized to sum 1; NaN when either sums to 0.
 ///   std::vector<double> p{0.5, 0.5, 0}, q{0, 0.5, 0.5};
 ///   double d = as::js_of(p, q, as::js_kind::distance);   // == scipy.spatial.distance.jensenshannon(p, q)
 inline double js_of(std::span<const double> p, std::span<const double> q, js_kind kind) {
@@ -103,7 +103,7 @@ void check_head_ref(const S& v, head_ref r, const char* caller) {
                                  v.extent(axis::layer), " layers and ", v.extent(axis::head), " heads"));
 }
 
-/// Gathers the valid weights of a row, normalised, into out; returns false when they sum to 0.
+/// Gathers the valid weights of a row, normalized, into out; returns false when they sum to 0.
 template <class T>
 bool gather_normalized(const attention_row<T>& row, const row_index& ri, std::vector<double>& out, const char* caller) {
     out.clear();
@@ -182,8 +182,8 @@ double head_js(const S& v, head_ref a, head_ref b, js_kind kind = js_kind::dista
 }
 
 /// The head x head matrix of D(a, b) over every pair of the view's L * H heads (layer-major), with
-/// axes "head_a" and "head_b" labelled "L0H0", "L0H1", ... (original indices): symmetric, 0 on the
-/// diagonal (NaN for a head none of whose rows has mass). One pass over the rows: each row of every head is read and normalised once.
+/// axes "head_a" and "head_b" labeled "L0H0", "L0H1", ... (original indices): symmetric, 0 on the
+/// diagonal (NaN for a head none of whose rows has mass). One pass over the rows: each row of every head is read and normalized once.
 ///   auto m = as::head_js_matrix(v);                    // [L*H, L*H], scipy's distance
 ///   auto g = as::head_js_matrix(v, as::js_kind::divergence);
 template <row_source S>

@@ -28,7 +28,7 @@ inline double log_near_one(double x) noexcept {
 
 } // namespace detail
 
-/// The unit of an entropy: nats (natural log), bits (log2), or normalised by log(n) into [0, 1].
+/// The unit of an entropy: nats (natural log), bits (log2), or normalized by log(n) into [0, 1].
 enum class entropy_unit : std::uint8_t { nats, bits, normalized };
 
 /// Options of entropy_metric / row_entropy.
@@ -36,7 +36,7 @@ enum class entropy_unit : std::uint8_t { nats, bits, normalized };
 struct entropy_options {
     entropy_unit unit = entropy_unit::nats;
     /// Learned sinks: fold the missing mass r = max(0, 1 - s) in as one more outcome, without
-    /// renormalising (the pass must accept sums below 1: row_entropy turns allow_sink on).
+    /// renormalizing (the pass must accept sums below 1: row_entropy turns allow_sink on).
     bool sink_outcome = false;
 };
 

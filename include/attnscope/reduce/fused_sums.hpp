@@ -19,7 +19,7 @@ namespace attnscope {
 enum class fused_sum : unsigned {
     sum = 1u << 0,      ///< sum p (the validation pass always takes it)
     plogp = 1u << 1,    ///< sum p ln p (0 ln 0 = 0)
-    sumsq = 1u << 2,    ///< sum (p - 1/n)^2, n the row's valid keys (centred: accurate on nearly uniform rows)
+    sumsq = 1u << 2,    ///< sum (p - 1/n)^2, n the row's valid keys (centered: accurate on nearly uniform rows)
     max = 1u << 3,      ///< max p
     min = 1u << 4,      ///< min p (the true minimum; validation alone only needs its sign)
     below = 1u << 5,    ///< the counts under a metric's below_request() (see sparsity_metric)

@@ -32,13 +32,13 @@ public:
     key_set() = default;
     /// The same positions for every example; order and duplicates do not matter.
     key_set(std::initializer_list<index_t> positions) : key_set(std::vector<index_t>(positions)) {}
-    explicit key_set(std::vector<index_t> positions) { lists_.push_back(normalise(std::move(positions), -1)); }
+    explicit key_set(std::vector<index_t> positions) { lists_.push_back(normalize(std::move(positions), -1)); }
     /// One list of positions per example.
     static key_set per_example(std::vector<std::vector<index_t>> lists) {
         key_set s;
         s.per_example_ = true;
         for (std::size_t b = 0; b < lists.size(); ++b)
-            s.lists_.push_back(normalise(std::move(lists[b]), static_cast<index_t>(b)));
+            s.lists_.push_back(normalize(std::move(lists[b]), static_cast<index_t>(b)));
         return s;
     }
 
@@ -56,7 +56,7 @@ public:
     }
 
 private:
-    static std::vector<index_t> normalise(std::vector<index_t> p, index_t example) {
+    static std::vector<index_t> normalize(std::vector<index_t> p, index_t example) {
         for (std::size_t i = 0; i < p.size(); ++i)
             if (p[i] < 0)
                 throw argument_error(example < 0 ? detail::concat("key_set: position ", p[i], " at index ", i, " is negative")

@@ -5,7 +5,7 @@
 //   fused      F_l[q, k] = mean_h A[l, h, q, k]   (or max_h / min_h)                       k in V_q
 //   residual   M_l[q, k] = alpha F_l[q, k] + (1 - alpha) [k = q]                            k in V_q
 //              (the identity is added only where the query's own key counts)
-//   normalised N_l[q, k] = M_l[q, k] / sum_{j in V_q} M_l[q, j],   0 for k not in V_q
+//   normalized N_l[q, k] = M_l[q, k] / sum_{j in V_q} M_l[q, j],   0 for k not in V_q
 //   rollout    R_0 = N_0,   R_l = N_l R_{l-1}   (layers in the view's order, first to last)
 // Every row of R sums to 1. Rows that do not count (padding) or have no valid key pass tokens
 // through unchanged (N_l[q, :] = e_q) so that no mass is lost, and are NaN in the result. A row

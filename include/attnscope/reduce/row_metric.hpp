@@ -3,7 +3,7 @@
 //
 // A row metric maps one attention row to one number. Every metric reads the row as the probability
 // distribution q_k = p_k / s over the row's valid keys (s = sum of the valid weights), so storage
-// error of half-precision weights does not bias it (as scipy.stats.entropy renormalises); the only
+// error of half-precision weights does not bias it (as scipy.stats.entropy renormalizes); the only
 // exception is learned-sink mass (1 - s), which is about the raw sum. Rows are validated first
 // (row_validation.hpp: the rules, the bad-row policies, the fused sums of the validation pass).
 //

@@ -13,15 +13,15 @@
 //                         [batch, layer, head, query] index, the offending key and value, and the rule.
 //   bad_row::skip         the row's value is NaN in every output; it is counted in row_report::skipped.
 //   bad_row::renormalize  the sum rule becomes s > 0 (any positive finite sum is accepted and the row
-//                         renormalised; counted in row_report::renormalized when |s - 1| > tol). Rows
+//                         renormalized; counted in row_report::renormalized when |s - 1| > tol). Rows
 //                         with a NaN, infinite or negative weight, or s == 0, are still errors: to skip
-//                         those and renormalise the rest, use bad_row::skip with tolerance = infinity.
+//                         those and renormalize the rest, use bad_row::skip with tolerance = infinity.
 // Rows that do not count (padded query rows) and rows with no valid key are NaN in every output and
 // never an error.
 //
 // On dense rows (no per-key validity rule) the pass is the vectorised kernel of detail/simd.hpp,
 // and it also computes every sum the metrics declare in `dense_sums` (entropy's sum p ln p, the
-// maximum, the centred squares, the attention distance, and the counts under the two ends t s_lo,
+// maximum, the centered squares, the attention distance, and the counts under the two ends t s_lo,
 // t s_hi of a sparsity threshold t s, which settle #{p < t s} before s is known unless a weight lies
 // between them; the bracket [s_lo, s_hi] follows the sums met, 1 +- 2^-20 at first), so a pass
 // reads each row once whatever the metrics.
@@ -99,7 +99,7 @@ constexpr double default_sum_tolerance() noexcept {
 ///   double q0 = row[0] / s.sum;        // the row as a distribution
 struct row_summary {
     double sum = 0.0;         ///< s = sum of the weights of the valid keys
-    /// 1 / s (one division per row, shared by the metrics that renormalise: q_k = p_k * inv_sum)
+    /// 1 / s (one division per row, shared by the metrics that renormalize: q_k = p_k * inv_sum)
     double inv_sum = std::numeric_limits<double>::quiet_NaN();
     index_t count = 0;        ///< n = number of valid keys
     index_t query_position = 0; ///< token position of the query (q + past, or query_positions[q])
@@ -108,10 +108,10 @@ struct row_summary {
     /// On dense rows, the sums of the validation pass: every metric's `dense_sums` (fused_sums.hpp)
     /// are taken there, in the same read of the row (see compute_rows). `sums_have` says which are
     /// valid (none on rows with a per-key validity rule, and when summarize_row was not asked).
-    /// sums.sumsq is centred: sum_k (p_k - 1/n)^2; sums.distance uses the row's query position.
+    /// sums.sumsq is centered: sum_k (p_k - 1/n)^2; sums.distance uses the row's query position.
     row_sums sums{};
     fused_sums sums_have{};
-    /// With want_below in sums_have: the threshold t (on the renormalised row q = p / s) whose
+    /// With want_below in sums_have: the threshold t (on the renormalized row q = p / s) whose
     /// counts the pass took, sums.below = #{p < t s_lo} and sums.below_hi = #{p < t s_hi}. For
     /// s_lo <= s <= s_hi they bracket #{q < t} (see sparsity_metric), NaN when none was asked.
     double below_t = std::numeric_limits<double>::quiet_NaN();
@@ -206,7 +206,7 @@ struct below_request {
 ///   if (st == as::row_status::ok) value = as::entropy_metric{}(row, s);
 namespace detail {
 
-/// Which rule a row broke, as data (nothing: it broke none), and the renormalisation count.
+/// Which rule a row broke, as data (nothing: it broke none), and the renormalization count.
 template <class T>
 std::optional<bad_value> bad_row_reason(const attention_row<T>& row, double sum, double min, index_t count, const row_options& opt,
                                         double tolerance, row_report* report) {
@@ -321,7 +321,7 @@ template <fused_sums Sums = fused_sums{}, class T>
         if (report) ++report->empty;
         return row_status::empty;
     }
-    // the common case in a few comparisons; reasons, renormalisation counts and errors out of line
+    // the common case in a few comparisons; reasons, renormalization counts and errors out of line
     if (opt.on_bad_row != bad_row::renormalize && !opt.allow_sink && std::abs(sum - 1.0) <= tolerance && sum > 0.0 && min >= 0.0)
         return row_status::ok;
     auto broken = detail::bad_row_reason(row, sum, min, count, opt, tolerance, report);

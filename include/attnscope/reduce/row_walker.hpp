@@ -21,7 +21,7 @@ namespace detail {
 /// the rows); longer query axes refill it chunk by chunk in every plane, which costs what computing
 /// the state row by row would. Other view types go through their row() and row_counts().
 ///
-/// Transposed layouts (keys strided, neighbouring queries adjacent: [.., key, query] storage) are
+/// Transposed layouts (keys strided, neighboring queries adjacent: [.., key, query] storage) are
 /// read a block of 64 rows at a time into a scratch buffer (64 x K elements), so that every page
 /// is visited once for 64 rows instead of once per weight; the rows handed out are then contiguous
 /// copies (same values, same key indices).

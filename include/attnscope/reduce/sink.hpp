@@ -31,7 +31,7 @@ struct sink_mass_metric : key_mass_metric {
     std::string quantity() const { return "sink mass (attention on the sink keys)"; }
 };
 
-/// Mass of the learned sink:  max(0, 1 - s),  s = raw sum of the valid weights (not renormalised;
+/// Mass of the learned sink:  max(0, 1 - s),  s = raw sum of the valid weights (not renormalized;
 /// sums above 1 within tolerance give 0). Validate with row_options::allow_sink.
 ///   auto [sink] = as::compute_rows(v, {.allow_sink = true}, as::learned_sink_mass_metric{});
 struct learned_sink_mass_metric {

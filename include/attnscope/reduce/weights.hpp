@@ -9,7 +9,7 @@
 //   max_weights:  max_{c in C(o)} p_c                   min_weights: min_{c in C(o)} p_c
 // e.g. mean_weights(v, {layer, head}) -> [query, key] map averaged over layers and heads (seeds
 // 000, 004), mean_weights(v, {query}) -> the average row of the chosen rows.
-// Weights are used as stored (not renormalised). A NaN or infinite contributing weight is a
+// Weights are used as stored (not renormalized). A NaN or infinite contributing weight is a
 // value_error naming its [batch, layer, head, query, key] index, unless skip_non_finite is set.
 #pragma once
 

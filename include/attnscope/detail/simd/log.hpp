@@ -30,9 +30,9 @@ inline constexpr bool log_flags_negative =
 #if defined(__AVX512F__)
 /// The 32 intervals of the AVX-512 logarithm, by the top 5 fraction bits j of x = 2^E M, M in
 /// [1, 2): M lies in [1 + j/32, 1 + (j+1)/32), and m, x's mantissa on [3/4, 3/2), is M (j < 16) or
-/// M / 2 (j >= 16). inv_c is a float 1/c_j near 1 / the centre of m's interval (1 for j = 0 and 31),
+/// M / 2 (j >= 16). inv_c is a float 1/c_j near 1 / the center of m's interval (1 for j = 0 and 31),
 /// ln_c = ln M - ln(1 + r) = -ln(inv_c) (j < 16) or ln 2 - ln(inv_c) (j >= 16), rounded once; for
-/// j >= 16, inv_c is the float near the centre for which that rounding is smallest (< 1e-11), so
+/// j >= 16, inv_c is the float near the center for which that rounding is smallest (< 1e-11), so
 /// that E ln 2 + ln_c does not lose the digits of ln x for x just below 1 (E = -1).
 /// benchmarks/tools/fit_log.py --table prints them.
 struct log_table {

@@ -88,7 +88,7 @@ struct pass_state {
     static constexpr C sum_offset = C(2);
     bool sum_rounded; // (block_sum) a lane's block sum reached 1
 
-    // (left uninitialised: a pass sets up exactly the members it uses, in start_*)
+    // (left uninitialized: a pass sets up exactly the members it uses, in start_*)
     vb sum, sum_err, plogp, dist, vmin; // one set for both batches of a step
     vb sumsq[2];                        // one per batch (see fold_block)
     vb below, below_hi;             // per-lane counts (without scalar_count)

@@ -41,8 +41,8 @@ enum sum_flags : unsigned {
 
 /// Parameters of the sums that need one: the threshold of want_below, the line of
 /// want_distance (a = query position - key origin, step = key step, for
-/// sum_k p_k |query_position - (origin + k step)| with k the local key index), and the centre of
-/// want_sumsq (centred at the mean, sum (p - c)^2 keeps its accuracy where sum p^2 - s^2/n would
+/// sum_k p_k |query_position - (origin + k step)| with k the local key index), and the center of
+/// want_sumsq (centered at the mean, sum (p - c)^2 keeps its accuracy where sum p^2 - s^2/n would
 /// cancel: nearly uniform rows).
 struct sum_params {
     double threshold = 0.0;
