@@ -50,9 +50,14 @@ struct sim {
     bool old_names = false;   // kq_soft_max_ext-<l>, unnamed flash nodes
     std::int64_t mask_pad = 1; // rows of the mask padded to this (older builds: 32 or 64)
     std::int64_t nan_cell = -1; // >= 0: the mask holds NaN at this cell of row 1 (a corrupted graph)
+    bool f32_cache = false;     // an F32 KV cache: with flash attention on, the keys reach the node as
+                                // ggml_cast(view, F16), a CPY node whose src[0] is the cache view
+    bool softcap_chain = false; // flash attention off: kq_soft_max's src[0] is SCALE(tanh(SCALE(kq))), as
+                                // with a logit soft-cap (Gemma 2); the stored weights are what the test writes
     float scale = 0.35f;
     std::vector<std::vector<std::int32_t>> cell_pos, cell_seq; // [stream][cell], -1 = empty
     std::vector<std::vector<as::half>> kbuf;                   // per layer
+    std::vector<std::vector<float>> kbuf32;                    // per layer, the F32 cache (f32_cache)
     std::vector<std::unique_ptr<ggml_tensor>> kcache;
     std::vector<std::unique_ptr<ggml_tensor>> keep; // tensors of the current graph
     std::vector<std::vector<std::byte>> keep_data;
@@ -64,14 +69,17 @@ struct sim {
         cell_pos.assign(static_cast<std::size_t>(n_stream), std::vector<std::int32_t>(static_cast<std::size_t>(kv_size), -1));
         cell_seq = cell_pos;
         kbuf.assign(static_cast<std::size_t>(L), std::vector<as::half>(static_cast<std::size_t>(n_stream * kv_size * Hkv * d)));
+        if (f32_cache) kbuf32.assign(static_cast<std::size_t>(L), std::vector<float>(static_cast<std::size_t>(n_stream * kv_size * Hkv * d)));
+        const std::size_t es = f32_cache ? 4 : 2;
         for (std::int64_t l = 0; l < L; ++l) {
             auto t = std::make_unique<ggml_tensor>();
             *t = ggml_tensor{};
-            t->type = GGML_TYPE_F16;
+            t->type = f32_cache ? GGML_TYPE_F32 : GGML_TYPE_F16;
             t->ne[0] = d * Hkv; t->ne[1] = kv_size; t->ne[2] = n_stream; t->ne[3] = 1;
-            t->nb[0] = 2; t->nb[1] = 2 * static_cast<std::size_t>(d * Hkv); t->nb[2] = t->nb[1] * static_cast<std::size_t>(kv_size);
+            t->nb[0] = es; t->nb[1] = es * static_cast<std::size_t>(d * Hkv); t->nb[2] = t->nb[1] * static_cast<std::size_t>(kv_size);
             t->nb[3] = t->nb[2] * static_cast<std::size_t>(n_stream);
-            t->data = kbuf[static_cast<std::size_t>(l)].data();
+            if (f32_cache) t->data = kbuf32[static_cast<std::size_t>(l)].data();
+            else t->data = kbuf[static_cast<std::size_t>(l)].data();
             std::snprintf(t->name, sizeof t->name, "cache_k_l%d", static_cast<int>(l));
             kcache.push_back(std::move(t));
         }
@@ -114,8 +122,14 @@ struct sim {
                 cell_seq[static_cast<std::size_t>(stream0 + s)][static_cast<std::size_t>(c)] = t.seq;
                 for (std::int64_t l = 0; l < L; ++l)
                     for (std::int64_t hk = 0; hk < Hkv; ++hk)
-                        for (std::int64_t i = 0; i < d; ++i)
-                            kcell(l, stream0 + s, c, hk, i) = as::half::from_float(static_cast<float>(key_value(l, t, hk, i)));
+                        for (std::int64_t i = 0; i < d; ++i) {
+                            // F32 cache: the value the F16 cast gives the flash kernel is what the reference uses
+                            auto& h = kcell(l, stream0 + s, c, hk, i);
+                            h = as::half::from_float(static_cast<float>(key_value(l, t, hk, i)));
+                            if (f32_cache)
+                                kbuf32[static_cast<std::size_t>(l)][static_cast<std::size_t>(((stream0 + s) * kv_size + c) * Hkv + hk) * static_cast<std::size_t>(d) +
+                                                                    static_cast<std::size_t>(i)] = static_cast<float>(h);
+                        }
             }
         std::int64_t used = 0;
         for (std::int64_t s = 0; s < ns; ++s)
@@ -173,7 +187,7 @@ struct sim {
             std::snprintf(q->name, sizeof q->name, "Qcur-%d (view) (permuted)", static_cast<int>(l));
             // k: the cache viewed as [d, n_kv, Hkv, ns] from stream stream0
             auto* kc = kcache[static_cast<std::size_t>(l)].get();
-            auto* k = tensor(GGML_TYPE_F16, {d, n_kv, Hkv, ns}, {2, kc->nb[1], 2 * static_cast<std::size_t>(d), kc->nb[2]}, 0);
+            auto* k = tensor(kc->type, {d, n_kv, Hkv, ns}, {kc->nb[0], kc->nb[1], kc->nb[0] * static_cast<std::size_t>(d), kc->nb[2]}, 0);
             k->view_src = kc;
             k->view_offs = kc->nb[2] * static_cast<std::size_t>(stream0);
             k->data = static_cast<std::byte*>(kc->data) + k->view_offs;
@@ -219,6 +233,19 @@ struct sim {
                 std::memcpy(node->data, probs.data(), probs.size() * 4);
                 node->op = GGML_OP_SOFT_MAX;
                 node->src[0] = kq;
+                if (softcap_chain) { // kq_scaled_1 = SCALE(kq), kq_tanh = UNARY(tanh), kq_scaled_2 = SCALE: each has kq as src[0]
+                    const char* names[3] = {"kq_scaled_1-%d", "kq_tanh-%d", "kq_scaled_2-%d"};
+                    const ggml_op ops[3] = {GGML_OP_SCALE, GGML_OP_UNARY, GGML_OP_SCALE};
+                    ggml_tensor* prev = kq;
+                    for (int j = 0; j < 3; ++j) {
+                        auto* x = tensor(GGML_TYPE_F32, {n_kv, rows, H, ns}, {kq->nb[0], kq->nb[1], kq->nb[2], kq->nb[3]}, 4);
+                        x->op = ops[j];
+                        x->src[0] = prev;
+                        std::snprintf(x->name, sizeof x->name, names[j], static_cast<int>(l));
+                        prev = x;
+                    }
+                    node->src[0] = prev;
+                }
                 node->src[1] = mask;
                 std::snprintf(node->name, sizeof node->name, old_names ? "kq_soft_max_ext-%d" : "kq_soft_max-%d", static_cast<int>(l));
             } else {
@@ -227,6 +254,24 @@ struct sim {
                 node->src[0] = q;
                 node->src[1] = k;
                 node->src[2] = k;
+                if (f32_cache) { // ggml_cast(k, F16): a new contiguous F16 tensor [d, n_kv, Hkv, ns], op CPY, src[0] = the view
+                    auto* kf = tensor(GGML_TYPE_F16, {d, n_kv, Hkv, ns},
+                                      {2, 2 * static_cast<std::size_t>(d), 2 * static_cast<std::size_t>(d * n_kv),
+                                       2 * static_cast<std::size_t>(d * n_kv * Hkv)},
+                                      2 * static_cast<std::size_t>(d * n_kv * Hkv * ns));
+                    auto* kh = static_cast<as::half*>(kf->data);
+                    for (std::int64_t s = 0; s < ns; ++s)
+                        for (std::int64_t hk = 0; hk < Hkv; ++hk)
+                            for (std::int64_t c = 0; c < n_kv; ++c)
+                                for (std::int64_t i = 0; i < d; ++i)
+                                    kh[((s * Hkv + hk) * n_kv + c) * d + i] = kcell(l, stream0 + s, c, hk, i);
+                    kf->op = GGML_OP_CPY;
+                    kf->src[0] = k;
+                    kf->src[1] = kf;
+                    std::snprintf(kf->name, sizeof kf->name, "cache_k_l%d (view) (permuted) (copy)", static_cast<int>(l));
+                    node->src[1] = kf;
+                    node->src[2] = kf;
+                }
                 node->src[3] = mask;
                 const float params[4] = {scale, 0.0f, 0.0f, 10.0f};
                 std::memcpy(node->op_params, params, sizeof params);
@@ -441,12 +486,18 @@ TEST_CASE("ggml_capture: two sequences in one unified stream, wrapped cells, per
 }
 
 TEST_CASE("ggml_capture: one KV stream per sequence, unequal lengths, flash attention off equals on", "[ggml][capture]") {
+    // variant 1: an F32 KV cache (flash attention on: the keys are a CPY of the view) and a soft-capped
+    // kq (flash attention off: kq_soft_max's src[0] is no MUL_MAT); the second micro-batch's stream 1
+    // must still be found from the cache view behind them
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, double> first;
+    for (bool variant : {false, true})
     for (bool flash : {false, true}) {
-        CAPTURE(flash);
+        CAPTURE(variant, flash);
         sim m;
         m.n_stream = 2;
         m.flash = flash;
+        m.f32_cache = variant;
+        m.softcap_chain = variant;
         m.init();
         as::ggml_capture cap;
         // sequence 0 has 5 tokens, sequence 1 has 9: micro-batch 1 holds 5 of each (streams 0, 1),

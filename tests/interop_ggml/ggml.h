@@ -7,7 +7,8 @@
 //                       written against this compiles against the real header);
 //   enum ggml_type: the values used, with their real numbers (stable: ggml only appends types);
 //   enum ggml_op: the values used, with the numbers of ggml as vendored by llama.cpp at commit
-//                 004eaba (late 2025: NONE 0, MUL_MAT 28, SOFT_MAX 45, FLASH_ATTN_EXT 69). These
+//                 004eaba (late 2025: NONE 0, MUL_MAT 28, SCALE 31, CPY 33, SOFT_MAX 45, FLASH_ATTN_EXT 69,
+//                 UNARY 80; SCALE and UNARY only for the tests' soft-capped graphs). These
 //                 numbers change between ggml versions (ops are inserted, not appended), which is
 //                 why attnscope only ever compares with the enumerator names, never with numbers;
 //   ggml_fp16_t, GGML_MAX_DIMS 4, GGML_MAX_SRC 10, GGML_MAX_OP_PARAMS 64, GGML_MAX_NAME 64.
@@ -44,8 +45,11 @@ enum ggml_type {
 enum ggml_op {
     GGML_OP_NONE = 0,
     GGML_OP_MUL_MAT = 28,
+    GGML_OP_SCALE = 31,
+    GGML_OP_CPY = 33,
     GGML_OP_SOFT_MAX = 45,
     GGML_OP_FLASH_ATTN_EXT = 69,
+    GGML_OP_UNARY = 80,
 };
 
 struct ggml_backend_buffer;

@@ -664,6 +664,21 @@ inline std::int64_t ggml_first_stream(const ggml_tensor* k) noexcept {
     return static_cast<std::int64_t>(k->view_offs / k->nb[3]);
 }
 
+/// The keys a kq_soft_max node was computed from: src[0] is kq = MUL_MAT(k, q), or kq after
+/// soft-capping (SCALE, tanh, SCALE), Grok's tanh scaling or a kq_b ADD, each with kq as src[0].
+inline const ggml_tensor* ggml_softmax_keys(const ggml_tensor* t) noexcept {
+    const ggml_tensor* kq = t->src[0];
+    for (int i = 0; i < 8 && kq != nullptr && kq->op != GGML_OP_MUL_MAT; ++i) kq = kq->src[0];
+    return kq != nullptr && kq->op == GGML_OP_MUL_MAT ? kq->src[0] : nullptr;
+}
+
+/// The cache view behind a FLASH_ATTN_EXT node's keys: src[1] itself, or, with an F32 KV cache,
+/// the view that ggml_cast (a CPY node) turned into the F16 keys the kernel reads.
+inline const ggml_tensor* ggml_flash_key_view(const ggml_tensor* k) noexcept {
+    if (k != nullptr && k->view_src == nullptr && k->op == GGML_OP_CPY && k->src[0] != nullptr) return k->src[0];
+    return k;
+}
+
 } // namespace detail
 
 inline bool ggml_capture::eval_callback(ggml_tensor* t, bool ask, void* user) noexcept {
@@ -679,8 +694,7 @@ inline bool ggml_capture::eval_callback(ggml_tensor* t, bool ask, void* user) no
             r.layer = *detail::ggml_softmax_layer(t);
             r.probs = detail::ggml_fetch(t, "kq_soft_max");
             r.mask = detail::ggml_fetch(t->src[1], "mask (soft_max src[1])");
-            const ggml_tensor* kq = t->src[0];
-            r.stream0 = kq != nullptr ? detail::ggml_first_stream(kq->src[0]) : 0;
+            r.stream0 = detail::ggml_first_stream(detail::ggml_softmax_keys(t));
         } else {
             const auto layer = detail::ggml_flash_layer(t);
             if (!layer) {
@@ -695,7 +709,7 @@ inline bool ggml_capture::eval_callback(ggml_tensor* t, bool ask, void* user) no
             float p[3] = {};
             std::memcpy(p, t->op_params, sizeof p);
             r.params = {.scale = p[0], .max_bias = p[1], .softcap = p[2], .sinks = t->src[4] != nullptr};
-            r.stream0 = detail::ggml_first_stream(t->src[1]);
+            r.stream0 = detail::ggml_first_stream(detail::ggml_flash_key_view(t->src[1]));
         }
         cap->add(std::move(r));
     } catch (const std::exception& e) {
