@@ -580,6 +580,16 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
         CHECK(as::ggml_capture::eval_callback(&fa, false, &quant));
         CHECK_THAT(quant.error(), contains("a quantized KV cache cannot be read"));
     }
+    SECTION("a quantized K cache with flash attention off is read: only the weights and the mask are") {
+        sim m;
+        m.init();
+        for (auto& t : m.kcache) t->type = GGML_TYPE_Q8_0; // the k view under kq = MUL_MAT(k, q) is Q8_0
+        as::ggml_capture cap;
+        one_token(m, cap, 0);
+        one_token(m, cap, 1);
+        CHECK(cap.error().empty());
+        check_against_reference(cap, m);
+    }
     SECTION("flash attention on in one decode, off in the next, without clear()") {
         sim off_m, on_m;
         on_m.flash = true;

@@ -3,12 +3,13 @@
 //
 //   llama_attention MODEL.gguf [--flash-attn on|off] [--sequences 2] [PROMPT]
 //
-// Prints the mean row entropy (nats) per layer x head and writes it to llama_entropy.npy. With
-// flash attention off the callback collects kq_soft_max-<l> (the weights llama.cpp computed); with
-// it on (llama.cpp's default on CPU) no weights exist, and it collects the flash-attention node's
-// queries and keys instead: the same numbers, from the queries/keys source. Validity comes from the
-// engine's own mask, sequences from the batch's own sequence ids. Build against a real llama.cpp
-// (find_package(llama)); CI compiles this file against the stand-in headers of tests/interop_ggml.
+// Prints the mean row entropy (nats) per layer x head of each sequence s and writes it to
+// llama_entropy_seq<s>.npy. With flash attention off the callback collects kq_soft_max-<l> (the
+// weights llama.cpp computed); with it on (llama.cpp's default on CPU) no weights exist, and it
+// collects the flash-attention node's queries and keys instead: the same numbers, from the
+// queries/keys source. Validity comes from the engine's own mask, sequences from the batch's own
+// sequence ids. Build against a real llama.cpp (find_package(llama)); CI compiles this file against
+// the stand-in headers of tests/interop_ggml.
 #include <ggml-backend.h>
 #include <ggml.h>
 #include <llama.h>

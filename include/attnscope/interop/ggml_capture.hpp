@@ -4,12 +4,13 @@
 // What llama.cpp's graph holds, per layer l and micro-batch (llm_graph_context::build_attn_mha):
 //   flash attention off: "kq_soft_max-<l>" (early-2025 builds: "kq_soft_max_ext-<l>"), a GGML_OP_SOFT_MAX
 //       node, ne = [n_kv, n_tokens / n_stream, n_head, n_stream], F32; src[0] = kq (GGML_OP_MUL_MAT of
-//       k and q), src[1] = the mask "kq_mask" [n_kv, n_tokens / n_stream (older: padded to 32 or 64),
+//       k and q, or SCALE/UNARY/ADD nodes over it: logit soft-cap, kq_b), src[1] = the mask "kq_mask" [n_kv, n_tokens / n_stream (older: padded to 32 or 64),
 //       1, n_stream], F32 (or F16), 0 where a query sees a cell and -inf elsewhere;
 //   flash attention on: a GGML_OP_FLASH_ATTN_EXT node (named "__fattn__-<l>" in mid-2025 builds,
 //       unnamed in later ones), src[0] = q [head_dim, n_tokens / n_stream, n_head, n_stream] (F32,
 //       a permuted view: byte strides), src[1] = k, a view of the KV cache [head_dim, n_kv, n_head_kv,
-//       n_stream] (usually F16, byte strides of the cache), src[2] = v, src[3] = the mask (F16),
+//       n_stream] (usually F16, byte strides of the cache; an F32 cache arrives as ggml_cast(view, F16), a
+//       contiguous GGML_OP_CPY node whose src[0] is the view), src[2] = v, src[3] = the mask (F16),
 //       src[4] = attention sinks (or null); op_params = scale, max_bias (ALiBi), logit soft-cap.
 // n_kv is the used part of the cache rounded up to 256 cells; keys are CELLS, and the mask says
 // which cells each query saw (empty cells, other sequences, future positions and padding are -inf).
@@ -24,8 +25,9 @@
 // The eval callback never throws and always returns true, so llama.cpp's own results stay intact:
 // a tensor it cannot read (a quantized KV cache, an unknown layout) is recorded as the capture's
 // error, and every accessor then throws it. (Returning false from an eval callback does not stop
-// llama_decode: it skips the rest of the current graph split, so the later layers of that micro-batch
-// are never computed, and llama_decode still returns 0 with wrong outputs.)
+// llama_decode: ggml_backend_sched_compute_splits breaks out of the current graph split only, so on a
+// CPU-only graph (one split) the later layers of that micro-batch are never computed, with several
+// backends the later splits still run on stale inputs, and llama_decode returns 0 with wrong outputs.)
 //
 // Memory: a host copy of every collected tensor (per layer and micro-batch: the weights with flash
 // attention off, q, the key-cache view and the mask with it on), and from the first accessor call
@@ -620,7 +622,8 @@ inline dtype ggml_dtype(const ggml_tensor* t, const char* what) {
     case GGML_TYPE_BF16: return dtype::bf16;
     default:
         throw dtype_error(concat("ggml_capture: ", what, " '", ggml_tensor_name(t), "' has ggml type ", static_cast<int>(t->type),
-                                 ", not F32, F16 or BF16 (a quantized KV cache cannot be read; use an F16 cache)"));
+                                 ", not F32, F16 or BF16 (a quantized KV cache cannot be read with flash attention on; use an F16 "
+                                 "cache, or flash attention off, where only the weights and the mask are read)"));
     }
 }
 
