@@ -102,10 +102,12 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     rng = np.random.default_rng(5)
-    B, L, H, Hkv, T, d = 2, 2, 4, 2, 83, 16
+    # T = 300: rows straddle the source's query blocks (at most 256 rows each), so neither T nor the
+    # key lengths are a multiple of a block
+    B, L, H, Hkv, T, d = 2, 2, 4, 2, 300, 16
     q = rng.normal(0, 1.2, (B, L, H, T, d)).astype(np.float32)
     k = rng.normal(0, 1.2, (B, L, Hkv, T, d)).astype(np.float32)
-    key_lengths = [83, 61]
+    key_lengths = [300, 217]
     lens = ",".join(map(str, key_lengths))
     opts = ["--causal", "--key-lengths", lens, "--per-row", "--metrics", "all", "--learned-sinks"]
     metrics = ["entropy", "normalized_entropy", "sparsity", "max_weight", "sink_mass", "attention_distance"]

@@ -160,6 +160,31 @@ TEMPLATE_TEST_CASE("qk_source: entropy and weights match softmax(q k^T) in doubl
     CHECK(rows == static_cast<std::size_t>(2 * 2 * 4 * 53));
 }
 
+TEMPLATE_TEST_CASE("qk_source: rows across query blocks match softmax(q k^T) in double", "[qk_source]", float, as::half) {
+    // 301 queries: a block holds at most 256 rows, so the rows straddle two blocks of unequal size;
+    // a sliding window and past keys make the blocks see different key ranges
+    using T = TestType;
+    const auto x = make_data<T>(1, 1, 2, 1, 301, 309, 8, 29, 1.5);
+    auto src = source_of(x).with(as::causal(8)).with(as::sliding_window(200));
+    as::row_cursor<decltype(src)> probe(src);
+    REQUIRE(probe.max_rows() < x.T);
+    REQUIRE(x.T % probe.max_rows() != 0);
+    const auto ref = reference_probs(x, src.geometry(), {1.0 / std::sqrt(8.0), 0, {}});
+    const auto h = as::row_entropy(src);
+    const auto mx = as::row_max_weight(src);
+    for (index_t row = 0; row < x.H * x.T; ++row) {
+        double e = 0, m = 0;
+        for (index_t j = 0; j < x.Tk; ++j) {
+            const double p = ref[static_cast<std::size_t>(row * x.Tk + j)];
+            if (p > 0) e -= p * std::log(p);
+            m = std::max(m, p);
+        }
+        INFO("row " << row);
+        REQUIRE(std::abs(h.values.data()[row] - e) <= 1e-5);
+        REQUIRE(std::abs(mx.values.data()[row] - m) <= 2e-6);
+    }
+}
+
 TEST_CASE("qk_source: every metric equals the stored-attention path on the same weights", "[qk_source]") {
     const auto x = make_data<float>(2, 2, 4, 1, 70, 70, 8, 11, 1.3); // multi-query: one kv head
     std::vector<index_t> lengths{70, 51};
