@@ -25,9 +25,11 @@
 // (scaled) times the keys its rows can see, one matrix product (Eigen's GEMM, float for float,
 // half and bfloat16 inputs, double for double), then the masked softmax of each row in place; the
 // row metrics then read the block while it is in cache. Memory: inputs + outputs + per thread one
-// block of at most max(16, 2 MB / (4 K)) rows x K scores, plus a float copy of one head's keys
+// block of 16 to 256 rows (as many as fit 2 MB of scores) x K scores, plus a float copy of one head's keys
 // when they are not float with unit dimension stride (half, bfloat16, strided). Causal blocks
-// compute only the keys their rows can see (about half the products of the full square).
+// compute only the keys their rows can see (about half the products of the full square). Eigen's
+// product rather than a BLAS: Debian's OpenBLAS 0.3.21 was measured at 1.05x Eigen's speed on
+// these 256-row blocks when told the core type, 0.25x when it detects the core itself (README).
 #pragma once
 
 #include <algorithm>
