@@ -309,6 +309,46 @@ TEST_CASE("long query axes (the per-query state cached by chunks of queries) equ
     }
 }
 
+TEST_CASE("query-invariant rules (the walker's rule computed once per example) equal naive loops", "[row_metric][layout]") {
+    // per-example key masks and key limits, query positions cycling: every row counts and its rule
+    // differs only in its query position; Q = 4500 spans three chunks of the walker's cache, and
+    // a strided query slice (a mapped query axis) and 2 threads take the same path
+    const as::index_t B = 2, L = 2, Q = 4500, K = 40;
+    const std::vector<as::index_t> shape{B, L, 1, Q, K};
+    naive::rules r;
+    r.key_limit = {K, 29};
+    for (as::index_t b = 0; b < B; ++b)
+        for (as::index_t k = 0; k < K; ++k) r.key_mask.push_back(static_cast<std::uint8_t>((k + b) % 7 != 3));
+    for (as::index_t q = 0; q < Q; ++q) r.query_positions.push_back(static_cast<std::int32_t>(100 + q % 37));
+    const auto x = naive::make_attention(shape, r, 29, 0.01); // masked keys hold 0.01 (read by the dense variant)
+    std::vector<float> c(x.begin(), x.end());
+    const auto xw = naive::widened(c);
+    const auto masked = as::make_view(c.data(), as::extents{B, L, 1, Q, K})
+                            .with(as::key_limit(r.key_limit))
+                            .with(as::key_mask(as::mask2d{r.key_mask.data(), B, K}))
+                            .with(as::positions({}, r.query_positions));
+    naive::rules dense = r; // the dense path (no key mask): the rule is one range per example
+    dense.key_mask.clear();
+    const auto limited = as::make_view(c.data(), as::extents{B, L, 1, Q, K}).with(as::key_limit(r.key_limit)).with(as::positions({}, r.query_positions));
+    REQUIRE(masked.validity().query_invariant());
+    REQUIRE(!masked.with(as::causal()).validity().query_invariant());
+    for (const auto& o : {as::row_options{.on_bad_row = as::bad_row::renormalize}, as::row_options{.on_bad_row = as::bad_row::renormalize, .parallel = as::threads{2}}}) {
+        for (const auto& [v, rr] : {std::pair{masked, r}, std::pair{limited, dense}}) {
+            auto [h, d] = as::compute_rows(v, o, as::entropy_metric{}, as::attention_distance_metric{});
+            CHECK(naive::first_mismatch(values_of(h), naive::expected(xw, shape, rr, naive::entropy), naive::kernel_rel<float>(1e-9)) == -1);
+            CHECK(naive::first_mismatch(values_of(d), naive::expected(xw, shape, rr, naive::distance), naive::kernel_rel<float>(1e-9)) == -1);
+            // every third query from 7: the rows of a mapped query axis keep their positions
+            auto [hs, ds] = as::compute_rows(v.slice(as::axis::query, 7, Q, 3), o, as::entropy_metric{}, as::attention_distance_metric{});
+            for (as::index_t b = 0; b < B; ++b)
+                for (as::index_t l = 0; l < L; ++l)
+                    for (as::index_t i = 0; i < (Q - 7 + 2) / 3; ++i) {
+                        CHECK(hs.values(b, l, 0, i) == h.values(b, l, 0, 7 + 3 * i));
+                        CHECK(ds.values(b, l, 0, i) == d.values(b, l, 0, 7 + 3 * i));
+                    }
+        }
+    }
+}
+
 TEST_CASE("subviews keep positions: sliced, selected and fixed views give the matching sub-block", "[row_metric][subview]") {
     const std::vector<as::index_t> shape{2, 3, 4, 10, 10};
     naive::rules r;

@@ -299,6 +299,16 @@ struct validity {
         return true;
     }
 
+    /// Whether every query row of an example counts and keys(bo, qo, ..) is the same rule for every
+    /// qo but for its query_position: no rule here reads the query row or its position (causal,
+    /// window, per-example lengths and masks of query rows, the [batch, query, key] mask). Row
+    /// walkers then compute the rule once per example. A rule added to this model that depends on
+    /// the query row must be listed here.
+    bool query_invariant() const noexcept {
+        return !causal && window == 0 && key_lengths.empty() && attention_mask.empty() && query_lengths.empty() &&
+               query_mask.empty() && query_key_mask.empty();
+    }
+
     /// Which keys count in the rows of original example bo and original query row qo, for a key
     /// axis mapped by `key_axis` (local key indices).
     key_rule keys(index_t bo, index_t qo, const axis_map& key_axis) const noexcept {

@@ -19,7 +19,12 @@ namespace detail {
 /// layer and head: whether the row counts, its key rule and its offset in the [query, key] plane.
 /// The state is kept for a chunk of at most 2048 queries (~200 KB, so it stays in cache next to
 /// the rows); longer query axes refill it chunk by chunk in every plane, which costs what computing
-/// the state row by row would. Other view types go through their row() and row_counts().
+/// the state row by row would. When the view's validity model is query-invariant (no causal mask,
+/// window or per-query rule: validity::query_invariant), every row counts and the key rule is
+/// computed once per batch, the rows differing only in their query position: a chunk then holds
+/// offsets and positions (16 bytes a query instead of ~110), which matters where the rule is paid
+/// on every row (one [query, key] plane of short rows). Other view types go through their row()
+/// and row_counts().
 ///
 /// Transposed layouts (keys strided, neighboring queries adjacent: [.., key, query] storage) are
 /// read a block of 64 rows at a time into a scratch buffer (64 x K elements), so that every page
@@ -35,6 +40,12 @@ public:
         v.query_offset(index_t{});
         { v.keys(index_t{}, index_t{}) } -> std::same_as<key_rule>;
         v.axis_info(axis::key);
+    };
+    /// Whether the view says when its key rule is the same for every query (see the class comment).
+    static constexpr bool knows_invariance = cached && requires(const V& v) {
+        { v.validity().query_invariant() } -> std::same_as<bool>;
+        { v.validity().query_position(index_t{}) } -> std::same_as<index_t>;
+        { v.axis_info(axis::query).original(index_t{}) } -> std::same_as<index_t>;
     };
 
     explicit row_walker(const V& v) : v_(v) {}
@@ -54,6 +65,7 @@ public:
     /// Whether row q of the current plane counts.
     bool counts(index_t q) {
         if constexpr (cached) {
+            if (invariant_) return q >= 0 && q < v_.extent(axis::query);
             if (q < chunk_q0_ || q >= chunk_q0_ + chunk_n_) fill(q - q % chunk_rows);
             return counts_[static_cast<std::size_t>(q - chunk_q0_)] != 0;
         } else {
@@ -68,15 +80,23 @@ public:
             if (transposed_ && plane_ != nullptr) {
                 if (block_q0_ < 0 || ri.query < block_q0_ || ri.query >= block_q0_ + block_rows) load_block(ri.query);
                 const T* data = scratch_.data() + (ri.query - block_q0_) * key_extent_;
-                return attention_row<T>{data, 1, key_extent_, rules_[qi]};
+                return attention_row<T>{data, 1, key_extent_, rule(qi)};
             }
-            return attention_row<T>{plane_ != nullptr ? plane_ + offsets_[qi] : nullptr, key_stride_, key_extent_, rules_[qi]};
+            return attention_row<T>{plane_ != nullptr ? plane_ + offsets_[qi] : nullptr, key_stride_, key_extent_, rule(qi)};
         } else {
             return v_.row(ri);
         }
     }
 
 private:
+    /// The key rule of query chunk_q0_ + qi.
+    key_rule rule(std::size_t qi) const noexcept {
+        if (!invariant_) return rules_[qi];
+        key_rule r = base_rule_;
+        r.query_position = positions_[qi];
+        return r;
+    }
+
     /// The state of batch b that does not depend on the query.
     void setup(index_t b) {
         const index_t Q = v_.extent(axis::query);
@@ -87,6 +107,10 @@ private:
         const auto& qa = v_.axis_info(axis::query);
         transposed_ = key_stride_ != 1 && key_extent_ > 0 && Q > 1 && qa.map == nullptr && qa.stride * qa.step == 1;
         if (transposed_) scratch_.resize(static_cast<std::size_t>(block_rows * key_extent_));
+        if constexpr (knows_invariance) {
+            invariant_ = Q > 0 && v_.validity().query_invariant();
+            if (invariant_) base_rule_ = v_.keys(b, 0); // its query_position is set row by row
+        }
     }
 
     /// The per-query state of queries [q0, q0 + chunk_rows) of the cached batch.
@@ -95,8 +119,21 @@ private:
         chunk_q0_ = q0;
         chunk_n_ = std::max<index_t>(0, std::min(chunk_rows, Q - q0));
         const auto n = static_cast<std::size_t>(chunk_n_);
-        counts_.resize(n);
         offsets_.resize(n);
+        if constexpr (knows_invariance) {
+            if (invariant_) { // every row counts; the rule is base_rule_ at the query's position
+                const auto& qa = v_.axis_info(axis::query);
+                const auto& valid = v_.validity();
+                positions_.resize(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const index_t q = q0 + static_cast<index_t>(i);
+                    offsets_[i] = v_.query_offset(q);
+                    positions_[i] = valid.query_position(qa.original(q));
+                }
+                return;
+            }
+        }
+        counts_.resize(n);
         rules_.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
             const index_t q = q0 + static_cast<index_t>(i);
@@ -141,6 +178,9 @@ private:
     std::vector<std::uint8_t> counts_;
     std::vector<index_t> offsets_;
     std::vector<key_rule> rules_;
+    bool invariant_ = false;  // (knows_invariance) the cached batch's rule is query-invariant
+    key_rule base_rule_{};    // (invariant_) the rule of every query but for its position
+    std::vector<index_t> positions_; // (invariant_) query positions of the chunk
     bool transposed_ = false;
     index_t block_q0_ = -1;
     std::vector<T> scratch_;
