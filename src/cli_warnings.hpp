@@ -1,12 +1,20 @@
-// src/cli_warnings.hpp - warnings about masking the weights show and the options do not say.
+// src/cli_warnings.hpp - warnings about masking and scoring the input shows and the options do not say.
 //
 // A causal dump measured without --causal, or a padded batch without --key-lengths or
 // --attention-mask, gives numbers that look plausible and are wrong (normalized entropy divides by
 // the log of a key count that includes masked keys; sparsity counts them). The command reads the
-// evidence (attnscope/inspect.hpp) and names the option to add, on stderr and in summary.json.
+// evidence (attnscope/inspect.hpp for weights; the file's metadata for queries and keys) and names
+// the option to add, on stderr and in summary.json.
 #pragma once
 
 #include <attnscope/inspect.hpp>
+#include <attnscope/io/qk_file.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
 
 #include <string>
 #include <vector>
@@ -16,11 +24,62 @@
 
 namespace attnscope::cli {
 
-/// The warnings for view v (with the command's rules applied) read from `input`. Rows computed
-/// from queries and keys hold no exact zeros to read the masking from: no warning for them.
+/// A metadata value as a number, or nothing when it is not one (metadata is a hint, never input).
+inline std::optional<double> metadata_number(const io::array_set::metadata_map& meta, std::string_view key) {
+    const auto it = meta.find(key);
+    if (it == meta.end()) return std::nullopt;
+    const char* begin = it->second.c_str();
+    char* end = nullptr;
+    const double v = std::strtod(begin, &end);
+    if (end == begin || *end != '\0' || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+/// The text of a metadata entry that exists.
+inline const std::string& metadata_text(const io::array_set::metadata_map& meta, std::string_view key) { return meta.find(key)->second; }
+
+/// A metadata list of lengths ("55,12"), or nothing when it is not one.
+inline std::optional<std::vector<index_t>> metadata_lengths(const io::array_set::metadata_map& meta, std::string_view key) {
+    const auto it = meta.find(key);
+    if (it == meta.end() || it->second.empty()) return std::nullopt;
+    std::vector<index_t> out;
+    for (std::size_t at = 0; at <= it->second.size();) {
+        const std::size_t comma = std::min(it->second.find(',', at), it->second.size());
+        const std::string part = it->second.substr(at, comma - at);
+        char* end = nullptr;
+        const long long v = std::strtoll(part.c_str(), &end, 10);
+        if (part.empty() || *end != '\0' || v < 0) return std::nullopt;
+        out.push_back(static_cast<index_t>(v));
+        at = comma + 1;
+    }
+    return out;
+}
+
+/// The warnings for rows computed from queries and keys: they hold no exact zeros to read the
+/// masking from, but the file's metadata may record how the model scored and padded them
+/// (examples/python/save_qk.py writes `scale`, `softcap` and `key_lengths`); where it disagrees with
+/// what the options give, name the option to add.
 template <class V>
-std::vector<std::string> masking_warnings(const V&, const analysis_options&, const example_lengths&, const std::string&) {
-    return {};
+std::vector<std::string> masking_warnings(const V& src, const analysis_options& o, const example_lengths& given, const std::string& input) {
+    std::vector<std::string> out;
+    const auto meta = io::qk_file_metadata(input);
+    if (const auto scale = metadata_number(meta, "scale");
+        scale && !o.input.scale && std::abs(*scale - src.scale()) > 1e-6 * std::abs(*scale))
+        out.push_back(detail::concat(input, " records scale ", metadata_text(meta, "scale"), " in its metadata, but the scores use 1 / sqrt(d) = ",
+                                     src.scale(), "; add --scale ", metadata_text(meta, "scale")));
+    if (const auto cap = metadata_number(meta, "softcap"); cap && *cap > 0 && o.input.softcap == 0)
+        out.push_back(detail::concat(input, " records softcap ", metadata_text(meta, "softcap"),
+                                     " in its metadata, but the scores are not soft-capped; add --softcap ", metadata_text(meta, "softcap")));
+    const bool padding_given = !given.keys.empty() || !given.mask.bytes.empty();
+    if (const auto lengths = metadata_lengths(meta, "key_lengths"); lengths && !padding_given) {
+        const index_t K = src.extent(axis::key);
+        const bool padded = std::any_of(lengths->begin(), lengths->end(), [K](index_t n) { return n < K; });
+        if (padded && static_cast<index_t>(lengths->size()) == src.extent(axis::batch))
+            out.push_back(detail::concat(input, " records key_lengths ", metadata_text(meta, "key_lengths"),
+                                         " in its metadata (padded prompts); add --key-lengths ", metadata_text(meta, "key_lengths"),
+                                         " (without it, the padded positions count as tokens of the prompt)"));
+    }
+    return out;
 }
 template <attention_view_like V>
 std::vector<std::string> masking_warnings(const V& v, const analysis_options& o, const example_lengths& given, const std::string& input) {

@@ -735,6 +735,35 @@ TEST_CASE("warnings: a causal or padded input measured without saying so", "[cli
                                                     "(right padding) or --attention-mask FILE\n");
     r = run_cli({"report", batch, "-o", (scratch / "r4").string(), "--causal", "--no-progress", "--key-lengths", "48,32"}, scratch);
     CHECK(r.err.empty());
+    // queries and keys: no zeros to read, but the metadata save_qk.py writes (scale, soft-cap, key
+    // lengths) is compared with the options
+    xt::xarray<double> q = xt::zeros<double>({2, 2, 4, 8}), k = xt::zeros<double>({2, 2, 4, 8});
+    for (std::size_t i = 0; i < q.size(); ++i) {
+        q.data()[i] = std::sin(0.7 * static_cast<double>(i));
+        k.data()[i] = std::cos(0.3 * static_cast<double>(i));
+    }
+    const auto qk = (scratch / "qk.safetensors").string();
+    as::io::write_safetensors(qk, {{"queries.0", q}, {"keys.0", k}}, {{"scale", "0.125"}, {"softcap", "30.0"}, {"key_lengths", "4,3"}});
+    r = run_cli({"report", qk, "-o", (scratch / "r5").string(), "--causal", "--no-progress"}, scratch);
+    CHECK(r.status == 0);
+    const std::string qk_warnings =
+        "attnscope: warning: " + qk + " records scale 0.125 in its metadata, but the scores use 1 / sqrt(d) = 0.353553; add --scale 0.125\n"
+        "attnscope: warning: " + qk + " records softcap 30.0 in its metadata, but the scores are not soft-capped; add --softcap 30.0\n"
+        "attnscope: warning: " + qk + " records key_lengths 4,3 in its metadata (padded prompts); add --key-lengths 4,3 (without it, "
+        "the padded positions count as tokens of the prompt)\n";
+    CHECK(r.err == qk_warnings);
+    s = nlohmann::json::parse(attnscope_test::read_text(scratch / "r5" / "summary.json"));
+    CHECK(s["warnings"].size() == 3);
+    r = run_cli({"report", qk, "-o", (scratch / "r6").string(), "--causal", "--no-progress", "--scale", "0.125", "--softcap", "30",
+                 "--key-lengths", "4,3"},
+                scratch);
+    CHECK(r.status == 0);
+    CHECK(r.err.empty());
+    // lengths that pad nothing, or metadata that is not a number or a list: no warning
+    as::io::write_safetensors(qk, {{"queries.0", q}, {"keys.0", k}}, {{"scale", "0.35355339059327373"}, {"softcap", "none"}, {"key_lengths", "4,4"}});
+    r = run_cli({"report", qk, "-o", (scratch / "r7").string(), "--causal", "--no-progress"}, scratch);
+    CHECK(r.status == 0);
+    CHECK(r.err.empty());
 }
 
 TEST_CASE("--attention-mask: a left-padded batch measures what the right-padded one does", "[cli][mask]") {

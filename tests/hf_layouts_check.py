@@ -97,6 +97,8 @@ def main():
             if r.returncode != 0:
                 fails.append(f"{name}: attnscope report on the queries/keys file failed: {r.stderr.strip()}")
                 continue
+            if "warning" in r.stderr:  # the options agree with the file's metadata
+                fails.append(f"{name}: attnscope report warned with the metadata's options: {r.stderr.strip()}")
             got = np.load(out / "entropy.npy")
             if got.shape != entropy.shape:
                 fails.append(f"{name}: queries/keys entropy.npy has shape {got.shape}, expected {entropy.shape}")

@@ -11,7 +11,9 @@ the rotary embeddings (cos, sin) the model passes in, and recomputes the queries
 as the module does (q_proj / k_proj, the optional q_norm / k_norm, the module's own
 apply_rotary_pos_emb). That is the structure of the Llama family of modules in transformers
 (Llama, Mistral, Qwen2/3, Gemma 1-3, OLMo 2, ...); other modules are refused with a message.
-Prompts are right-padded; their key lengths are stored in the metadata and printed.
+Prompts are right-padded; their key lengths, the module's scaling and (Gemma 2) the logit
+soft-cap are stored in the file's metadata and printed as options; ``attnscope report`` warns when
+its options disagree with them.
 ``--check`` also runs the model with eager attention and compares softmax(q k^T * scaling) with
 ``output_attentions`` (a self-test of the hooks on your model).
 
@@ -98,11 +100,14 @@ def main() -> int:
         h.remove()
     lengths = enc["attention_mask"].sum(dim=1).tolist()
     scaling = float(getattr(mods[0], "scaling", queries[0].shape[-1] ** -0.5))
-    save_queries_keys(args.out, queries, keys,
-                      {"model": args.model, "key_lengths": ",".join(map(str, lengths)), "scale": repr(scaling)})
+    softcap = getattr(model.config, "attn_logit_softcapping", None)  # Gemma 2
+    meta = {"model": args.model, "key_lengths": ",".join(map(str, lengths)), "scale": repr(scaling)}
+    if softcap:
+        meta["softcap"] = repr(float(softcap))
+    save_queries_keys(args.out, queries, keys, meta)
     print(f"wrote {args.out}: {len(queries)} layers, queries {queries[0].shape}, keys {keys[0].shape}")
     print(f"attnscope report {args.out} -o out/report --causal --key-lengths {','.join(map(str, lengths))}"
-          f" --scale {scaling!r}")
+          f" --scale {scaling!r}" + (f" --softcap {float(softcap)!r}" if softcap else ""))
     if args.check:
         eager = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32, attn_implementation="eager")
         with torch.no_grad():
@@ -111,6 +116,8 @@ def main() -> int:
         for q, k, a in zip(queries, keys, att):
             k = np.repeat(k, q.shape[1] // k.shape[1], axis=1)
             s = np.einsum("bhqd,bhkd->bhqk", q.astype(np.float64), k.astype(np.float64)) * scaling
+            if softcap:
+                s = softcap * np.tanh(s / softcap)
             s = np.where(np.triu(np.ones(s.shape[-2:], bool), 1), -np.inf, s)
             s = np.where(enc["attention_mask"].numpy()[:, None, None, :] == 0, -np.inf, s)
             s -= s.max(axis=-1, keepdims=True)

@@ -305,4 +305,16 @@ inline bool is_qk_file(const std::filesystem::path& path, const qk_file_options&
     return names_queries_keys(names, opt);
 }
 
+/// The string metadata of a queries/keys file: safetensors' `__metadata__` (examples/python/save_qk.py
+/// records `scale`, `softcap` and `key_lengths` there); empty for npz. Reads only the header.
+///   const auto meta = as::io::qk_file_metadata("qk.safetensors");   // meta.find("scale") ...
+inline array_set::metadata_map qk_file_metadata(const std::filesystem::path& path) {
+    const auto file = detail::file_contents::open(path);
+    const std::string name = path.string();
+    if (sniff_format(file->bytes(), name) != file_format::safetensors) return {};
+    safetensors_options st;
+    return detail::safetensors_from_bytes(file->bytes(), detail::concat("safetensors file '", name, "'"), st, file, file->mapped())
+        .metadata();
+}
+
 } // namespace attnscope::io
