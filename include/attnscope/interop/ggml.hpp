@@ -28,8 +28,8 @@
 //           ggml_backend_tensor_get(t, dst.data(), 0, dst.size());   // CPU or GPU tensor -> host
 //       } catch (const as::error&) { /* record it */ }   // never throw through ggml, and return true:
 //       return true;                                     // false skips the rest of the graph split
-//   }                                                    // (later layers never computed, llama_decode
-//                                                        // still returns 0)
+//   }                                                    // (CPU only: later layers never computed;
+//                                                        // llama_decode still returns 0)
 //   capture cap;
 //   cparams.cb_eval = collect;  cparams.cb_eval_user_data = &cap;
 //   cparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;       // (flash_attn = false in older llama.cpp)
