@@ -55,6 +55,8 @@ struct sim {
     bool softcap_chain = false; // flash attention off: kq_soft_max's src[0] is SCALE(tanh(SCALE(kq))), as
                                 // with a logit soft-cap (Gemma 2); the stored weights are what the test writes
     float scale = 0.35f;
+    float max_bias = 0.0f, softcap = 0.0f; // flash attention: op_params[1], op_params[2]
+    bool sinks = false;                     // flash attention: src[4] = the layer's attn_sinks weight [H]
     std::vector<std::vector<std::int32_t>> cell_pos, cell_seq; // [stream][cell], -1 = empty
     std::vector<std::vector<as::half>> kbuf;                   // per layer
     std::vector<std::vector<float>> kbuf32;                    // per layer, the F32 cache (f32_cache)
@@ -273,8 +275,17 @@ struct sim {
                     node->src[2] = kf;
                 }
                 node->src[3] = mask;
-                const float params[4] = {scale, 0.0f, 0.0f, 10.0f};
+                // ggml_flash_attn_ext: float {scale, max_bias, logit_softcap}; ggml_flash_attn_ext_set_prec:
+                // int32 op_params[3] = GGML_PREC_F32 (10)
+                const float params[3] = {scale, max_bias, softcap};
                 std::memcpy(node->op_params, params, sizeof params);
+                node->op_params[3] = 10;
+                if (sinks) { // ggml_flash_attn_ext_add_sinks: src[4], F32, one logit per query head
+                    auto* sk = tensor(GGML_TYPE_F32, {H, 1, 1, 1}, {4, 4 * static_cast<std::size_t>(H), 4 * static_cast<std::size_t>(H),
+                                                                    4 * static_cast<std::size_t>(H)}, 4 * static_cast<std::size_t>(H));
+                    std::snprintf(sk->name, sizeof sk->name, "blk.%d.attn_sinks.weight", static_cast<int>(l));
+                    node->src[4] = sk;
+                }
                 if (!old_names) std::snprintf(node->name, sizeof node->name, "__fattn__-%d", static_cast<int>(l));
             }
             // the scheduler asks about every node; the capture wants only the attention nodes
@@ -579,6 +590,29 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
         as::ggml_capture quant;
         CHECK(as::ggml_capture::eval_callback(&fa, false, &quant));
         CHECK_THAT(quant.error(), contains("a quantized KV cache cannot be read"));
+    }
+    SECTION("flash attention settings: soft-cap from op_params[2]; attention sinks (src[4]) and ALiBi are errors") {
+        sim m;
+        m.flash = true;
+        m.softcap = 30.0f;
+        m.init();
+        as::ggml_capture cap;
+        one_token(m, cap, 0);
+        REQUIRE(cap.complete());
+        CHECK(cap.params().scale == m.scale);
+        CHECK(cap.params().softcap == 30.0f);
+        CHECK(cap.queries_keys().softcap() == Approx(30.0));
+        for (int what : {0, 1}) {
+            sim b;
+            b.flash = true;
+            b.sinks = what == 0;
+            b.max_bias = what == 1 ? 8.0f : 0.0f;
+            b.init();
+            as::ggml_capture bad;
+            one_token(b, bad, 0);
+            CHECK_FALSE(bad.complete());
+            CHECK_THAT(bad.error(), contains(what == 0 ? "attention sinks (FLASH_ATTN_EXT src[4])" : "uses ALiBi (max_bias = 8"));
+        }
     }
     SECTION("a quantized K cache with flash attention off is read: only the weights and the mask are") {
         sim m;
