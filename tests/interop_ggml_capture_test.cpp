@@ -660,6 +660,30 @@ TEST_CASE("ggml_capture: partial decodes and graphs it cannot read are reported,
         rows.add(r); // layer 1 has 4 rows, layer 0 had 3: not one micro-batch
         CHECK(rows.error().empty());
         CHECK_THROWS_WITH(rows.attention(), contains("layer 1 has 4 rows, layer 0 has 3"));
+        // an iSWA model (Gemma 2/3, gpt-oss): sliding-window layers attend over their own, smaller KV
+        // cache, so within one micro-batch layers differ in n_kv (and their cells are another cache's)
+        as::ggml_capture cells;
+        r.layer = 0;
+        r.probs = tensor({256, 3, 2, 1});
+        r.mask = tensor({256, 3, 1, 1});
+        cells.add(r);
+        r.layer = 1;
+        r.probs = tensor({512, 3, 2, 1});
+        r.mask = tensor({512, 3, 1, 1});
+        cells.add(r);
+        CHECK(cells.error().empty());
+        CHECK_THROWS_WITH(cells.attention(), contains("layer 1 has 512 KV cells, layer 0 has 256"));
+        as::ggml_capture moved; // a layer whose view starts at another KV stream than the micro-batch's first layer
+        r.probs = tensor({256, 3, 2, 1});
+        r.mask = tensor({256, 3, 1, 1});
+        r.layer = 0;
+        moved.add(r);
+        r.layer = 1;
+        r.stream0 = 3;
+        moved.add(r);
+        r.stream0 = 0;
+        CHECK(moved.error().empty());
+        CHECK_THROWS_WITH(moved.attention(), contains("layer 1 covers KV streams 3 .. 3, layer 0 streams 0 .. 0"));
         as::ggml_capture streams;
         r.stream0 = std::int64_t{1} << 40; // a corrupt view offset
         streams.add(r);

@@ -517,6 +517,18 @@ private:
                 if (lrows != rows)
                     throw shape_error(detail::concat("ggml_capture: micro-batch ", u, ": layer ", l.layer, " has ", lrows,
                                                      " rows, layer ", r.layer, " has ", rows));
+                // one KV cache per micro-batch: an iSWA model's sliding-window layers attend over their own,
+                // smaller cache (another n_kv, other cells); their masks cannot be compared cell by cell
+                const index_t lkv = flash ? l.k.ne[1] : l.probs.ne[0];
+                if (lkv != n_kv)
+                    throw shape_error(detail::concat("ggml_capture: micro-batch ", u, ": layer ", l.layer, " has ", lkv,
+                                                     " KV cells, layer ", r.layer, " has ", n_kv, " (a sliding-window layer "
+                                                     "with its own KV cache, as in Gemma 2/3? collect such layers separately)"));
+                const index_t lns = flash ? l.q.ne[3] : l.probs.ne[3];
+                if (lns != ns || l.stream0 != r.stream0)
+                    throw shape_error(detail::concat("ggml_capture: micro-batch ", u, ": layer ", l.layer, " covers KV streams ",
+                                                     l.stream0, " .. ", l.stream0 + lns - 1, ", layer ", r.layer, " streams ",
+                                                     r.stream0, " .. ", r.stream0 + ns - 1));
             }
         }
         a.rows = *std::max_element(a.rows_per_stream.begin(), a.rows_per_stream.end());
