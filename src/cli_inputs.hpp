@@ -59,15 +59,16 @@ inline nlohmann::json read_json_file(const fs::path& path, const char* what) {
 }
 
 /// A list of lengths given on the command line ("48,32") or in a file: a JSON array, a JSON object
-/// with the list under `json_key` (sample_batch.json's "key_lengths"), or whitespace/comma separated
-/// integers in a text file.
+/// with the list under `json_key` (sample_batch.json's "key_lengths"; an array or the list as a
+/// string, "48,32"), or whitespace/comma separated integers in a text file.
 ///   auto k = read_lengths("key-lengths", "48,32", "key_lengths");
 inline std::vector<index_t> read_lengths(std::string_view option, const std::string& text, const char* json_key) {
     // a list of integers (signs included, so that '-3,4' is a list with a negative length, not a path)
-    const bool inline_list = !text.empty() && text.find_first_not_of("0123456789, +-") == std::string::npos &&
-                             text.find_first_of("0123456789") != std::string::npos;
+    const auto is_inline_list = [](const std::string& t) {
+        return !t.empty() && t.find_first_not_of("0123456789, +-") == std::string::npos && t.find_first_of("0123456789") != std::string::npos;
+    };
     std::vector<index_t> out;
-    if (inline_list) {
+    if (is_inline_list(text)) {
         for (const auto& item : split_list(option, text)) {
             const auto v = parse_int(option, item, std::numeric_limits<index_t>::min());
             if (v < 0) throw usage_error(detail::concat("option --", option, ": length ", v, " is negative; lengths are >= 0"));
@@ -96,6 +97,8 @@ inline std::vector<index_t> read_lengths(std::string_view option, const std::str
                 throw command_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers or an object with a \"",
                                                   json_key, "\" array; the object has no \"", json_key, "\""));
             list = &j[json_key];
+            // the list as text ("55,12"), as safetensors metadata and tools/make_samples.py write it
+            if (list->is_string() && is_inline_list(list->get<std::string>())) return read_lengths(option, list->get<std::string>(), json_key);
         }
         if (!list->is_array())
             throw command_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers"));

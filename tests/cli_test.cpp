@@ -179,6 +179,15 @@ TEST_CASE("attnscope report: padded batch, metric selection, bits, skip policy",
         const auto s = nlohmann::json::parse(attnscope_test::read_text(dir / "summary.json"));
         CHECK(s["rows"]["counted"] == (48 + 32) * 16);
         CHECK(s["validity"]["key_lengths"] == nlohmann::json({48, 32}));
+        // the list as a string, as metadata JSON writes it (tools/make_samples.py --hf-layouts)
+        attnscope_test::write_text(scratch / "lengths_text.json", "{\"model\": \"m\", \"key_lengths\": \"48,32\"}");
+        const auto r2 = run_cli({"report", (data_dir / "sample_batch.npy").string(), "-o", (scratch / "batch2").string(), "--causal",
+                                 "--key-lengths", (scratch / "lengths_text.json").string(), "--metrics", "entropy"},
+                                scratch);
+        INFO(r2.err);
+        REQUIRE(r2.status == 0);
+        CHECK(nlohmann::json::parse(attnscope_test::read_text(scratch / "batch2" / "summary.json"))["validity"]["key_lengths"] ==
+              nlohmann::json({48, 32}));
     }
     SECTION("the gallery draws every example with its own tokens and key length, files named by the example") {
         const fs::path dir = scratch / "gallery";
