@@ -402,6 +402,20 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
         }
 }
 
+/// sums_contiguous over the elements data[k * stride], k in [b, e), copied a chunk at a time
+/// into a buffer on the stack (out of line: the contiguous rows' calls do not set up its frame).
+template <unsigned What, class T>
+[[gnu::noinline]] void sums_strided(const T* data, index_t stride, index_t b, index_t e, const sum_params& par, row_sums& r) noexcept {
+    constexpr index_t chunk = 1024;
+    T buf[chunk];
+    for (index_t k = b; k < e; k += chunk) {
+        const index_t m = std::min(chunk, e - k);
+        const T* src = data + k * stride;
+        for (index_t i = 0; i < m; ++i) buf[i] = src[i * stride];
+        sums_contiguous<What, T>(buf, m, k, par, r);
+    }
+}
+
 /// sums_dense for the element types with a vector loader, into r (reset first).
 template <unsigned What, class T>
 void sums_dense_vectorised(row_sums& r, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par) noexcept {
@@ -411,18 +425,10 @@ void sums_dense_vectorised(row_sums& r, const T* data, index_t stride, index_t b
     r.count = end - begin;
     auto run_as = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
         if (b >= e) return;
-        if (stride == 1) {
+        if (stride == 1)
             sums_contiguous<W, T>(data + b, e - b, b, q, r);
-        } else {
-            constexpr index_t chunk = 1024;
-            T buf[chunk];
-            for (index_t k = b; k < e; k += chunk) {
-                const index_t m = std::min(chunk, e - k);
-                const T* src = data + k * stride;
-                for (index_t i = 0; i < m; ++i) buf[i] = src[i * stride];
-                sums_contiguous<W, T>(buf, m, k, q, r);
-            }
-        }
+        else
+            sums_strided<W, T>(data, stride, b, e, q, r);
     };
     auto run = [&]<unsigned W>(index_t b, index_t e, const sum_params& q) {
         if constexpr ((W & want_distance) != 0) {
