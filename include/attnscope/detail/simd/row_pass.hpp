@@ -332,13 +332,21 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     constexpr index_t groups_per_block = S::block / step / group_steps;
     const double sum_before = r.sum;
     bool sum_rounded = false;
+    // short rows prefetch the bytes a page ahead, where the next rows of a plane lie (the hardware
+    // prefetcher stops at every 4 KB page, i.e. every few short rows): rows shorter than a group
+    // all at once here, longer ones step by step in the loop below (a burst of 32 prefetches per
+    // 2 KB row held up K = 512: 0.85-0.90x the time per row, best of ten alternating runs) and
+    // their last, partial group here
+    constexpr index_t group_elems = group_steps * step;
     const bool stream = n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes;
-    if (!stream) {
-        // short rows: the bytes a page ahead, where the next rows of a plane lie
-        // (the hardware prefetcher stops at every 4 KB page, i.e. every few short rows)
-        const char* ahead = reinterpret_cast<const char*>(p) + prefetch_short_distance;
-        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(ahead + b);
+    if (n < group_elems) {
+        const char* from = reinterpret_cast<const char*>(p) + prefetch_short_distance;
+        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
+    } else if (!stream && n % group_elems != 0) {
+        const char* from = reinterpret_cast<const char*>(p + n / group_elems * group_elems) + prefetch_short_distance;
+        for (index_t b = 0; b < n % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
     }
+    const index_t ahead = stream ? prefetch_distance : prefetch_short_distance;
     for (index_t s0 = 0; s0 < n; s0 += S::segment) {
         const index_t sn = std::min(S::segment, n - s0);
         const T* q = p + s0;
@@ -351,9 +359,8 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
             const index_t group_start = i;
             for (index_t u = 0; u < group_steps; ++u, i += step) {
                 vb a, b;
-                if (stream) // (short rows took theirs at the start)
-                    for (index_t c = 0; c < static_cast<index_t>(step * sizeof(T)); c += 64)
-                        __builtin_prefetch(reinterpret_cast<const char*>(q + i) + prefetch_distance + c);
+                for (index_t c = 0; c < static_cast<index_t>(step * sizeof(T)); c += 64)
+                    __builtin_prefetch(reinterpret_cast<const char*>(q + i) + ahead + c);
                 L::load(q + i, a, b);
                 st.template add<false>(0, a, none);
                 st.template add<false>(1, b, none);
