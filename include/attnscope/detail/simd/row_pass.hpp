@@ -297,11 +297,12 @@ struct pass_state {
 };
 
 /// Software prefetch: the hardware prefetcher stops at every 4 KB page and left the pass waiting
-/// for memory there. Rows of at most prefetch_row_bytes prefetch their own length of bytes
-/// prefetch_short_distance past their start, once (the rows of a plane follow each other in
-/// memory; K = 128 and 512 float rows: 0.74-0.76 of the time per row with 2 KB; 4 KB, a page
-/// ahead, took K = 128 to another 0.90x, best of five alternating runs, full and causal rows);
-/// longer rows prefetch prefetch_distance ahead of every step (K = 2048 and 131072: 0.62-0.70).
+/// for memory there. Rows of at most prefetch_row_bytes prefetch the bytes prefetch_short_distance
+/// past their own (the rows of a plane follow each other in memory; K = 128 and 512 float rows:
+/// 0.74-0.76 of the time per row with 2 KB; 4 KB, a page ahead, took K = 128 to another 0.90x,
+/// best of five alternating runs, full and causal rows): rows shorter than a group at their start,
+/// longer ones step by step; longer rows prefetch prefetch_distance ahead of every step (K = 2048
+/// and 131072: 0.62-0.70).
 inline constexpr index_t prefetch_row_bytes = 2048, prefetch_distance = 2048, prefetch_short_distance = 4096;
 
 /// Accumulates n contiguous elements into r; p[0] is local key `k0`.
