@@ -322,6 +322,16 @@ int main(int argc, char** argv) {
                [&] {
                    fused6 = as::compute_rows(v, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
                                              as::hoyer_metric{}, as::attention_distance_metric{}, as::learned_sink_mass_metric{});
+               },
+               [&] {
+                   // the same kernel over the same number of weights, all from one 16 KB row held in
+                   // L1/L2: the pass's arithmetic without the memory (its ceiling on this core)
+                   double acc = 0;
+                   for (index_t r = 0; r < rows; ++r) {
+                       const auto s = simd::sums_dense<simd::want_sum | simd::want_plogp>(data.data() + (r % 4) * K, 1, 0, K);
+                       acc += s.plogp;
+                   }
+                   bench::keep(acc);
                }});
     std::vector<bench::timing> all_threads(3);
     if (!focus)
@@ -339,6 +349,7 @@ int main(int argc, char** argv) {
     const auto entn = focus ? ent1 : add("attnscope row_entropy", tn, all_threads[1], bytes, elems);
     const auto fused1 = add("attnscope compute_rows, 7 metrics fused", t1, one_thread[3], bytes, elems);
     const auto fused6_1 = add("attnscope compute_rows, 6 (no sparsity)", t1, one_thread[4], bytes, elems);
+    const auto kernel_cached = add("attnscope kernel, rows in cache (16 KB)", t1, one_thread[5], bytes, elems);
     if (!focus) add("attnscope compute_rows, 7 metrics fused", tn, all_threads[2], bytes, elems);
 
     std::vector<float> naive(static_cast<std::size_t>(focus ? 0 : rows));
@@ -593,6 +604,9 @@ int main(int argc, char** argv) {
     out["max_rel_err"] = err;
     out["scipy_entr_gbps"] = num_or_null(pyres, "scipy_entr_gbps");
     out["kernel_entropy_1t_gbps"] = kernel1.gbps();
+    // the kernel on 16 KB of rows in L1/L2: its arithmetic alone, against the read from memory
+    out["kernel_in_cache_1t_gbps"] = kernel_cached.gbps();
+    out["kernel_in_cache_over_read_1t"] = kernel_cached.gbps() / read1.gbps();
     out["fused_1t_gbps"] = fused1.gbps();
     out["fused_no_sparsity_over_entropy"] = fused6_1.seconds / ent1.seconds;
     out["entropy_1t_over_read_1t"] = ent1.gbps() / read1.gbps();

@@ -14,7 +14,8 @@
 # takes a few minutes. Prints a table, then as its last line one JSON object with at least:
 #   read_1t_gbps read_mt_gbps entropy_1t_gbps entropy_mt_gbps numpy_gbps torch_gbps
 #   naive_eigen_gbps naive_xtensor_gbps fused_over_entropy (time ratio) max_rel_err
-#   entropy_1t_over_read_1t fused_1t_over_read_1t, and on full and --focus runs k128_over_k131072
+#   entropy_1t_over_read_1t fused_1t_over_read_1t kernel_in_cache_1t_gbps kernel_in_cache_over_read_1t
+#   (the entropy kernel on 16 KB of rows in L1/L2: its arithmetic without memory), and on full and --focus runs k128_over_k131072
 #   k512_over_k131072 (GB/s at K = 128 or 512 over GB/s at K = 131072) and hugepage.*
 #   python_over_cpp (attnscope.row_entropy from Python over the same call from C++, time ratio,
 #   interleaved in one process) python_vs_numpy
