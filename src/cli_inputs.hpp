@@ -62,20 +62,28 @@ inline nlohmann::json read_json_file(const fs::path& path, const char* what) {
 /// with the list under `json_key` (sample_batch.json's "key_lengths"; an array or the list as a
 /// string, "48,32"), or whitespace/comma separated integers in a text file.
 ///   auto k = read_lengths("key-lengths", "48,32", "key_lengths");
-inline std::vector<index_t> read_lengths(std::string_view option, const std::string& text, const char* json_key) {
-    // a list of integers (signs included, so that '-3,4' is a list with a negative length, not a path)
-    const auto is_inline_list = [](const std::string& t) {
-        return !t.empty() && t.find_first_not_of("0123456789, +-") == std::string::npos && t.find_first_of("0123456789") != std::string::npos;
-    };
+/// Whether `text` is a list of lengths written out ("48,32") rather than a file name; signs count
+/// as list characters, so that '-3,4' is a list with a negative length, not a path.
+inline bool is_length_list(std::string_view text) {
+    return !text.empty() && text.find_first_not_of("0123456789, +-") == std::string_view::npos &&
+           text.find_first_of("0123456789") != std::string_view::npos;
+}
+
+/// The lengths of a written-out list ("48,32"); usage_error naming --option for an item that is
+/// not a non-negative integer.
+inline std::vector<index_t> parse_length_list(std::string_view option, std::string_view text) {
     std::vector<index_t> out;
-    if (is_inline_list(text)) {
-        for (const auto& item : split_list(option, text)) {
-            const auto v = parse_int(option, item, std::numeric_limits<index_t>::min());
-            if (v < 0) throw usage_error(detail::concat("option --", option, ": length ", v, " is negative; lengths are >= 0"));
-            out.push_back(v);
-        }
-        return out;
+    for (const auto& item : split_list(option, text)) {
+        const auto v = parse_int(option, item, std::numeric_limits<index_t>::min());
+        if (v < 0) throw usage_error(detail::concat("option --", option, ": length ", v, " is negative; lengths are >= 0"));
+        out.push_back(v);
     }
+    return out;
+}
+
+inline std::vector<index_t> read_lengths(std::string_view option, const std::string& text, const char* json_key) {
+    if (is_length_list(text)) return parse_length_list(option, text);
+    std::vector<index_t> out;
     const fs::path path(text);
     require_regular_file(path, "lengths");
     {
@@ -98,7 +106,7 @@ inline std::vector<index_t> read_lengths(std::string_view option, const std::str
                                                   json_key, "\" array; the object has no \"", json_key, "\""));
             list = &j[json_key];
             // the list as text ("55,12"), as safetensors metadata and tools/make_samples.py write it
-            if (list->is_string() && is_inline_list(list->get<std::string>())) return read_lengths(option, list->get<std::string>(), json_key);
+            if (list->is_string() && is_length_list(list->get<std::string>())) return parse_length_list(option, list->get<std::string>());
         }
         if (!list->is_array())
             throw command_error(detail::concat(path.string(), ": --", option, " expects a JSON array of integers"));

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <optional>
 #include <string_view>
 
@@ -28,31 +27,25 @@ namespace attnscope::cli {
 inline std::optional<double> metadata_number(const io::array_set::metadata_map& meta, std::string_view key) {
     const auto it = meta.find(key);
     if (it == meta.end()) return std::nullopt;
-    const char* begin = it->second.c_str();
-    char* end = nullptr;
-    const double v = std::strtod(begin, &end);
-    if (end == begin || *end != '\0' || !std::isfinite(v)) return std::nullopt;
-    return v;
+    try {
+        return parse_double(key, it->second, -1e300, 1e300);
+    } catch (const usage_error&) {
+        return std::nullopt;
+    }
 }
 
 /// The text of a metadata entry that exists.
 inline const std::string& metadata_text(const io::array_set::metadata_map& meta, std::string_view key) { return meta.find(key)->second; }
 
-/// A metadata list of lengths ("55,12"), or nothing when it is not one.
+/// A metadata list of lengths ("55,12", as --key-lengths takes it), or nothing when it is not one.
 inline std::optional<std::vector<index_t>> metadata_lengths(const io::array_set::metadata_map& meta, std::string_view key) {
     const auto it = meta.find(key);
-    if (it == meta.end() || it->second.empty()) return std::nullopt;
-    std::vector<index_t> out;
-    for (std::size_t at = 0; at <= it->second.size();) {
-        const std::size_t comma = std::min(it->second.find(',', at), it->second.size());
-        const std::string part = it->second.substr(at, comma - at);
-        char* end = nullptr;
-        const long long v = std::strtoll(part.c_str(), &end, 10);
-        if (part.empty() || *end != '\0' || v < 0) return std::nullopt;
-        out.push_back(static_cast<index_t>(v));
-        at = comma + 1;
+    if (it == meta.end() || !is_length_list(it->second)) return std::nullopt;
+    try {
+        return parse_length_list(key, it->second);
+    } catch (const usage_error&) {
+        return std::nullopt;
     }
-    return out;
 }
 
 /// The warnings for rows computed from queries and keys: they hold no exact zeros to read the
