@@ -3,7 +3,8 @@
 // File i is computed on rank i % N; rank 0 receives the results and folds them in file order, so
 // the outputs are bit-identical for any N (and to a run without MPI). A file that fails stops its
 // rank's work; rank 0 reports the first failing file in file order (the file a single process
-// would have stopped at) and every rank ends with status 1, rank 0 having printed the one line.
+// would have stopped at), prints the one line and ends with status 1; the other ranks end quietly
+// with 0, so that mpirun does not abort rank 0 before it has printed (quiet_failure).
 // MPI is used when the command was built with ATTNSCOPE_MPI and launched by mpirun; otherwise
 // this is a plain loop.
 #pragma once

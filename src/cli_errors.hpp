@@ -158,7 +158,9 @@ decltype(auto) naming(const std::filesystem::path& file, F&& f) {
     }
 }
 
-/// Ends a non-root rank with status 1 without a message (rank 0 prints the job's one line).
+/// Ends a non-root rank without a message and with status 0: rank 0 prints the job's one line and
+/// ends with status 1, which is mpirun's. (A non-root rank ending with 1 first made mpirun abort
+/// the job, rank 0 included, before rank 0 had printed the line.)
 class quiet_failure : public std::exception {
 public:
     const char* what() const noexcept override { return "failure reported by rank 0"; }

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     try {
         return run(args, signals);
     } catch (const cli::quiet_failure&) {
-        // an MPI rank other than 0: rank 0 printed the job's error line
+        return 0; // an MPI rank other than 0: rank 0 prints the job's error line and fails it (cli_errors.hpp)
     } catch (const std::exception& e) {
         fmt::print(stderr, "attnscope: error: {}\n", cli::one_line(cli::message_of(e)));
     }
