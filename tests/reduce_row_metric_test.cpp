@@ -749,3 +749,59 @@ TEST_CASE("value_error carries the row, rule, key and value as data", "[row_metr
     d = detail_of([&] { (void)as::row_entropy(f.view(), {}, {.on_bad_row = as::bad_row::renormalize}); });
     CHECK(d.rule == "positive sum");
 }
+
+TEMPLATE_TEST_CASE("rows read a tile at a time (several memory streams) equal rows read alone, bit for bit", "[row_metric][layout]",
+                   float, double, as::half, as::bfloat16) {
+    // rows of 2560 bytes (over 2 KB: compute_rows sums them 2 or 4 at a time, 16 rows apart, in
+    // tiles of 32 or 64 rows); Q = 200 leaves rows after the last whole tile, and 2 threads start
+    // their ranges inside tiles. Every value must equal the same row's in a one-row view.
+    using T = TestType;
+    const as::index_t K = 2560 / static_cast<as::index_t>(sizeof(T)), Q = 200, L = 2, past = K - Q;
+    naive::rules r;
+    r.causal = true;
+    r.past = past;
+    const std::vector<as::index_t> shape{1, L, 1, Q, K};
+    for (const bool causal : {false, true}) {
+        const auto x = naive::make_attention(shape, causal ? r : naive::rules{}, 41, 0.0, 1.5);
+        auto c = attnscope_test::convert<T>(x);
+        auto at = [&](as::index_t l, as::index_t q) { return c.data() + (l * Q + q) * K; };
+        // bad rows inside tiles: a NaN (layer 0, query 70) and a negative weight (query 101)
+        at(0, 70)[5] = attnscope_test::convert<T>({std::numeric_limits<double>::quiet_NaN()})[0];
+        at(0, 101)[100] = attnscope_test::convert<T>({-0.25})[0];
+        const auto full = as::make_view(c.data(), as::extents{L, 1, Q, K});
+        const auto v = causal ? full.with(as::causal(past)) : full;
+        for (const auto& par : {as::execution{}, as::execution{as::threads{2}}}) {
+            as::row_report rep;
+            const as::row_options o{.on_bad_row = as::bad_row::skip, .report = &rep, .parallel = par};
+            const auto got = as::compute_rows(v, o, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
+                                              as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{});
+            const auto ent = as::compute_rows(v, o, as::entropy_metric{});
+            CHECK(rep.skipped == 2);
+            REQUIRE(rep.first_bad.has_value());
+            CHECK(*rep.first_bad == as::row_index{0, 0, 0, 70});
+            for (as::index_t l = 0; l < L; ++l)
+                for (as::index_t q = 0; q < Q; ++q) {
+                    const auto w = v.fix(as::axis::layer, l).fix(as::axis::head, 0).slice(as::axis::query, q, q + 1); // one row: no tile
+                    as::row_options o1 = o;
+                    o1.report = nullptr;
+                    const auto alone = as::compute_rows(w, o1, as::entropy_metric{}, as::max_weight_metric{}, as::argmax_metric{},
+                                                        as::sparsity_metric{0.01}, as::hoyer_metric{}, as::attention_distance_metric{});
+                    INFO("layer " << l << " query " << q << (causal ? " causal" : ""));
+                    for (std::size_t m = 0; m < got.size(); ++m) {
+                        const double a = got[m].values(l, 0, q), b = alone[m].values(0);
+                        INFO(got[m].quantity);
+                        CHECK(((std::isnan(a) && std::isnan(b)) || a == b));
+                    }
+                    const double e = ent[0].values(l, 0, q), e1 = alone[0].values(0);
+                    CHECK(((std::isnan(e) && std::isnan(e1)) || e == e1));
+                }
+        }
+        // stopping at the first bad row names it, as one row at a time does
+        try {
+            (void)as::row_entropy(v);
+            FAIL("no error");
+        } catch (const as::value_error& e) {
+            CHECK_THAT(std::string(e.what()), contains("layer 0, head 0, query 70]"));
+        }
+    }
+}

@@ -177,6 +177,82 @@ TEMPLATE_TEST_CASE("simd: every sum matches a naive double loop", "[simd]", floa
         }
 }
 
+namespace {
+
+/// sums_dense_rows<What, T, M> on the rows [begin[m], end[m]) of bufs[m], m < M, against
+/// sums_dense_into row by row: bit-identical (NaN where NaN).
+template <unsigned What, int M, class T>
+void check_rows_pass(const std::vector<std::vector<T>>& bufs, const std::vector<index_t>& begin, const std::vector<index_t>& end,
+                     const std::vector<simd::sum_params>& par) {
+    simd::row_sums got[M], * outs[M];
+    const T* data[M];
+    for (int m = 0; m < M; ++m) {
+        outs[m] = &got[m];
+        data[m] = bufs[static_cast<std::size_t>(m)].data();
+        got[m].sum = 12345.0; // reset by the pass
+    }
+    simd::sums_dense_rows<What, T, M>(outs, data, begin.data(), end.data(), par.data());
+    auto same = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
+    for (int m = 0; m < M; ++m) {
+        const auto mi = static_cast<std::size_t>(m);
+        simd::row_sums want;
+        simd::sums_dense_into<What>(want, data[m], 1, begin[mi], end[mi], par[mi]);
+        INFO("row " << m << " of " << M << ", keys [" << begin[mi] << ", " << end[mi] << "), what " << What);
+        CHECK(same(got[m].sum, want.sum));
+        CHECK(same(got[m].plogp, want.plogp));
+        CHECK(same(got[m].sumsq, want.sumsq));
+        CHECK(same(got[m].distance, want.distance));
+        CHECK(same(got[m].max, want.max));
+        CHECK(same(got[m].min, want.min));
+        CHECK(got[m].argmax == want.argmax);
+        CHECK(got[m].below == want.below);
+        CHECK(got[m].below_hi == want.below_hi);
+        CHECK(got[m].count == want.count);
+    }
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("simd: several rows in one pass (memory streams) give each row's one-row sums bit for bit", "[simd]", float,
+                   double, as::half, as::bfloat16) {
+    using T = TestType;
+    constexpr unsigned entropy = simd::want_sum | simd::want_plogp | simd::want_min | simd::min_sign_only;
+    constexpr unsigned fused = simd::want_all | simd::min_sign_only;
+    unsigned seed = 7;
+    // equal lengths (tails taken together), unequal ones (each row's tail alone), short rows, rows
+    // over several blocks, and sub-ranges
+    const std::vector<std::vector<index_t>> cases{{32, 32, 32, 32},     {100, 100, 100, 100}, {128, 128, 128, 128},
+                                                  {1024, 1024, 1024, 1024}, {4099, 4099, 4099, 4099}, {1025, 700, 2048, 513},
+                                                  {600, 5000, 1500, 3000}, {40, 4000, 1000, 1000}};
+    for (const auto& ks : cases) {
+        std::vector<std::vector<T>> bufs;
+        std::vector<index_t> begin, end;
+        std::vector<simd::sum_params> par;
+        for (std::size_t m = 0; m < ks.size(); ++m) {
+            auto v = softmax_row(ks[m], seed++, m % 2 == 0 ? 2.0 : 0.3);
+            if (m == 2 && ks[m] > 600) v[static_cast<std::size_t>(ks[m] / 2)] = std::numeric_limits<double>::quiet_NaN();
+            if (m == 3 && ks[m] > 600) v[17] = -0.5;
+            bufs.push_back(attnscope_test::convert<T>(v));
+            const bool equal = std::all_of(ks.begin(), ks.end(), [&](index_t k) { return k == ks[0]; });
+            begin.push_back(m == 1 && !equal ? std::min<index_t>(5, ks[m] - 1) : 0); // a sub-range
+            end.push_back(ks[m]);
+            simd::sum_params p;
+            p.threshold = 0.5 / static_cast<double>(ks[m]);
+            p.threshold_hi = 0.9 / static_cast<double>(ks[m]);
+            p.sumsq_center = 1.0 / static_cast<double>(ks[m]);
+            p.distance_offset = ks[m] + static_cast<index_t>(m); // every key before the query (nonneg)
+            par.push_back(p);
+        }
+        check_rows_pass<entropy, 4>(bufs, begin, end, par);
+        check_rows_pass<fused, 2>(bufs, begin, end, par); // (the first M rows)
+        check_rows_pass<fused, 4>(bufs, begin, end, par);
+        check_rows_pass<simd::want_max | simd::want_argmax | simd::want_sum, 3>(bufs, begin, end, par);
+        // a query inside the row for one of them: rows of different distance variants go one by one
+        par[1].distance_offset = ks[1] / 2;
+        check_rows_pass<fused, 4>(bufs, begin, end, par);
+    }
+}
+
 #if defined(ATTNSCOPE_TEST_MMAP)
 TEMPLATE_TEST_CASE("simd: rows ending at the end of a mapped page read nothing past it (partial last step)", "[simd]",
                    float, double, as::half, as::bfloat16) {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -111,21 +112,86 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
         // the sparsity bracket follows the sums met (see below_request::sum_slack)
         below_request bracket = below;
         if constexpr ((sums & simd::want_below) != 0) bracket.sum_slack = 0x1p-20;
+        // the metrics of a row that passed validation (its summary in `sum`)
+        auto finish = [&](index_t lin, const auto& row, const row_summary& sum) {
+            ++part.computed;
+            if constexpr ((sums & simd::want_below) != 0) {
+                const double dev = std::abs(sum.sum - 1.0);
+                if (dev > 0.5 * bracket.sum_slack) bracket.sum_slack = 2.0 * dev;
+            }
+            const auto at = static_cast<std::size_t>(lin);
+            std::size_t i = 0;
+            ((dst[i++][at] = static_cast<double>(metrics(row, sum))), ...);
+        };
+        // Long rows are read a tile at a time: the tile's rows q + d + m D (m < streams) are summed
+        // by one pass over `streams` memory streams (simd::sums_dense_rows), which keeps one core
+        // busier than a single stream does; then every row of the tile is validated and finished in
+        // row order, as one by one (the same values, reports and errors). D: rows 64 KB apart, a
+        // power of two of at most 32 rows; tiles start at multiples of their size, which divides
+        // the walker's chunk of cached queries (no refill within a tile).
+        constexpr unsigned what = summary_sums<fused_sums(sums)>;
+        constexpr int streams = simd::has_vector_loader<T> ? simd::rows_per_pass<what> : 1;
+        index_t D = 0;
+        if constexpr (streams > 1 && requires { rows_of.rows_in_place(); }) {
+            const index_t row_bytes = v.extent(axis::key) * static_cast<index_t>(sizeof(T));
+            if (simd::streams_pay<what, T>(v.extent(axis::key)))
+                D = static_cast<index_t>(std::bit_floor(static_cast<std::uint64_t>(std::clamp<index_t>((index_t{64} << 10) / row_bytes, 1, 32))));
+        }
+        const index_t tile = streams * D;
+        std::vector<row_summary> tile_sums(static_cast<std::size_t>(tile));
+        std::vector<std::uint8_t> summed(static_cast<std::size_t>(tile));
         for (index_t lin = begin; lin < end; ++lin) {
-            if (rows_of.counts(q)) {
+            bool tiled = false;
+            if constexpr (streams > 1 && requires { rows_of.rows_in_place(); }) {
+                if (tile > 0 && q % tile == 0 && q + tile <= Q && lin + tile <= end && rows_of.rows_in_place()) {
+                    for (index_t d = 0; d < D; ++d) {
+                        using row_type = decltype(rows_of.row(row_index{}));
+                        row_type r[streams];
+                        bool joined = true;
+                        for (int m = 0; m < streams && joined; ++m) {
+                            const index_t qm = q + d + m * D;
+                            joined = rows_of.counts(qm);
+                            if (joined) r[m] = rows_of.row(row_index{b, l, h, qm});
+                            joined = joined && r[m].keys.dense && r[m].stride == 1;
+                        }
+                        for (int m = 0; m < streams; ++m) summed[static_cast<std::size_t>(d + m * D)] = joined ? 1 : 0;
+                        if (!joined) continue;
+                        row_sums* outs[streams];
+                        const T* data[streams];
+                        index_t from[streams], to[streams];
+                        simd::sum_params par[streams];
+                        for (int m = 0; m < streams; ++m) {
+                            auto& sm = tile_sums[static_cast<std::size_t>(d + m * D)];
+                            par[m] = summary_params<fused_sums(sums)>(r[m], opt, tol, bracket, sm);
+                            outs[m] = &sm.sums;
+                            data[m] = r[m].data;
+                            from[m] = r[m].keys.begin;
+                            to[m] = r[m].keys.end;
+                        }
+                        simd::sums_dense_rows<what, T, streams>(outs, data, from, to, par);
+                    }
+                    for (index_t j = 0; j < tile; ++j, ++lin) {
+                        if (!rows_of.counts(q + j)) continue;
+                        ++part.rows;
+                        const row_index ri{b, l, h, q + j};
+                        const auto row = rows_of.row(ri);
+                        auto& sj = tile_sums[static_cast<std::size_t>(j)];
+                        const row_status st =
+                            summed[static_cast<std::size_t>(j)] != 0
+                                ? conclude_summary<fused_sums(sums)>(true, row, ri, example, opt, tol, sj, &part, caller)
+                                : summarize_row<fused_sums(sums)>(row, ri, example, opt, tol, sj, &part, caller, bracket);
+                        if (st == row_status::ok) finish(lin, row, sj);
+                    }
+                    lin -= 1; // the tile's last row, where one row's step would leave it
+                    q += tile - 1;
+                    tiled = true;
+                }
+            }
+            if (!tiled && rows_of.counts(q)) {
                 ++part.rows;
                 const row_index ri{b, l, h, q};
                 const auto row = rows_of.row(ri);
-                if (summarize_row<fused_sums(sums)>(row, ri, example, opt, tol, s, &part, caller, bracket) == row_status::ok) {
-                    ++part.computed;
-                    if constexpr ((sums & simd::want_below) != 0) {
-                        const double dev = std::abs(s.sum - 1.0);
-                        if (dev > 0.5 * bracket.sum_slack) bracket.sum_slack = 2.0 * dev;
-                    }
-                    const auto at = static_cast<std::size_t>(lin);
-                    std::size_t i = 0;
-                    ((dst[i++][at] = static_cast<double>(metrics(row, s))), ...);
-                }
+                if (summarize_row<fused_sums(sums)>(row, ri, example, opt, tol, s, &part, caller, bracket) == row_status::ok) finish(lin, row, s);
             }
             if (++q == Q) {
                 q = 0;

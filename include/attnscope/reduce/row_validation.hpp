@@ -255,57 +255,71 @@ std::optional<bad_value> bad_row_reason(const attention_row<T>& row, double sum,
 
 } // namespace detail
 
-template <fused_sums Sums = fused_sums{}, class T>
-[[gnu::always_inline]] inline row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example,
-                                                       const row_options& opt, double tolerance, row_summary& out,
-                                                       row_report* report = nullptr, std::string_view caller = "compute_rows",
-                                                       const below_request& below = {}) {
-    namespace simd = detail::simd;
+namespace detail {
+
+/// The sums summarize_row takes from a dense row with `Sums` asked for: the validation's sum and
+/// sign of the minimum besides.
+template <fused_sums Sums>
+inline constexpr unsigned summary_sums = Sums.bits | simd::want_sum | simd::want_min |
+                                         ((Sums.bits & simd::want_min) != 0 ? 0u : simd::min_sign_only);
+
+/// The parameters of the pass over a dense row (distance line, sumsq center, the sparsity bracket,
+/// whose thresholds it also records in `out`).
+template <fused_sums Sums, class T>
+[[gnu::always_inline]] inline simd::sum_params summary_params(const attention_row<T>& row, const row_options& opt, double tolerance,
+                                                              const below_request& below, row_summary& out) {
+    constexpr unsigned what = summary_sums<Sums>;
+    simd::sum_params par;
+    const index_t n = row.keys.end > row.keys.begin ? row.keys.end - row.keys.begin : 0;
+    if constexpr ((what & simd::want_distance) != 0)
+        par = distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
+    if constexpr ((what & simd::want_sumsq) != 0) {
+        // rows of one view mostly share n (and the pass needs 1/n at its start: no division)
+        thread_local index_t center_n = 0;
+        thread_local double center = 0.0;
+        if (n != center_n && n > 0) {
+            center_n = n;
+            center = 1.0 / static_cast<double>(n);
+        }
+        if (n > 0) par.sumsq_center = center;
+    }
+    if constexpr ((what & simd::want_below) != 0) {
+        // #{q < t} = #{p < t s}: before s is known, count under t s_lo and t s_hi, the ends of
+        // the sums the row may have and pass with; equal counts settle it for any s between
+        const double t = n > 0 ? (below.over_n ? below.threshold / static_cast<double>(n) : below.threshold)
+                               : std::numeric_limits<double>::quiet_NaN();
+        double lo = 0.0, hi = std::numeric_limits<double>::infinity();
+        if (opt.on_bad_row != bad_row::renormalize) {
+            const double slack = std::min(tolerance, below.sum_slack);
+            hi = 1.0 + slack;
+            if (!opt.allow_sink) lo = 1.0 - slack;
+        }
+        out.below_t = t >= 0.0 ? t : std::numeric_limits<double>::quiet_NaN();
+        out.below_s_lo = lo;
+        out.below_s_hi = hi;
+        par.threshold = t >= 0.0 ? t * lo : 0.0;
+        par.threshold_hi = t >= 0.0 ? t * hi : 0.0;
+    }
+    return par;
+}
+
+/// The rest of summarize_row once out.sums holds the pass over a dense row (dense = true), or
+/// for a row with a per-key rule (its scan here): the summary's fields and the verdict.
+template <fused_sums Sums, class T>
+[[gnu::always_inline]] inline row_status conclude_summary(bool dense, const attention_row<T>& row, const row_index& index, index_t example,
+                                                          const row_options& opt, double tolerance, row_summary& out,
+                                                          row_report* report, std::string_view caller) {
     double sum = 0.0, min = 0.0;
     index_t count = 0;
-    if (row.keys.dense) {
-        // validation needs the sign of the minimum only (unless a metric reads the minimum itself)
-        constexpr unsigned asked = Sums.bits;
-        constexpr unsigned what = asked | simd::want_sum | simd::want_min | ((asked & simd::want_min) != 0 ? 0u : simd::min_sign_only);
-        simd::sum_params par;
-        const index_t n = row.keys.end > row.keys.begin ? row.keys.end - row.keys.begin : 0;
-        if constexpr ((what & simd::want_distance) != 0)
-            par = detail::distance_params(row.keys.query_position, row.keys.key_origin, row.keys.key_step);
-        if constexpr ((what & simd::want_sumsq) != 0) {
-            // rows of one view mostly share n (and the pass needs 1/n at its start: no division)
-            thread_local index_t center_n = 0;
-            thread_local double center = 0.0;
-            if (n != center_n && n > 0) {
-                center_n = n;
-                center = 1.0 / static_cast<double>(n);
-            }
-            if (n > 0) par.sumsq_center = center;
-        }
-        if constexpr ((what & simd::want_below) != 0) {
-            // #{q < t} = #{p < t s}: before s is known, count under t s_lo and t s_hi, the ends of
-            // the sums the row may have and pass with; equal counts settle it for any s between
-            const double t = n > 0 ? (below.over_n ? below.threshold / static_cast<double>(n) : below.threshold)
-                                   : std::numeric_limits<double>::quiet_NaN();
-            double lo = 0.0, hi = std::numeric_limits<double>::infinity();
-            if (opt.on_bad_row != bad_row::renormalize) {
-                const double slack = std::min(tolerance, below.sum_slack);
-                hi = 1.0 + slack;
-                if (!opt.allow_sink) lo = 1.0 - slack;
-            }
-            out.below_t = t >= 0.0 ? t : std::numeric_limits<double>::quiet_NaN();
-            out.below_s_lo = lo;
-            out.below_s_hi = hi;
-            par.threshold = t >= 0.0 ? t * lo : 0.0;
-            par.threshold_hi = t >= 0.0 ? t * hi : 0.0;
-        }
-        simd::sums_dense_into<what>(out.sums, row.data, row.stride, row.keys.begin, row.keys.end, par);
+    if (dense) {
+        constexpr unsigned what = summary_sums<Sums>;
         constexpr unsigned have = (what & simd::min_sign_only) != 0 ? what & ~unsigned{simd::want_min | simd::min_sign_only} : what;
         out.sums_have = fused_sums(simd::normalized_sums(have));
         sum = out.sums.sum;
         min = out.sums.min;
         count = out.sums.count;
     } else {
-        const auto sc = detail::scan_masked(row.data, row.stride, row.keys);
+        const auto sc = scan_masked(row.data, row.stride, row.keys);
         out.sums_have = fused_sums{};
         sum = sc.sum;
         min = sc.min;
@@ -324,9 +338,24 @@ template <fused_sums Sums = fused_sums{}, class T>
     // the common case in a few comparisons; reasons, renormalization counts and errors out of line
     if (opt.on_bad_row != bad_row::renormalize && !opt.allow_sink && std::abs(sum - 1.0) <= tolerance && sum > 0.0 && min >= 0.0)
         return row_status::ok;
-    auto broken = detail::bad_row_reason(row, sum, min, count, opt, tolerance, report);
+    auto broken = bad_row_reason(row, sum, min, count, opt, tolerance, report);
     if (!broken) return row_status::ok;
-    return detail::reject_row(index, std::move(*broken), opt, report, caller);
+    return reject_row(index, std::move(*broken), opt, report, caller);
+}
+
+} // namespace detail
+
+template <fused_sums Sums = fused_sums{}, class T>
+[[gnu::always_inline]] inline row_status summarize_row(const attention_row<T>& row, const row_index& index, index_t example,
+                                                       const row_options& opt, double tolerance, row_summary& out,
+                                                       row_report* report = nullptr, std::string_view caller = "compute_rows",
+                                                       const below_request& below = {}) {
+    if (row.keys.dense) {
+        // validation needs the sign of the minimum only (unless a metric reads the minimum itself)
+        const auto par = detail::summary_params<Sums>(row, opt, tolerance, below, out);
+        detail::simd::sums_dense_into<detail::summary_sums<Sums>>(out.sums, row.data, row.stride, row.keys.begin, row.keys.end, par);
+    }
+    return detail::conclude_summary<Sums>(row.keys.dense, row, index, example, opt, tolerance, out, report, caller);
 }
 
 

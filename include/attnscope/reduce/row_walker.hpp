@@ -88,6 +88,16 @@ public:
         }
     }
 
+    /// Whether the rows handed out point into the view itself rather than into the scratch block
+    /// of a transposed layout: then every row of the current plane stays valid until the next
+    /// start(), and several can be read at once (compute_rows passes over rows 64 KB apart).
+    bool rows_in_place() const noexcept {
+        if constexpr (cached)
+            return !transposed_;
+        else
+            return true;
+    }
+
 private:
     /// The key rule of query chunk_q0_ + qi.
     key_rule rule(std::size_t qi) const noexcept {

@@ -305,74 +305,74 @@ struct pass_state {
 /// and 131072: 0.62-0.70).
 inline constexpr index_t prefetch_row_bytes = 2048, prefetch_distance = 2048, prefetch_short_distance = 4096;
 
-/// Accumulates n contiguous elements into r; p[0] is local key `k0`.
+/// The parts of a pass over contiguous elements, shared by the one-row pass (sums_contiguous) and
+/// the pass over several rows at once (sums_contiguous_rows), so that both apply the same
+/// operations to a row's state in the same order and give the same bits.
 template <unsigned What, class T>
-void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, row_sums& r) noexcept {
+struct contiguous_pass {
     using S = pass_state<What, T>;
     using L = loader<T>;
     using C = typename L::C;
     using vb = typename S::vb;
     using mb = typename S::mb;
-    constexpr index_t step = S::step;
-    S st;
-    if constexpr ((What & want_below) != 0) {
-        const double hi = std::isnan(par.threshold_hi) ? par.threshold : par.threshold_hi;
-        if constexpr (std::is_same_v<C, float>) {
-            st.thr = vb(float_at_least(par.threshold));
-            st.thr_hi = vb(float_at_least(hi));
-        } else {
-            st.thr = vb(par.threshold);
-            st.thr_hi = vb(hi);
-        }
-    }
-    if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
-    const mb none{};
+    static constexpr index_t step = S::step;
     // steps per group and per block: constant trip counts, so the loops unroll and their exits
     // are predicted; without want_argmax a group is a whole block
-    constexpr index_t group_steps = (What & want_argmax) != 0 ? S::group / step : S::block / step;
-    constexpr index_t groups_per_block = S::block / step / group_steps;
-    const double sum_before = r.sum;
-    bool sum_rounded = false;
-    // short rows prefetch the bytes a page ahead, where the next rows of a plane lie (the hardware
-    // prefetcher stops at every 4 KB page, i.e. every few short rows): rows shorter than a group
-    // all at once here, longer ones step by step in the loop below (a burst of 32 prefetches per
-    // 2 KB row held up K = 512: 0.85-0.90x the time per row, best of ten alternating runs) and
-    // their last, partial group here
-    constexpr index_t group_elems = group_steps * step;
-    const bool stream = n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes;
-    if (n < group_elems) {
-        const char* from = reinterpret_cast<const char*>(p) + prefetch_short_distance;
-        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
-    } else if (!stream && n % group_elems != 0) {
-        const char* from = reinterpret_cast<const char*>(p + n / group_elems * group_elems) + prefetch_short_distance;
-        for (index_t b = 0; b < n % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
-    }
-    const index_t ahead = stream ? prefetch_distance : prefetch_short_distance;
-    for (index_t s0 = 0; s0 < n; s0 += S::segment) {
-        const index_t sn = std::min(S::segment, n - s0);
-        const T* q = p + s0;
-        st.start_segment(k0 + s0, par);
-        st.start_block();
-        const index_t full_groups = sn / (group_steps * step);
-        index_t i = 0;
-        for (index_t g = 0; g < full_groups; ++g) {
-            st.start_group();
-            const index_t group_start = i;
-            for (index_t u = 0; u < group_steps; ++u, i += step) {
-                vb a, b;
-                for (index_t c = 0; c < static_cast<index_t>(step * sizeof(T)); c += 64)
-                    __builtin_prefetch(reinterpret_cast<const char*>(q + i) + ahead + c);
-                L::load(q + i, a, b);
-                st.template add<false>(0, a, none);
-                st.template add<false>(1, b, none);
-            }
-            st.end_group(group_start);
-            if ((g + 1) % groups_per_block == 0) {
-                st.fold_block(r);
-                st.start_block();
+    static constexpr index_t group_steps = (What & want_argmax) != 0 ? S::group / step : S::block / step;
+    static constexpr index_t groups_per_block = S::block / step / group_steps;
+    static constexpr index_t group_elems = group_steps * step;
+
+    /// The parameters the state keeps in registers.
+    static void init(S& st, const sum_params& par) noexcept {
+        if constexpr ((What & want_below) != 0) {
+            const double hi = std::isnan(par.threshold_hi) ? par.threshold : par.threshold_hi;
+            if constexpr (std::is_same_v<C, float>) {
+                st.thr = vb(float_at_least(par.threshold));
+                st.thr_hi = vb(float_at_least(hi));
+            } else {
+                st.thr = vb(par.threshold);
+                st.thr_hi = vb(hi);
             }
         }
+        if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
+    }
+
+    /// One full step at q + i, prefetching `ahead` bytes past it.
+    [[gnu::always_inline]] static void full_step(S& st, const T* q, index_t i, index_t ahead) noexcept {
+        const mb none{};
+        vb a, b;
+        for (index_t c = 0; c < static_cast<index_t>(step * sizeof(T)); c += 64)
+            __builtin_prefetch(reinterpret_cast<const char*>(q + i) + ahead + c);
+        L::load(q + i, a, b);
+        st.template add<false>(0, a, none);
+        st.template add<false>(1, b, none);
+    }
+
+    /// The end of full group g (0-based in the segment): its group closes, and its block when the
+    /// group completes one.
+    [[gnu::always_inline]] static void end_full_group(S& st, index_t g, row_sums& r) noexcept {
+        st.end_group(g * group_elems);
+        if ((g + 1) % groups_per_block == 0) {
+            st.fold_block(r);
+            st.start_block();
+        }
+    }
+
+    /// Full groups [g0, g1) of the segment q.
+    static void groups(S& st, const T* q, index_t g0, index_t g1, index_t ahead, row_sums& r) noexcept {
+        for (index_t g = g0; g < g1; ++g) {
+            st.start_group();
+            for (index_t u = 0, i = g * group_elems; u < group_steps; ++u, i += step) full_step(st, q, i, ahead);
+            end_full_group(st, g, r);
+        }
+    }
+
+    /// What follows the segment's full_groups full groups: the partial group (its last step
+    /// zero-padded, lanes past the end masked), the open block and the segment's fold.
+    static void tail(S& st, const T* q, index_t sn, index_t k_first, index_t full_groups, row_sums& r) noexcept {
+        index_t i = full_groups * group_elems;
         if (i < sn) { // the last, partial group
+            const mb none{};
             st.start_group();
             const index_t group_start = i;
             for (; i + step <= sn; i += step) {
@@ -398,16 +398,162 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
             }
             st.end_group(group_start);
         }
-        if (i > (full_groups - full_groups % groups_per_block) * group_steps * step) st.fold_block(r); // a block is open
-        st.fold_segment(q, sn, k0 + s0, r);
+        if (i > (full_groups - full_groups % groups_per_block) * group_elems) st.fold_block(r); // a block is open
+        st.fold_segment(q, sn, k_first, r);
+    }
+
+    /// (half rows) the exact sum of a row whose lane block sums reached 1, in double.
+    static void add_exactly(const T* p, index_t n, double sum_before, row_sums& r) noexcept {
+        double exact = 0.0;
+        for (index_t i = 0; i < n; ++i) exact += static_cast<double>(widen(p[i]));
+        r.sum = sum_before + exact;
+    }
+};
+
+/// Accumulates n contiguous elements into r; p[0] is local key `k0`.
+template <unsigned What, class T>
+void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, row_sums& r) noexcept {
+    using P = contiguous_pass<What, T>;
+    using S = typename P::S;
+    S st;
+    P::init(st, par);
+    const double sum_before = r.sum;
+    bool sum_rounded = false;
+    // short rows prefetch the bytes a page ahead, where the next rows of a plane lie (the hardware
+    // prefetcher stops at every 4 KB page, i.e. every few short rows): rows shorter than a group
+    // all at once here, longer ones step by step in the loop below (a burst of 32 prefetches per
+    // 2 KB row held up K = 512: 0.85-0.90x the time per row, best of ten alternating runs) and
+    // their last, partial group here
+    constexpr index_t group_elems = P::group_elems;
+    const bool stream = n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes;
+    if (n < group_elems) {
+        const char* from = reinterpret_cast<const char*>(p) + prefetch_short_distance;
+        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
+    } else if (!stream && n % group_elems != 0) {
+        const char* from = reinterpret_cast<const char*>(p + n / group_elems * group_elems) + prefetch_short_distance;
+        for (index_t b = 0; b < n % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
+    }
+    const index_t ahead = stream ? prefetch_distance : prefetch_short_distance;
+    for (index_t s0 = 0; s0 < n; s0 += S::segment) {
+        const index_t sn = std::min(S::segment, n - s0);
+        const T* q = p + s0;
+        st.start_segment(k0 + s0, par);
+        st.start_block();
+        const index_t full_groups = sn / group_elems;
+        P::groups(st, q, 0, full_groups, ahead, r);
+        P::tail(st, q, sn, k0 + s0, full_groups, r);
         if constexpr (S::block_sum && (What & want_sum) != 0) sum_rounded = sum_rounded || st.sum_rounded;
     }
     if constexpr (S::block_sum && (What & want_sum) != 0)
-        if (sum_rounded) { // a lane's block sum reached 1: the exact sum in double
-            double exact = 0.0;
-            for (index_t i = 0; i < n; ++i) exact += static_cast<double>(widen(p[i]));
-            r.sum = sum_before + exact;
+        if (sum_rounded) P::add_exactly(p, n, sum_before, r); // a lane's block sum reached 1
+}
+
+/// Rows a pass over several rows takes: at least one step, at most a segment.
+template <unsigned What, class T>
+constexpr bool joins_rows(index_t n) noexcept {
+    return n >= pass_state<What, T>::step && n <= pass_state<What, T>::segment;
+}
+
+/// Rows compute_rows reads a tile at a time (several memory streams): rows longer than
+/// prefetch_row_bytes. Shorter ones gain nothing from more streams and pay for the tile's
+/// bookkeeping (K = 128 floats: 92-101 against 68-76 ns per row, alternating runs).
+template <unsigned What, class T>
+constexpr bool streams_pay(index_t n) noexcept {
+    return n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes && joins_rows<What, T>(n);
+}
+
+/// sums_contiguous over M rows at once (each joins_rows): the full groups they have in common
+/// step by step, one row after another within a step, then, where all rows are equally long,
+/// their tails the same way, otherwise each row's remaining groups and tail alone. Every row's
+/// state sees the operations of sums_contiguous in its order, so each r[m] is bit-identical to a
+/// pass over that row alone, and rows prefetch as there. The M rows are M memory streams, which
+/// keep one core busier than one stream does (4 KB float rows of one plane 64 KB apart: 1.1-1.25x
+/// the one-stream read, against 0.72-0.78x one row at a time).
+template <unsigned What, class T, int M>
+void sums_contiguous_rows(const T* const* p, const index_t* n, const index_t* k0, const sum_params* par, row_sums* const* r) noexcept {
+    using P = contiguous_pass<What, T>;
+    using S = typename P::S;
+    using vb = typename P::vb;
+    using C = typename P::C;
+    using L = typename P::L;
+    constexpr index_t step = P::step, group_elems = P::group_elems;
+    S st[M];
+    index_t ahead[M];
+    index_t common = std::numeric_limits<index_t>::max();
+    bool equal = true;
+    for (int m = 0; m < M; ++m) {
+        P::init(st[m], par[m]);
+        st[m].start_segment(k0[m], par[m]);
+        st[m].start_block();
+        common = std::min(common, n[m] / group_elems);
+        equal = equal && n[m] == n[0];
+        // the prefetches of sums_contiguous
+        const auto bytes = n[m] * static_cast<index_t>(sizeof(T));
+        const bool stream = bytes > prefetch_row_bytes;
+        if (n[m] < group_elems) {
+            const char* from = reinterpret_cast<const char*>(p[m]) + prefetch_short_distance;
+            for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(from + b);
+        } else if (!stream && n[m] % group_elems != 0) {
+            const char* from = reinterpret_cast<const char*>(p[m] + n[m] / group_elems * group_elems) + prefetch_short_distance;
+            for (index_t b = 0; b < n[m] % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
         }
+        ahead[m] = stream ? prefetch_distance : prefetch_short_distance;
+    }
+    for (index_t g = 0; g < common; ++g) {
+        for (int m = 0; m < M; ++m) st[m].start_group();
+        for (index_t u = 0, i = g * group_elems; u < P::group_steps; ++u, i += step)
+            for (int m = 0; m < M; ++m) P::full_step(st[m], p[m], i, ahead[m]);
+        for (int m = 0; m < M; ++m) P::end_full_group(st[m], g, *r[m]);
+    }
+    if (equal) { // P::tail for every row, step by step
+        const index_t sn = n[0];
+        index_t i = common * group_elems;
+        if (i < sn) {
+            const typename P::mb none{};
+            for (int m = 0; m < M; ++m) st[m].start_group();
+            const index_t group_start = i;
+            for (; i + step <= sn; i += step)
+                for (int m = 0; m < M; ++m) {
+                    vb a, b;
+                    L::load(p[m] + i, a, b);
+                    st[m].template add<false>(0, a, none);
+                    st[m].template add<false>(1, b, none);
+                }
+            if (i < sn) {
+                const vb left(static_cast<C>(sn - i));
+                for (int m = 0; m < M; ++m) {
+                    vb a, b;
+                    if constexpr (loads_partial<L>()) {
+                        L::load_partial(p[m] + i, static_cast<std::size_t>(sn - i), a, b);
+                    } else {
+                        T tmp[S::step];
+                        std::memset(static_cast<void*>(tmp), 0, sizeof(tmp));
+                        std::memcpy(static_cast<void*>(tmp), p[m] + i, static_cast<std::size_t>(sn - i) * sizeof(T));
+                        L::load(tmp, a, b);
+                    }
+                    st[m].template add<true>(0, a, lane_offsets<T>(0) < left);
+                    st[m].template add<true>(1, b, lane_offsets<T>(1) < left);
+                }
+                i = sn;
+            }
+            for (int m = 0; m < M; ++m) st[m].end_group(group_start);
+        }
+        const bool open = i > (common - common % P::groups_per_block) * group_elems;
+        for (int m = 0; m < M; ++m) {
+            if (open) st[m].fold_block(*r[m]);
+            st[m].fold_segment(p[m], sn, k0[m], *r[m]);
+        }
+    }
+    for (int m = 0; m < M; ++m) {
+        const double sum_before = 0.0; // (r[m] starts from row_sums{})
+        if (!equal) {
+            const index_t full_groups = n[m] / group_elems;
+            P::groups(st[m], p[m], common, full_groups, ahead[m], *r[m]);
+            P::tail(st[m], p[m], n[m], k0[m], full_groups, *r[m]);
+        }
+        if constexpr (S::block_sum && (What & want_sum) != 0)
+            if (st[m].sum_rounded) P::add_exactly(p[m], n[m], sum_before, *r[m]);
+    }
 }
 
 /// sums_contiguous over the elements data[k * stride], k in [b, e), copied a chunk at a time
@@ -493,6 +639,90 @@ void sums_dense_into(row_sums& out, const T* data, index_t stride, index_t begin
         sums_dense_vectorised<What, T>(out, data, stride, begin, end, par);
 }
 
+/// Whether T has a vector loader (the element types of the library; a user's type through
+/// element_traits takes the reference loop).
+template <class T>
+inline constexpr bool has_vector_loader = requires { loader<T>::N; };
+
+/// How many rows sums_dense_rows takes at once for `What`: four where a row's state is a few
+/// vectors (entropy: three), two for the fused passes (so that the states stay in registers).
+template <unsigned What>
+inline constexpr int rows_per_pass = (normalized_sums(What) & ~unsigned{want_sum | want_plogp | want_min | min_sign_only}) == 0 ? 4 : 2;
+
+/// sums_dense_into for M contiguous rows at once, out[m] from data[m][begin[m], end[m]) with
+/// par[m]: the same values as M calls (bit-identical), in one pass over M memory streams where
+/// every row joins_rows, they take the same variant of the pass and have a full group or their
+/// length in common; otherwise row by row.
+template <unsigned What, class T, int M>
+void sums_dense_rows(row_sums* const* out, const T* const* data, const index_t* begin, const index_t* end, const sum_params* par) noexcept {
+    constexpr unsigned what = normalized_sums(What);
+    auto one_by_one = [&] {
+        for (int m = 0; m < M; ++m) sums_dense_into<What, T>(*out[m], data[m], 1, begin[m], end[m], par[m]);
+    };
+    if constexpr (!requires { loader<T>::N; }) {
+        one_by_one();
+    } else {
+        using C = typename loader<T>::C;
+        const T* p[M];
+        index_t n[M];
+        bool nonneg[M];
+        for (int m = 0; m < M; ++m) {
+            n[m] = end[m] - begin[m];
+            if (!joins_rows<What, T>(n[m])) return one_by_one();
+            p[m] = data[m] + begin[m];
+            nonneg[m] = false;
+            if constexpr ((what & want_distance) != 0) {
+                // the checks of sums_dense_vectorised, row by row
+                const double a = static_cast<double>(par[m].distance_offset), st = static_cast<double>(par[m].distance_step);
+                const double first = a - static_cast<double>(begin[m]) * st, last = a - static_cast<double>(end[m] - 1) * st;
+                if constexpr (std::is_same_v<C, float>)
+                    if (!(std::fabs(first) < 0x1p24 && std::fabs(a - static_cast<double>(end[m]) * st) < 0x1p24 &&
+                          std::fabs(st) * static_cast<double>(n[m] + 2 * pass_state<what, T>::step) < 0x1p24))
+                        return one_by_one();
+                nonneg[m] = first >= 0.0 && last >= 0.0;
+                if (nonneg[m] != nonneg[0]) return one_by_one();
+            }
+        }
+        bool equal = true;
+        index_t shortest = n[0];
+        for (int m = 1; m < M; ++m) {
+            equal = equal && n[m] == n[0];
+            shortest = std::min(shortest, n[m]);
+        }
+        if (!equal && shortest < contiguous_pass<what, T>::group_elems) return one_by_one(); // nothing in common
+        index_t k0[M];
+        row_sums* r[M];
+        for (int m = 0; m < M; ++m) {
+            *out[m] = row_sums{};
+            out[m]->count = n[m];
+            k0[m] = begin[m];
+            r[m] = out[m];
+        }
+        auto run = [&]<unsigned W>() {
+            if constexpr ((W & want_distance) != 0)
+                if (nonneg[0]) return sums_contiguous_rows<W | distance_nonneg, T, M>(p, n, k0, par, r);
+            sums_contiguous_rows<W, T, M>(p, n, k0, par, r);
+        };
+        constexpr bool log_checks = (what & (want_min | min_sign_only | want_plogp)) == (want_min | min_sign_only | want_plogp) &&
+                                    std::is_same_v<C, float> && log_flags_negative;
+        if constexpr (log_checks)
+            run.template operator()<(what & ~unsigned{want_min | min_sign_only})>();
+        else
+            run.template operator()<(what & ~unsigned{min_sign_only})>();
+        for (int m = 0; m < M; ++m) { // the fix-ups of sums_dense_vectorised
+            if constexpr (log_checks) {
+                r[m]->min = 0.0;
+                if (std::isnan(r[m]->plogp)) {
+                    r[m]->min = sums_dense_scalar<want_min>(data[m], 1, begin[m], end[m]).min;
+                    if (r[m]->min >= 0.0) r[m]->plogp = sums_dense_scalar<want_plogp>(data[m], 1, begin[m], end[m]).plogp;
+                }
+            }
+            if constexpr ((what & want_plogp) != 0 && std::is_same_v<C, float>)
+                if (r[m]->sum >= 0.0 && r[m]->sum < 0x1p-60) r[m]->plogp = sums_dense_scalar<want_plogp>(data[m], 1, begin[m], end[m]).plogp;
+        }
+    }
+}
+
 template <unsigned What, class T>
 row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
     row_sums r;
@@ -510,6 +740,27 @@ row_sums sums_dense(const T* data, index_t stride, index_t begin, index_t end, c
 template <unsigned What, class T>
 void sums_dense_into(row_sums& out, const T* data, index_t stride, index_t begin, index_t end, const sum_params& par = {}) noexcept {
     out = sums_dense_scalar<What>(data, stride, begin, end, par);
+}
+
+template <class T>
+inline constexpr bool has_vector_loader = false;
+
+template <unsigned What>
+inline constexpr int rows_per_pass = 1;
+
+template <unsigned What, class T>
+constexpr bool joins_rows(index_t) noexcept {
+    return false;
+}
+
+template <unsigned What, class T>
+constexpr bool streams_pay(index_t) noexcept {
+    return false;
+}
+
+template <unsigned What, class T, int M>
+void sums_dense_rows(row_sums* const* out, const T* const* data, const index_t* begin, const index_t* end, const sum_params* par) noexcept {
+    for (int m = 0; m < M; ++m) *out[m] = sums_dense_scalar<What>(data[m], 1, begin[m], end[m], par[m]);
 }
 
 #endif
