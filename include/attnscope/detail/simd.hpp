@@ -7,7 +7,8 @@
 //   convert.hpp     element types into compute lanes (loaders, masked partial steps)
 //   horizontal.hpp  reductions across lanes (hmax / hmin, hadd4, mask counts and bits)
 //   log.hpp         the float and double logarithms of sum p ln p
-//   row_pass.hpp    the pass itself (pass_state, sums_contiguous, sums_dense)
+//   row_pass.hpp    the pass itself (pass_state, sums_contiguous, sums_dense), and over several
+//                   rows at once (sums_dense_rows: several memory streams)
 // Metrics ask for the pass's sums through the public reduce/fused_sums.hpp, not through these.
 #pragma once
 

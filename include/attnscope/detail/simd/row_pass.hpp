@@ -2,7 +2,8 @@
 // asked for (sums.hpp): sum p, sum p ln p, sum (p - c)^2, sum p |a - k step|, max and first argmax,
 // min, and the counts below two thresholds. Only the sums asked for (a compile-time bit set) are
 // computed, so `sums_dense<want_sum | want_plogp>` is the entropy kernel and adding more bits costs
-// a few instructions per vector, not another pass.
+// a few instructions per vector, not another pass. `sums_dense_rows` runs the same pass over
+// several rows at once, one step of each in turn (several memory streams; the same bits per row).
 //
 // Accuracy (float64 reference, any row length): float, half and bfloat16 rows are widened to
 // float lanes. sum p is exact to ~1e-13 (Fast2Sum on an offset, errors kept: see pass_state; half
