@@ -75,6 +75,50 @@ constexpr unsigned dense_sums_of() noexcept {
 }
 
 
+/// The row distance D of compute_rows' tiles for rows of `keys` elements of T (0: no tiles): rows
+/// about 64 KB apart, a power of two of at most 32 rows, for rows simd::streams_pay takes.
+template <unsigned What, class T>
+index_t tile_distance(index_t keys) noexcept {
+    if (!simd::streams_pay<What, T>(keys)) return 0;
+    const index_t row_bytes = keys * static_cast<index_t>(sizeof(T));
+    return static_cast<index_t>(std::bit_floor(static_cast<std::uint64_t>(std::clamp<index_t>((index_t{64} << 10) / row_bytes, 1, 32))));
+}
+
+/// Sums the rows of a tile of the cursor's current plane (b, l, h): rows q + d + m D, m < Streams,
+/// one pass over Streams rows for every d < D (simd::sums_dense_rows), into sums[d + m D] with the
+/// parameters of summarize_row; summed[j] says which rows were (all Streams rows of a pass count
+/// and are dense and contiguous); summarize_row takes the others.
+template <fused_sums Sums, int Streams, class T, class Cursor>
+void sum_tile(Cursor& rows_of, index_t b, index_t l, index_t h, index_t q, index_t D, const row_options& opt, double tolerance,
+              const below_request& below, std::vector<row_summary>& sums, std::vector<std::uint8_t>& summed) {
+    using row_type = decltype(rows_of.row(row_index{}));
+    for (index_t d = 0; d < D; ++d) {
+        row_type r[Streams];
+        bool joined = true;
+        for (int m = 0; m < Streams && joined; ++m) {
+            const index_t qm = q + d + m * D;
+            joined = rows_of.counts(qm);
+            if (joined) r[m] = rows_of.row(row_index{b, l, h, qm});
+            joined = joined && r[m].keys.dense && r[m].stride == 1;
+        }
+        for (int m = 0; m < Streams; ++m) summed[static_cast<std::size_t>(d + m * D)] = joined ? 1 : 0;
+        if (!joined) continue;
+        row_sums* outs[Streams];
+        const T* data[Streams];
+        index_t from[Streams], to[Streams];
+        simd::sum_params par[Streams];
+        for (int m = 0; m < Streams; ++m) {
+            auto& sm = sums[static_cast<std::size_t>(d + m * D)];
+            par[m] = summary_params<Sums>(r[m], opt, tolerance, below, sm);
+            outs[m] = &sm.sums;
+            data[m] = r[m].data;
+            from[m] = r[m].keys.begin;
+            to[m] = r[m].keys.end;
+        }
+        simd::sums_dense_rows<summary_sums<Sums>, T, Streams>(outs, data, from, to, par);
+    }
+}
+
 template <class V, class... M>
 std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view caller, const V& v, const row_options& opt,
                                                           const M&... metrics) {
@@ -123,20 +167,15 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
             std::size_t i = 0;
             ((dst[i++][at] = static_cast<double>(metrics(row, sum))), ...);
         };
-        // Long rows are read a tile at a time: the tile's rows q + d + m D (m < streams) are summed
-        // by one pass over `streams` memory streams (simd::sums_dense_rows), which keeps one core
-        // busier than a single stream does; then every row of the tile is validated and finished in
-        // row order, as one by one (the same values, reports and errors). D: rows 64 KB apart, a
-        // power of two of at most 32 rows; tiles start at multiples of their size, which divides
-        // the walker's chunk of cached queries (no refill within a tile).
+        // Long rows are read a tile at a time: its rows are summed `streams` at a time, rows D apart
+        // (sum_tile: several memory streams keep one core busier than a single stream does), then
+        // validated and finished in row order, as one by one (the same values, reports and
+        // errors). Tiles start at multiples of their size, which divides the walker's chunk of
+        // cached queries (no refill within a tile).
         constexpr unsigned what = summary_sums<fused_sums(sums)>;
         constexpr int streams = simd::has_vector_loader<T> ? simd::rows_per_pass<what> : 1;
         index_t D = 0;
-        if constexpr (streams > 1 && requires { rows_of.rows_in_place(); }) {
-            const index_t row_bytes = v.extent(axis::key) * static_cast<index_t>(sizeof(T));
-            if (simd::streams_pay<what, T>(v.extent(axis::key)))
-                D = static_cast<index_t>(std::bit_floor(static_cast<std::uint64_t>(std::clamp<index_t>((index_t{64} << 10) / row_bytes, 1, 32))));
-        }
+        if constexpr (streams > 1 && requires { rows_of.rows_in_place(); }) D = tile_distance<what, T>(v.extent(axis::key));
         const index_t tile = streams * D;
         std::vector<row_summary> tile_sums(static_cast<std::size_t>(tile));
         std::vector<std::uint8_t> summed(static_cast<std::size_t>(tile));
@@ -144,32 +183,7 @@ std::array<labeled_array, sizeof...(M)> compute_rows_impl(std::string_view calle
             bool tiled = false;
             if constexpr (streams > 1 && requires { rows_of.rows_in_place(); }) {
                 if (tile > 0 && q % tile == 0 && q + tile <= Q && lin + tile <= end && rows_of.rows_in_place()) {
-                    for (index_t d = 0; d < D; ++d) {
-                        using row_type = decltype(rows_of.row(row_index{}));
-                        row_type r[streams];
-                        bool joined = true;
-                        for (int m = 0; m < streams && joined; ++m) {
-                            const index_t qm = q + d + m * D;
-                            joined = rows_of.counts(qm);
-                            if (joined) r[m] = rows_of.row(row_index{b, l, h, qm});
-                            joined = joined && r[m].keys.dense && r[m].stride == 1;
-                        }
-                        for (int m = 0; m < streams; ++m) summed[static_cast<std::size_t>(d + m * D)] = joined ? 1 : 0;
-                        if (!joined) continue;
-                        row_sums* outs[streams];
-                        const T* data[streams];
-                        index_t from[streams], to[streams];
-                        simd::sum_params par[streams];
-                        for (int m = 0; m < streams; ++m) {
-                            auto& sm = tile_sums[static_cast<std::size_t>(d + m * D)];
-                            par[m] = summary_params<fused_sums(sums)>(r[m], opt, tol, bracket, sm);
-                            outs[m] = &sm.sums;
-                            data[m] = r[m].data;
-                            from[m] = r[m].keys.begin;
-                            to[m] = r[m].keys.end;
-                        }
-                        simd::sums_dense_rows<what, T, streams>(outs, data, from, to, par);
-                    }
+                    sum_tile<fused_sums(sums), streams, T>(rows_of, b, l, h, q, D, opt, tol, bracket, tile_sums, summed);
                     for (index_t j = 0; j < tile; ++j, ++lin) {
                         if (!rows_of.counts(q + j)) continue;
                         ++part.rows;
