@@ -338,6 +338,25 @@ struct contiguous_pass {
         if constexpr ((What & want_sumsq) != 0) st.center = vb(static_cast<C>(par.sumsq_center));
     }
 
+    /// The prefetches at the start of a row of n elements at p; returns how far ahead of every full
+    /// step it prefetches. Short rows prefetch the bytes a page ahead, where the next rows of a
+    /// plane lie (the hardware prefetcher stops at every 4 KB page, i.e. every few short rows):
+    /// rows shorter than a group all at once here, longer ones step by step (a burst of 32
+    /// prefetches per 2 KB row held up K = 512: 0.85-0.90x the time per row, best of ten
+    /// alternating runs) and their last, partial group here.
+    static index_t start_prefetch(const T* p, index_t n) noexcept {
+        const index_t bytes = n * static_cast<index_t>(sizeof(T));
+        const bool stream = bytes > prefetch_row_bytes;
+        if (n < group_elems) {
+            const char* from = reinterpret_cast<const char*>(p) + prefetch_short_distance;
+            for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(from + b);
+        } else if (!stream && n % group_elems != 0) {
+            const char* from = reinterpret_cast<const char*>(p + n / group_elems * group_elems) + prefetch_short_distance;
+            for (index_t b = 0; b < n % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
+        }
+        return stream ? prefetch_distance : prefetch_short_distance;
+    }
+
     /// One full step at q + i, prefetching `ahead` bytes past it.
     [[gnu::always_inline]] static void full_step(S& st, const T* q, index_t i, index_t ahead) noexcept {
         const mb none{};
@@ -420,21 +439,8 @@ void sums_contiguous(const T* p, index_t n, index_t k0, const sum_params& par, r
     P::init(st, par);
     const double sum_before = r.sum;
     bool sum_rounded = false;
-    // short rows prefetch the bytes a page ahead, where the next rows of a plane lie (the hardware
-    // prefetcher stops at every 4 KB page, i.e. every few short rows): rows shorter than a group
-    // all at once here, longer ones step by step in the loop below (a burst of 32 prefetches per
-    // 2 KB row held up K = 512: 0.85-0.90x the time per row, best of ten alternating runs) and
-    // their last, partial group here
     constexpr index_t group_elems = P::group_elems;
-    const bool stream = n * static_cast<index_t>(sizeof(T)) > prefetch_row_bytes;
-    if (n < group_elems) {
-        const char* from = reinterpret_cast<const char*>(p) + prefetch_short_distance;
-        for (index_t b = 0; b < n * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
-    } else if (!stream && n % group_elems != 0) {
-        const char* from = reinterpret_cast<const char*>(p + n / group_elems * group_elems) + prefetch_short_distance;
-        for (index_t b = 0; b < n % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
-    }
-    const index_t ahead = stream ? prefetch_distance : prefetch_short_distance;
+    const index_t ahead = P::start_prefetch(p, n);
     for (index_t s0 = 0; s0 < n; s0 += S::segment) {
         const index_t sn = std::min(S::segment, n - s0);
         const T* q = p + s0;
@@ -488,17 +494,7 @@ void sums_contiguous_rows(const T* const* p, const index_t* n, const index_t* k0
         st[m].start_block();
         common = std::min(common, n[m] / group_elems);
         equal = equal && n[m] == n[0];
-        // the prefetches of sums_contiguous
-        const auto bytes = n[m] * static_cast<index_t>(sizeof(T));
-        const bool stream = bytes > prefetch_row_bytes;
-        if (n[m] < group_elems) {
-            const char* from = reinterpret_cast<const char*>(p[m]) + prefetch_short_distance;
-            for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(from + b);
-        } else if (!stream && n[m] % group_elems != 0) {
-            const char* from = reinterpret_cast<const char*>(p[m] + n[m] / group_elems * group_elems) + prefetch_short_distance;
-            for (index_t b = 0; b < n[m] % group_elems * static_cast<index_t>(sizeof(T)); b += 64) __builtin_prefetch(from + b);
-        }
-        ahead[m] = stream ? prefetch_distance : prefetch_short_distance;
+        ahead[m] = P::start_prefetch(p[m], n[m]);
     }
     for (index_t g = 0; g < common; ++g) {
         for (int m = 0; m < M; ++m) st[m].start_group();
@@ -660,7 +656,7 @@ void sums_dense_rows(row_sums* const* out, const T* const* data, const index_t* 
     auto one_by_one = [&] {
         for (int m = 0; m < M; ++m) sums_dense_into<What, T>(*out[m], data[m], 1, begin[m], end[m], par[m]);
     };
-    if constexpr (!requires { loader<T>::N; }) {
+    if constexpr (!has_vector_loader<T>) {
         one_by_one();
     } else {
         using C = typename loader<T>::C;
